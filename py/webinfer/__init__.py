@@ -1,0 +1,3 @@
+"""webinfer: run neural-network graphs from Python in the browser (WebNN, WebGPU) and on the host."""
+
+__version__ = "0.1.0"
