@@ -1,0 +1,94 @@
+"""The reference backend: numpy kernels computing in float64 on the host (the conformance oracle)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from ...errors import BackendError
+from ...ir.graph import Graph
+from ...tensor import Tensor
+from ..session import Session, check_options
+from .kernels import KERNELS
+
+
+def evaluate(
+    graph: Graph, inputs: Mapping[str, Tensor], *, keep: bool = False, float64: bool = True
+) -> dict[str, np.ndarray]:
+    """Run ``graph`` with numpy; floats compute in float64 unless ``float64=False``.
+
+    Returns the outputs by output name, or with ``keep=True`` every operand by operand name
+    (for debugging and bisecting a backend against this one).
+    """
+    values: dict[str, Optional[np.ndarray]] = {}
+    for name, t in inputs.items():
+        values[name] = _load(t.numpy(), float64)
+    for name, c in graph.constants.items():
+        desc = c.desc
+        arr = np.frombuffer(c.data(), dtype=np.dtype(desc.dtype).newbyteorder("<")).reshape(desc.shape)
+        values[name] = _load(arr, float64)
+    consumers_left = {}
+    if not keep:
+        for n in graph.nodes:
+            for i in n.inputs:
+                if i is not None:
+                    consumers_left[i] = consumers_left.get(i, 0) + 1
+    wanted = set(graph.outputs.values())
+    for node in graph.nodes:
+        kern = KERNELS.get(node.op)
+        if kern is None:
+            raise BackendError(f"reference: no kernel for op {node.op!r} ({node.label})")
+        args = [None if i is None else values[i] for i in node.inputs]
+        outs = [graph.operands[o] for o in node.outputs]
+        try:
+            results = kern(args, dict(node.attributes), outs)
+        except (ValueError, IndexError, TypeError, FloatingPointError) as e:
+            raise BackendError(f"reference: {node.label} failed: {e}") from e
+        for o, desc, r in zip(node.outputs, outs, results):
+            r = np.asarray(r)
+            if tuple(r.shape) != tuple(desc.shape):
+                raise BackendError(f"reference: {node.label} produced {list(r.shape)}, expected {list(desc.shape)}")
+            values[o] = _load(r.astype(desc.dtype), float64) if desc.info.is_integer or not float64 else r.astype(np.float64)
+        if not keep:
+            for i in node.inputs:
+                if i is not None:
+                    consumers_left[i] -= 1
+                    if consumers_left[i] == 0 and i not in wanted:
+                        values.pop(i, None)
+    if keep:
+        return {k: v for k, v in values.items() if v is not None}
+    return {out: values[op] for out, op in graph.outputs.items()}  # type: ignore[misc]
+
+
+def _load(arr: np.ndarray, float64: bool) -> np.ndarray:
+    if arr.dtype.kind == "f":
+        return arr.astype(np.float64 if float64 else arr.dtype)
+    return arr
+
+
+class ReferenceSession(Session):
+    """Runs the graph with numpy on the host, computing floats in float64 and rounding the outputs."""
+
+    backend = "reference"
+
+    def __init__(self, graph: Graph, **options: Any) -> None:
+        check_options("reference", options, ("device",))
+        super().__init__(graph, **options)
+
+    def _run(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
+        if kwargs:
+            raise BackendError(f"reference: run takes no option {next(iter(kwargs))!r}")
+        graph = self.graph if self.graph.is_static else self.graph.specialize(bindings)
+        results = evaluate(graph, inputs)
+        out: dict[str, Tensor] = {}
+        for name, arr in results.items():
+            desc = graph.operands[graph.outputs[name]]
+            with np.errstate(all="ignore"):
+                t = Tensor(np.ascontiguousarray(arr.astype(desc.dtype)))
+            t.backend, t.device = "reference", "cpu"
+            out[name] = t
+        return out
+
+    def device_info(self) -> dict[str, Any]:
+        return {"type": "cpu", "name": f"numpy {np.__version__} (float64)"}

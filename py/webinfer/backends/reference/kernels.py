@@ -1,0 +1,326 @@
+"""Numpy reference kernels, one per op, keyed by the op's registry name.
+
+Float inputs arrive as float64 (the session upcasts), so these kernels are the float64 oracle that
+conformance compares every backend with. Each kernel takes (inputs, attrs, outs) where ``inputs`` are
+numpy arrays (``None`` for absent optional inputs) and ``outs`` the output descriptors.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from ...ir.operand import OperandDesc
+
+Kernel = Callable[[Sequence[Optional[np.ndarray]], dict[str, Any], Sequence[OperandDesc]], list[np.ndarray]]
+KERNELS: dict[str, Kernel] = {}
+
+
+def kernel(*names: str) -> Callable[[Kernel], Kernel]:
+    def deco(fn: Kernel) -> Kernel:
+        for n in names:
+            KERNELS[n] = fn
+        return fn
+
+    return deco
+
+
+def _elementwise(fn: Callable[..., np.ndarray]) -> Kernel:
+    def k(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+        with np.errstate(all="ignore"):
+            return [np.asarray(fn(*inputs))]
+
+    return k
+
+
+def _int_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Integer division truncating toward zero (as C and WGSL do); division by zero gives 0."""
+    if a.dtype.kind == "f":
+        return a / b
+    safe = np.where(b == 0, 1, b)
+    q = np.abs(a) // np.abs(safe)
+    return np.where(b == 0, 0, np.sign(a) * np.sign(safe) * q).astype(np.result_type(a, b))
+
+
+_BINARY = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": _int_div,
+    "max": np.maximum, "min": np.minimum, "pow": np.power,
+}
+for _n, _f in _BINARY.items():
+    KERNELS[_n] = _elementwise(_f)
+
+_COMPARE = {
+    "equal": np.equal, "greater": np.greater, "greater_or_equal": np.greater_equal,
+    "lesser": np.less, "lesser_or_equal": np.less_equal,
+}
+for _n, _f in _COMPARE.items():
+    KERNELS[_n] = _elementwise(lambda a, b, f=_f: f(a, b).astype(np.uint8))
+
+KERNELS["logical_not"] = _elementwise(lambda a: (a == 0).astype(np.uint8))
+KERNELS["where"] = _elementwise(lambda c, t, f: np.where(c != 0, t, f))
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+_UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "abs": np.abs, "neg": np.negative, "exp": np.exp, "log": np.log, "sqrt": np.sqrt,
+    "reciprocal": lambda x: 1.0 / x, "erf": lambda x: _erf(x) if x.size else x.astype(np.float64),
+    "tanh": np.tanh, "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)), "relu": lambda x: np.maximum(x, 0).astype(x.dtype),
+    "floor": np.floor, "ceil": np.ceil, "sin": np.sin, "cos": np.cos, "identity": lambda x: x.copy(),
+    "gelu": lambda x: 0.5 * x * (1.0 + (_erf(x / math.sqrt(2.0)) if x.size else x)),
+}
+for _n, _f in _UNARY.items():
+    KERNELS[_n] = _elementwise(_f)
+
+
+@kernel("clamp")
+def _clamp(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    (x,) = inputs
+    lo, hi = attrs["min_value"], attrs["max_value"]
+    if x.dtype.kind != "f":
+        info = np.iinfo(x.dtype)
+        lo, hi = max(lo, info.min), min(hi, info.max)
+        return [np.clip(x, math.ceil(lo), math.floor(hi)).astype(x.dtype)]
+    return [np.clip(x, lo, hi)]
+
+
+@kernel("cast")
+def _cast(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    (x,) = inputs
+    dt = np.dtype(attrs["data_type"])
+    with np.errstate(all="ignore"):
+        if x.dtype.kind == "f" and dt.kind in "iu":
+            info = np.iinfo(dt)
+            x = np.nan_to_num(np.trunc(x), nan=0.0)
+            return [np.clip(x, info.min, info.max).astype(dt)]  # saturate: the documented result
+        if dt.kind == "f":
+            return [x.astype(np.float64)]
+        return [x.astype(dt)]
+
+
+@kernel("matmul")
+def _matmul(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    a, b = inputs
+    return [np.matmul(a, b)]
+
+
+@kernel("gemm")
+def _gemm(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    a, b, c = inputs
+    a = a.T if attrs["a_transpose"] else a
+    b = b.T if attrs["b_transpose"] else b
+    y = attrs["alpha"] * (a @ b)
+    if c is not None:
+        y = y + attrs["beta"] * c
+    return [np.broadcast_to(y, outs[0].shape).copy()]
+
+
+@kernel("softmax")
+def _softmax(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    (x,) = inputs
+    axis = attrs["axis"]
+    if x.size == 0:
+        return [x.copy()]
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    e = np.exp(x - m)
+    return [e / np.sum(e, axis=axis, keepdims=True)]
+
+
+@kernel("layer_normalization")
+def _layer_norm(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    x, scale, bias = inputs
+    rank = x.ndim
+    axes = tuple(a % rank for a in (attrs["axes"] if attrs["axes"] is not None else range(1, rank)))
+    if not axes:
+        y = np.zeros_like(x)
+    else:
+        mean = x.mean(axis=axes, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+        y = (x - mean) / np.sqrt(var + attrs["epsilon"])
+    bshape = [x.shape[i] if i in axes else 1 for i in range(rank)]
+    # scale/bias dims follow the order of `axes`; bring them into input order before broadcasting
+    order = np.argsort(axes)
+    if scale is not None:
+        y = y * np.transpose(scale, order).reshape(bshape)
+    if bias is not None:
+        y = y + np.transpose(bias, order).reshape(bshape)
+    return [y]
+
+
+@kernel("batch_normalization")
+def _batch_norm(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    x, mean, var, scale, bias = inputs
+    axis = attrs["axis"] % x.ndim
+    shape = [x.shape[axis] if i == axis else 1 for i in range(x.ndim)]
+    y = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + attrs["epsilon"])
+    if scale is not None:
+        y = y * scale.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return [y]
+
+
+def _axes(x: np.ndarray, attrs: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(range(x.ndim)) if attrs["axes"] is None else tuple(a % x.ndim for a in attrs["axes"])
+
+
+_REDUCE = {"reduce_sum": np.sum, "reduce_mean": np.mean, "reduce_max": np.max, "reduce_min": np.min}
+
+
+def _reduce(fn):  # type: ignore[no-untyped-def]
+    def k(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+        (x,) = inputs
+        axes = _axes(x, attrs)
+        with np.errstate(all="ignore"):
+            if fn is np.mean and x.dtype.kind in "iu":
+                y = np.sum(x, axis=axes, keepdims=attrs["keep_dimensions"]) // max(1, math.prod(x.shape[a] for a in axes))
+            elif fn is np.mean and any(x.shape[a] == 0 for a in axes):
+                y = np.full(outs[0].shape, np.nan)
+            else:
+                y = fn(x, axis=axes, keepdims=attrs["keep_dimensions"])
+        return [np.asarray(y).astype(x.dtype if x.dtype.kind in "iu" else np.float64)]
+
+    return k
+
+
+for _n, _f in _REDUCE.items():
+    KERNELS[_n] = _reduce(_f)
+
+
+@kernel("reshape")
+def _reshape(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    return [inputs[0].reshape(outs[0].shape)]
+
+
+@kernel("transpose")
+def _transpose(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    return [np.transpose(inputs[0], attrs["permutation"]).copy()]
+
+
+@kernel("concat")
+def _concat(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    return [np.concatenate(list(inputs), axis=attrs["axis"])]
+
+
+@kernel("slice")
+def _slice(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    (x,) = inputs
+    strides = attrs["strides"] or (1,) * x.ndim
+    idx = tuple(slice(s, s + n, d) for s, n, d in zip(attrs["starts"], attrs["sizes"], strides))
+    return [x[idx].copy()]
+
+
+@kernel("split")
+def _split(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    (x,) = inputs
+    axis = attrs["axis"] % x.ndim
+    bounds = np.cumsum([o.shape[axis] for o in outs])[:-1]
+    return [p.copy() for p in np.split(x, bounds, axis=axis)]
+
+
+@kernel("expand")
+def _expand(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    return [np.broadcast_to(inputs[0], outs[0].shape).copy()]
+
+
+@kernel("gather")
+def _gather(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    x, idx = inputs
+    axis = attrs["axis"] % x.ndim
+    n = x.shape[axis]
+    i = idx.astype(np.int64)
+    i = np.where(i < 0, i + n, i)
+    i = np.clip(i, 0, max(n - 1, 0))  # out-of-range indices clamp (the documented result)
+    if n == 0:
+        return [np.zeros(outs[0].shape, dtype=x.dtype)]
+    return [np.take(x, i, axis=axis)]
+
+
+@kernel("pad")
+def _pad(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    (x,) = inputs
+    widths = list(zip(attrs["beginning_padding"], attrs["ending_padding"]))
+    mode = attrs["mode"]
+    if mode == "constant":
+        return [np.pad(x, widths, mode="constant", constant_values=np.asarray(attrs["value"]).astype(x.dtype))]
+    return [np.pad(x, widths, mode={"edge": "edge", "reflection": "reflect"}[mode])]
+
+
+def _to_nchw(x: np.ndarray, layout: str) -> np.ndarray:
+    return x if layout == "nchw" else x.transpose(0, 3, 1, 2)
+
+
+def _from_nchw(y: np.ndarray, layout: str) -> np.ndarray:
+    return y if layout == "nchw" else y.transpose(0, 2, 3, 1)
+
+
+def _windows(x: np.ndarray, kh: int, kw: int, oh: int, ow: int, strides, dil) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """[n, c, oh, ow, kh, kw] view of every window (im2col without loops)."""
+    n, c, h, w = x.shape
+    sn, sc, sh, sw = x.strides
+    return np.lib.stride_tricks.as_strided(
+        x,
+        shape=(n, c, oh, ow, kh, kw),
+        strides=(sn, sc, sh * strides[0], sw * strides[1], sh * dil[0], sw * dil[1]),
+        writeable=False,
+    )
+
+
+_FILTER_TO_OIHW = {"oihw": (0, 1, 2, 3), "hwio": (3, 2, 0, 1), "ohwi": (0, 3, 1, 2), "ihwo": (3, 0, 1, 2)}
+
+
+@kernel("conv2d")
+def _conv2d(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    x, f, bias = inputs
+    layout = attrs["input_layout"]
+    x = _to_nchw(x, layout)
+    f = f.transpose(_FILTER_TO_OIHW[attrs["filter_layout"]])
+    t, b, l, r = attrs["padding"]
+    x = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)))
+    o, ci, kh, kw = f.shape
+    n, c = x.shape[:2]
+    oshape = outs[0].shape
+    oh, ow = (oshape[2], oshape[3]) if layout == "nchw" else (oshape[1], oshape[2])
+    g = attrs["groups"]
+    win = _windows(x, kh, kw, oh, ow, attrs["strides"], attrs["dilations"])  # n c oh ow kh kw
+    win = win.reshape(n, g, c // g, oh, ow, kh, kw)
+    fg = f.reshape(g, o // g, ci, kh, kw)
+    out = np.einsum("ngchwij,gocij->ngohw", win, fg, optimize=True).reshape(n, o, oh, ow)
+    if bias is not None:
+        out = out + bias.reshape(1, o, 1, 1)
+    return [_from_nchw(out, layout)]
+
+
+def _pool(reduce: str) -> Kernel:
+    def k(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+        (x,) = inputs
+        layout = attrs["layout"]
+        x = _to_nchw(x, layout)
+        n, c, h, w = x.shape
+        kh, kw = attrs["window_dimensions"] or (h, w)
+        t, b, l, r = attrs["padding"]
+        oshape = outs[0].shape
+        oh, ow = (oshape[2], oshape[3]) if layout == "nchw" else (oshape[1], oshape[2])
+        # room for ceil rounding: windows may run past the padded input; those cells are padding too
+        (sh, sw), (dh, dw) = attrs["strides"], attrs["dilations"]
+        extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + t + b))
+        extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + l + r))
+        fill = -np.inf if reduce == "max" else 0.0
+        xp = np.pad(x, ((0, 0), (0, 0), (t, b + extra_h), (l, r + extra_w)), constant_values=fill)
+        win = _windows(xp, kh, kw, oh, ow, (sh, sw), (dh, dw))
+        if reduce == "max":
+            y = win.max(axis=(4, 5))
+        else:
+            ones = np.pad(np.ones((1, 1, h, w)), ((0, 0), (0, 0), (t, b + extra_h), (l, r + extra_w)))
+            count = _windows(ones, kh, kw, oh, ow, (sh, sw), (dh, dw)).sum(axis=(4, 5))
+            with np.errstate(all="ignore"):
+                y = win.sum(axis=(4, 5)) / count  # padding is not counted
+        return [_from_nchw(y, layout)]
+
+    return k
+
+
+KERNELS["average_pool2d"] = _pool("avg")
+KERNELS["max_pool2d"] = _pool("max")

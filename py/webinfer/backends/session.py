@@ -1,0 +1,163 @@
+"""The Session every backend returns from ``compile``: input checking, run/run_async, info, close."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping, Optional
+
+from ..errors import BackendError, InputError
+from ..ir.dtypes import dtype_info
+from ..ir.graph import Graph
+from ..ir.operand import fmt_shape
+from ..tensor import Tensor, as_tensor
+
+
+def bind_inputs(graph: Graph, inputs: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, int]]:
+    """Check ``inputs`` against the graph and bind its symbolic dims.
+
+    Returns the inputs as Tensors of the declared dtypes and the dim bindings. Nested lists take the
+    declared dtype; integer data of another integer dtype is converted only after a range check; any
+    other dtype mismatch is an error.
+    """
+    if not isinstance(inputs, Mapping):
+        raise InputError(f"run: inputs must be a dict of name -> data, got {type(inputs).__name__}")
+    missing = [k for k in graph.inputs if k not in inputs]
+    unexpected = [k for k in inputs if k not in graph.inputs]
+    if unexpected:
+        raise InputError(f"run: unknown input {unexpected[0]!r}; the graph takes {', '.join(graph.inputs) or 'none'}")
+    if missing:
+        raise InputError(f"run: missing input {missing[0]!r} ({graph.inputs[missing[0]]})")
+    tensors: dict[str, Tensor] = {}
+    bindings: dict[str, int] = {}
+    for name, desc in graph.inputs.items():
+        where = f"input {name!r}"
+        t = _coerce(inputs[name], desc.dtype, where)
+        if len(t.shape) != desc.rank:
+            raise InputError(f"{where}: expected rank {desc.rank} {fmt_shape(desc.shape)}, got {fmt_shape(t.shape)}")
+        for axis, (want, got) in enumerate(zip(desc.shape, t.shape)):
+            if isinstance(want, int):
+                if want != got:
+                    raise InputError(f"{where}: expected shape {fmt_shape(desc.shape)}, got {fmt_shape(t.shape)} (axis {axis})")
+            elif bindings.setdefault(want, got) != got:
+                raise InputError(
+                    f"{where}: dim {want!r} is {got} here (axis {axis}) but {bindings[want]} in an earlier input"
+                )
+        tensors[name] = t
+    return tensors, bindings
+
+
+def _coerce(value: Any, dtype: str, where: str) -> Tensor:
+    if isinstance(value, Tensor):
+        if value.dtype == dtype:
+            return value
+        return _convert_ints(value, dtype, where)
+    if isinstance(value, (list, tuple, int, float)):
+        return as_tensor(value, dtype, where)
+    t = as_tensor(value, None, where)
+    if t.dtype == dtype:
+        return t
+    return _convert_ints(t, dtype, where)
+
+
+def _convert_ints(t: Tensor, dtype: str, where: str) -> Tensor:
+    src, dst = dtype_info(t.dtype), dtype_info(dtype)
+    if src.is_float and dst.is_float:
+        return as_tensor(t.tolist(), dtype, where)
+    if src.is_integer and dst.is_integer:
+        values = t.tolist()
+        try:
+            return Tensor(values, dtype=dtype, shape=t.shape) if t.shape else Tensor(values, dtype=dtype)
+        except InputError as e:
+            raise InputError(f"{where}: {t.dtype} data does not fit {dtype}: {str(e).split(': ', 1)[-1]}") from None
+    raise InputError(f"{where}: expected {dtype} data, got {t.dtype}")
+
+
+class Session:
+    """A compiled graph, ready to run. Backends subclass this and implement ``_run``."""
+
+    backend = "abstract"
+
+    def __init__(self, graph: Graph, **options: Any) -> None:
+        self.graph = graph
+        self.options = options
+        self.closed = False
+        self.stats: dict[str, Any] = {"runs": 0, "last_run_ms": None, "compile_ms": None}
+
+    # -- the public API ----------------------------------------------------------------------------
+    def run(self, inputs: Mapping[str, Any], **kwargs: Any) -> dict[str, Tensor]:
+        """Run the graph on ``inputs`` (name -> data); returns output name -> Tensor."""
+        self._check_open()
+        tensors, bindings = bind_inputs(self.graph, inputs)
+        t0 = time.perf_counter()
+        out = self._run(tensors, bindings, **kwargs)
+        self.stats["runs"] += 1
+        self.stats["last_run_ms"] = (time.perf_counter() - t0) * 1e3
+        return out
+
+    async def run_async(self, inputs: Mapping[str, Any], **kwargs: Any) -> dict[str, Tensor]:
+        """The same as ``run``, awaitable (no JSPI needed in the browser)."""
+        self._check_open()
+        tensors, bindings = bind_inputs(self.graph, inputs)
+        t0 = time.perf_counter()
+        out = await self._run_async(tensors, bindings, **kwargs)
+        self.stats["runs"] += 1
+        self.stats["last_run_ms"] = (time.perf_counter() - t0) * 1e3
+        return out
+
+    def info(self) -> dict[str, Any]:
+        """Which backend and device run this graph, where each node runs, and plan statistics."""
+        return {
+            "backend": self.backend,
+            "device": self.device_info(),
+            "closed": self.closed,
+            "inputs": {k: str(v) for k, v in self.graph.inputs.items()},
+            "outputs": {k: str(self.graph.operands[v]) for k, v in self.graph.outputs.items()},
+            "nodes": len(self.graph.nodes),
+            "placement": self.placement(),
+            "stats": dict(self.stats),
+        }
+
+    def close(self) -> None:
+        """Free everything this session made (GPU buffers, MLTensors); further runs raise."""
+        if not self.closed:
+            self._close()
+            self.closed = True
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} backend={self.backend} {self.graph!r}{' closed' if self.closed else ''}>"
+
+    # -- for subclasses ----------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self.closed:
+            raise BackendError(f"this {self.backend} session is closed; compile the graph again")
+
+    def _run(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    async def _run_async(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
+        return self._run(inputs, bindings, **kwargs)
+
+    def _close(self) -> None:
+        pass
+
+    def device_info(self) -> dict[str, Any]:
+        return {}
+
+    def placement(self) -> dict[str, str]:
+        """node name -> where it runs."""
+        return {n.name: self.backend for n in self.graph.nodes}
+
+
+def check_options(backend: str, options: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = [k for k in options if k not in allowed]
+    if unknown:
+        raise BackendError(f"compile: backend {backend!r} takes no option {unknown[0]!r}; options: {', '.join(allowed) or 'none'}")
+
+
+__all__ = ["Session", "bind_inputs", "check_options", "Optional"]

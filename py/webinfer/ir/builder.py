@@ -1,0 +1,229 @@
+"""GraphBuilder: build graphs in Python, one method per registered op (``g.layer_normalization(...)``)."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Mapping, Optional, Sequence
+
+from ..errors import GraphError
+from .dtypes import dtype_info
+from .graph import Constant, Graph, Node, check_name
+from .operand import OperandDesc, Shape, check_shape
+from .registry import OpSpec, all_ops, get_op
+
+
+class Operand:
+    """A value in a graph under construction; pass it to builder methods."""
+
+    __slots__ = ("builder", "name", "desc")
+
+    def __init__(self, builder: "GraphBuilder", name: str, desc: OperandDesc) -> None:
+        self.builder = builder
+        self.name = name
+        self.desc = desc
+
+    @property
+    def dtype(self) -> str:
+        return self.desc.dtype
+
+    @property
+    def shape(self) -> Shape:
+        return self.desc.shape
+
+    @property
+    def rank(self) -> int:
+        return self.desc.rank
+
+    def __repr__(self) -> str:
+        return f"Operand({self.name!r}, {self.desc})"
+
+    # arithmetic sugar: x + y, x * 2.0, -x, x @ w
+    def _other(self, v: Any) -> "Operand":
+        return v if isinstance(v, Operand) else self.builder.constant(v, dtype=self.dtype)
+
+    def __add__(self, v: Any) -> "Operand":
+        return self.builder.add(self, self._other(v))
+
+    def __radd__(self, v: Any) -> "Operand":
+        return self.builder.add(self._other(v), self)
+
+    def __sub__(self, v: Any) -> "Operand":
+        return self.builder.sub(self, self._other(v))
+
+    def __rsub__(self, v: Any) -> "Operand":
+        return self.builder.sub(self._other(v), self)
+
+    def __mul__(self, v: Any) -> "Operand":
+        return self.builder.mul(self, self._other(v))
+
+    def __rmul__(self, v: Any) -> "Operand":
+        return self.builder.mul(self._other(v), self)
+
+    def __truediv__(self, v: Any) -> "Operand":
+        return self.builder.div(self, self._other(v))
+
+    def __rtruediv__(self, v: Any) -> "Operand":
+        return self.builder.div(self._other(v), self)
+
+    def __matmul__(self, v: "Operand") -> "Operand":
+        return self.builder.matmul(self, v)
+
+    def __neg__(self) -> "Operand":
+        return self.builder.neg(self)
+
+
+class GraphBuilder:
+    """Builds a :class:`Graph`; every op in the registry is a method named after it."""
+
+    def __init__(self) -> None:
+        self._inputs: dict[str, OperandDesc] = {}
+        self._constants: dict[str, Constant] = {}
+        self._nodes: list[Node] = []
+        self._operands: dict[str, OperandDesc] = {}
+        self._counts: dict[str, int] = {}
+
+    # -- names -----------------------------------------------------------------------------------
+    def _fresh(self, base: str) -> str:
+        while True:
+            n = self._counts.get(base, 0)
+            self._counts[base] = n + 1
+            name = f"{base}_{n}"
+            if name not in self._operands:
+                return name
+
+    def _own(self, x: Any, op: str, label: str) -> Optional[str]:
+        if x is None:
+            return None
+        if not isinstance(x, Operand):
+            raise GraphError(f"{op}: input {label!r} must be an Operand from this builder, got {type(x).__name__}")
+        if x.builder is not self:
+            raise GraphError(f"{op}: input {label!r} ({x.name}) belongs to another GraphBuilder")
+        return x.name
+
+    # -- leaves ----------------------------------------------------------------------------------
+    def input(self, name: str, dtype: str, shape: Sequence[int | str]) -> Operand:
+        """A graph input; dims are ints or names ('batch') bound when the graph runs."""
+        check_name(name, "input")
+        if name in self._operands:
+            raise GraphError(f"input {name!r}: the name is already used")
+        desc = OperandDesc(dtype_info(dtype, where=f"input {name!r}").name, check_shape(shape, f"input {name!r}"))
+        self._inputs[name] = desc
+        self._operands[name] = desc
+        return Operand(self, name, desc)
+
+    def constant(
+        self,
+        value: Any,
+        dtype: Optional[str] = None,
+        shape: Optional[Sequence[int]] = None,
+        name: Optional[str] = None,
+    ) -> Operand:
+        """A constant from a numpy array, Tensor, nested list, scalar, or raw bytes (with dtype and shape)."""
+        from ..tensor import Tensor
+
+        if name is not None:
+            check_name(name, "constant")
+            if name in self._operands:
+                raise GraphError(f"constant {name!r}: the name is already used")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and shape is None:
+            t = Tensor.full((), value, dtype or "float32")
+        else:
+            t = Tensor(value, dtype=dtype, shape=shape)
+        desc = OperandDesc(t.dtype, t.shape)
+        cname = name or self._fresh("const")
+        self._constants[cname] = Constant(desc, t.tobytes())
+        self._operands[cname] = desc
+        return Operand(self, cname, desc)
+
+    # -- ops -------------------------------------------------------------------------------------
+    def apply(self, op: str, inputs: Sequence[Any], attributes: Optional[Mapping[str, Any]] = None,
+              name: Optional[str] = None) -> list[Operand]:
+        """Add one node of ``op``; returns its outputs (checked by the op's shape rule)."""
+        spec = get_op(op)
+        attrs = dict(attributes or {})
+        if spec.variadic:
+            labels = [f"{spec.inputs[0].name}[{i}]" for i in range(len(inputs))]
+        else:
+            labels = [s.name for s in spec.inputs][: len(inputs)] + [f"#{i}" for i in range(len(spec.inputs), len(inputs))]
+        names = tuple(self._own(x, op, label) for x, label in zip(inputs, labels))
+        if not spec.variadic and len(names) < len(spec.inputs):
+            names = names + (None,) * (len(spec.inputs) - len(names))
+        node_name = name or self._fresh(op)
+        if name is not None:
+            check_name(name, op)
+            if any(n.name == name for n in self._nodes):
+                raise GraphError(f"{op}: node name {name!r} is already used")
+        descs = spec.check([None if n is None else self._operands[n] for n in names], attrs, node_name)
+        normalized = spec.normalize_attrs(attrs, node_name)
+        outs = [node_name] if len(descs) == 1 and node_name not in self._operands else [
+            self._fresh(f"{node_name}_out") for _ in descs
+        ]
+        self._nodes.append(Node(op, names, tuple(outs), normalized, node_name))
+        result = []
+        for o, d in zip(outs, descs):
+            self._operands[o] = d
+            result.append(Operand(self, o, d))
+        return result
+
+    def build(self, outputs: Mapping[str, Operand] | Operand) -> Graph:
+        """The validated graph computing ``outputs`` (name -> operand); unused nodes are dropped."""
+        if isinstance(outputs, Operand):
+            outputs = {"output": outputs}
+        if not isinstance(outputs, Mapping) or not outputs:
+            raise GraphError("build: give the outputs as a non-empty dict of name -> Operand")
+        names = {k: self._own(v, "build", k) for k, v in outputs.items()}
+        return Graph(self._inputs, self._constants, self._nodes, names).pruned()  # type: ignore[arg-type]
+
+
+def _make_method(spec: OpSpec):  # type: ignore[no-untyped-def]
+    input_names = [s.name for s in spec.inputs]
+    attr_names = list(spec.attr_names)
+
+    if spec.variadic:
+
+        def method(self: GraphBuilder, inputs: Sequence[Operand], *args: Any, name: Optional[str] = None, **kwargs: Any):  # type: ignore[no-untyped-def]
+            attrs = _collect(spec, attr_names, args, kwargs)
+            return self.apply(spec.name, list(inputs), attrs, name)[0]
+
+    else:
+
+        def method(self: GraphBuilder, *args: Any, name: Optional[str] = None, **kwargs: Any):  # type: ignore[no-untyped-def]
+            n_in = len(input_names)
+            ins: list[Any] = list(args[:n_in])
+            rest = args[n_in:]
+            for i, iname in enumerate(input_names):
+                if iname in kwargs:
+                    if i < len(ins):
+                        raise GraphError(f"{spec.name}: input {iname!r} given twice")
+                    while len(ins) < i:
+                        ins.append(None)
+                    ins.append(kwargs.pop(iname))
+            # positional attrs only after every input slot
+            if rest and len(ins) < n_in:
+                raise GraphError(f"{spec.name}: too few inputs")
+            attrs = _collect(spec, attr_names, rest, kwargs)
+            outs = self.apply(spec.name, ins, attrs, name)
+            return outs if spec.multi_output else outs[0]
+
+    params = ", ".join(input_names + [f"{a}=..." for a in attr_names])
+    method.__name__ = spec.name
+    method.__qualname__ = f"GraphBuilder.{spec.name}"
+    method.__doc__ = f"{spec.name}({params}): {spec.doc}"
+    return method
+
+
+def _collect(spec: OpSpec, attr_names: list[str], args: Sequence[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    if len(args) > len(attr_names):
+        raise GraphError(f"{spec.name}: too many arguments; attributes are {', '.join(attr_names) or 'none'}")
+    attrs = dict(zip(attr_names, args))
+    for k, v in kwargs.items():
+        if k in attrs:
+            raise GraphError(f"{spec.name}: attribute {k!r} given twice")
+        if k not in attr_names:
+            raise GraphError(f"{spec.name}: unknown argument {k!r}; attributes are {', '.join(attr_names) or 'none'}")
+        attrs[k] = v
+    return attrs
+
+
+for _spec in all_ops():
+    setattr(GraphBuilder, _spec.name, _make_method(_spec))

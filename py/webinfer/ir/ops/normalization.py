@@ -1,0 +1,142 @@
+"""softmax, layer_normalization and batch_normalization."""
+
+from __future__ import annotations
+
+from ..operand import OperandDesc, fmt_shape
+from ..registry import Attr, Call, OpSpec, Tolerance, normalize_axes, normalize_axis, register, same_dims
+from ._common import FLOATS, atol, inp, ulp
+
+
+def _softmax_infer(call: Call) -> list[OperandDesc]:
+    x = call.inputs[0]
+    assert x is not None
+    if x.rank < 1:
+        raise call.error("input must have rank >= 1")
+    normalize_axis(call, call["axis"], x.rank)
+    return [x]
+
+
+def _softmax_tol(call: Call) -> Tolerance:
+    x = call.inputs[0]
+    assert x is not None
+    n = x.shape[call["axis"] % x.rank]
+    return Tolerance(ulp=3.0 * n + 3 if isinstance(n, int) else 0.0)
+
+
+register(
+    OpSpec(
+        "softmax",
+        (inp("input", FLOATS),),
+        (Attr("axis", "int", -1),),
+        _softmax_infer,
+        _softmax_tol,
+        family="normalization",
+        doc="exp(x - max) / sum(exp(x - max)) along axis",
+    )
+)
+
+
+def _ln_infer(call: Call) -> list[OperandDesc]:
+    x, scale, bias = call.inputs
+    assert x is not None
+    axes = normalize_axes(call, call["axes"] if call["axes"] is not None else tuple(range(1, x.rank)), x.rank)
+    if call["epsilon"] < 0:
+        raise call.error(f"epsilon must be >= 0, got {call['epsilon']}")
+    expected = tuple(x.shape[a] for a in axes)
+    for label, d in (("scale", scale), ("bias", bias)):
+        if d is None:
+            continue
+        if d.dtype != x.dtype:
+            raise call.error(f"input {label!r} has dtype {d.dtype}, input has {x.dtype}")
+        if d.rank != len(expected) or not all(same_dims(p, q) for p, q in zip(d.shape, expected)):
+            raise call.error(
+                f"input {label!r} is {fmt_shape(d.shape)}, expected {fmt_shape(expected)} "
+                f"(the input dims at axes {list(axes)})"
+            )
+    return [x]
+
+
+def _ln_decompose(b, inputs, attrs):  # type: ignore[no-untyped-def]
+    """(x - mean) / sqrt(var + eps) * scale + bias, with mean and var over axes."""
+    x, scale, bias = inputs
+    rank = len(x.shape)
+    axes = attrs["axes"] if attrs["axes"] is not None else list(range(1, rank))
+    axes = sorted(a % rank for a in axes)
+    mean = b.reduce_mean(x, axes=axes, keep_dimensions=True)
+    centered = b.sub(x, mean)
+    var = b.reduce_mean(b.mul(centered, centered), axes=axes, keep_dimensions=True)
+    y = b.div(centered, b.sqrt(b.add(var, b.constant(attrs["epsilon"], dtype=x.dtype))))
+    # scale/bias have the dims at `axes`; reshape them so they broadcast against x
+    bshape = [x.shape[i] if i in axes else 1 for i in range(rank)]
+    if scale is not None:
+        y = b.mul(y, b.reshape(scale, new_shape=bshape) if list(scale.shape) != bshape else scale)
+    if bias is not None:
+        y = b.add(y, b.reshape(bias, new_shape=bshape) if list(bias.shape) != bshape else bias)
+    return [y]
+
+
+register(
+    OpSpec(
+        "layer_normalization",
+        (inp("input", FLOATS), inp("scale", FLOATS, optional=True), inp("bias", FLOATS, optional=True)),
+        (Attr("axes", "ints", None, optional=True), Attr("epsilon", "float", 1e-5)),
+        _ln_infer,
+        atol(1 / 1024, 1 / 512),
+        family="normalization",
+        doc="normalize over axes (default: all but the first), then scale and bias",
+        decompose=_ln_decompose,
+    )
+)
+
+
+def _bn_infer(call: Call) -> list[OperandDesc]:
+    x = call.inputs[0]
+    assert x is not None
+    axis = normalize_axis(call, call["axis"], x.rank)
+    if call["epsilon"] < 0:
+        raise call.error(f"epsilon must be >= 0, got {call['epsilon']}")
+    for label, d in zip(("mean", "variance", "scale", "bias"), call.inputs[1:]):
+        if d is None:
+            continue
+        if d.dtype != x.dtype:
+            raise call.error(f"input {label!r} has dtype {d.dtype}, input has {x.dtype}")
+        if d.rank != 1 or not same_dims(d.shape[0], x.shape[axis]):
+            raise call.error(f"input {label!r} is {fmt_shape(d.shape)}, expected [{x.shape[axis]}] (input dim at axis {axis})")
+    return [x]
+
+
+def _bn_decompose(b, inputs, attrs):  # type: ignore[no-untyped-def]
+    x, mean, var, scale, bias = inputs
+    rank = len(x.shape)
+    axis = attrs["axis"] % rank
+    shape = [x.shape[axis] if i == axis else 1 for i in range(rank)]
+
+    def r(t):  # type: ignore[no-untyped-def]
+        return b.reshape(t, new_shape=shape)
+
+    y = b.div(b.sub(x, r(mean)), b.sqrt(b.add(r(var), b.constant(attrs["epsilon"], dtype=x.dtype))))
+    if scale is not None:
+        y = b.mul(y, r(scale))
+    if bias is not None:
+        y = b.add(y, r(bias))
+    return [y]
+
+
+register(
+    OpSpec(
+        "batch_normalization",
+        (
+            inp("input", FLOATS),
+            inp("mean", FLOATS),
+            inp("variance", FLOATS),
+            inp("scale", FLOATS, optional=True),
+            inp("bias", FLOATS, optional=True),
+        ),
+        (Attr("axis", "int", 1), Attr("epsilon", "float", 1e-5)),
+        _bn_infer,
+        ulp(6),
+        family="normalization",
+        doc="(x - mean) / sqrt(variance + epsilon) * scale + bias along axis (inference form)",
+        decompose=_bn_decompose,
+    )
+)

@@ -1,0 +1,324 @@
+"""Tensor: a dtype, a shape and the data, on the host (bytes) or on a device (a backend's buffer).
+
+Works without numpy (the browser has none): data is kept as little-endian bytes, and converts from
+numpy arrays, ``array.array``, memoryviews, bytes and nested lists.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+import struct
+import sys
+from typing import Any, Iterable, Optional, Protocol, Sequence
+
+from .errors import InputError
+from .ir.dtypes import DTYPES, dtype_info
+from .ir.operand import fmt_shape
+
+if sys.byteorder != "little":  # pragma: no cover - every platform Pyodide and our hosts run on
+    raise ImportError("webinfer needs a little-endian machine")
+
+_ARRAY_CODES = {  # array.array typecode -> dtype, by item size and signedness
+    "f": "float32", "d": "float64", "b": "int8", "B": "uint8", "h": "int16", "H": "uint16",
+    "i": None, "I": None, "l": None, "L": None, "q": "int64", "Q": "uint64",
+}
+_NUMPY_NAMES = {"float32", "float16", "int32", "uint32", "int64", "uint64", "int8", "uint8"}
+
+
+class DeviceData(Protocol):
+    """What a backend's device-resident tensor storage provides."""
+
+    backend: str
+    device: str
+
+    def read(self) -> bytes: ...
+
+    def release(self) -> None: ...
+
+
+def _np() -> Any:
+    try:
+        import numpy
+
+        return numpy
+    except ImportError:
+        return None
+
+
+def _int_code(itemsize: int, signed: bool) -> str:
+    return {1: "b", 2: "h", 4: "i", 8: "q"}[itemsize] if signed else {1: "B", 2: "H", 4: "I", 8: "Q"}[itemsize]
+
+
+def _array_dtype(a: array.array) -> str:
+    code = a.typecode
+    dt = _ARRAY_CODES.get(code)
+    if dt is None and code in "iIlL":
+        dt = ("int" if code.islower() else "uint") + str(a.itemsize * 8)
+    return dt or f"array typecode {code!r}"
+
+
+def _flatten(value: Any, where: str) -> tuple[list[Any], tuple[int, ...]]:
+    """Flatten a nested list into values and a shape; ragged lists are an error."""
+    if not isinstance(value, (list, tuple)):
+        return [value], ()
+    if not value:
+        return [], (0,)
+    parts = [_flatten(v, where) for v in value]
+    shape0 = parts[0][1]
+    for i, (_, s) in enumerate(parts):
+        if s != shape0:
+            raise InputError(f"{where}: ragged nested list: item 0 has shape {fmt_shape(shape0)}, item {i} has {fmt_shape(s)}")
+    flat: list[Any] = []
+    for vals, _ in parts:
+        flat.extend(vals)
+    return flat, (len(value),) + shape0
+
+
+def pack(values: Sequence[Any], dtype: str, where: str = "tensor") -> bytes:
+    """Pack Python numbers into little-endian bytes of ``dtype``, checking integer ranges."""
+    info = dtype_info(dtype)
+    if info.is_float:
+        try:
+            return struct.pack(f"<{len(values)}{info.struct_code}", *(float(v) for v in values))
+        except (OverflowError, struct.error):
+            if dtype == "float16":  # struct refuses values beyond float16's range: they become inf
+                vals = [float(v) if abs(float(v)) <= 65504 or math.isnan(float(v)) else math.copysign(math.inf, float(v)) for v in values]
+                return struct.pack(f"<{len(vals)}e", *vals)
+            raise
+        except (TypeError, ValueError) as e:
+            raise InputError(f"{where}: cannot convert to {dtype}: {e}") from None
+    out = []
+    for v in values:
+        if isinstance(v, float):
+            if not v.is_integer():
+                raise InputError(f"{where}: {v!r} is not an integer, but the dtype is {dtype}")
+            v = int(v)
+        if isinstance(v, bool):
+            v = int(v)
+        if not isinstance(v, int):
+            raise InputError(f"{where}: {v!r} is not a number")
+        if not info.min <= v <= info.max:
+            raise InputError(f"{where}: value {v} is out of range for {dtype} [{int(info.min)}, {int(info.max)}]")
+        out.append(v)
+    return struct.pack(f"<{len(out)}{info.struct_code}", *out)
+
+
+def unpack(data: bytes | memoryview, dtype: str) -> list[Any]:
+    """Little-endian bytes of ``dtype`` into a flat list of Python numbers."""
+    info = dtype_info(dtype)
+    n = len(data) // info.itemsize
+    return list(struct.unpack(f"<{n}{info.struct_code}", data))
+
+
+class Tensor:
+    """A dtype, a shape and data; ``.numpy()``, ``.tolist()``, ``.tobytes()`` give it back.
+
+    ``Tensor(value, dtype=None, shape=None)`` accepts a numpy array, ``array.array``, memoryview,
+    bytes (dtype and shape required), a nested list or a scalar, or another Tensor.
+    """
+
+    __slots__ = ("dtype", "shape", "_data", "_device", "backend", "device")
+
+    def __init__(self, value: Any, dtype: Optional[str] = None, shape: Optional[Sequence[int]] = None) -> None:
+        self._device: Optional[DeviceData] = None
+        self.backend: Optional[str] = None
+        self.device: Optional[str] = None
+        if dtype is not None:
+            dtype_info(dtype, where="Tensor")
+        data, dt, shp = self._convert(value, dtype, shape)
+        self.dtype: str = dt
+        self.shape: tuple[int, ...] = shp
+        self._data: Optional[bytes] = data
+
+    # -- construction ------------------------------------------------------------------------------
+    @staticmethod
+    def _convert(value: Any, dtype: Optional[str], shape: Optional[Sequence[int]]) -> tuple[bytes, str, tuple[int, ...]]:
+        np = _np()
+        if isinstance(value, Tensor):
+            data, dt, shp = value.tobytes(), value.dtype, value.shape
+            if dtype is not None and dtype != dt:
+                raise InputError(f"Tensor: value is {dt}, dtype {dtype} asked; use cast() to convert")
+        elif np is not None and isinstance(value, (np.ndarray, np.generic)):
+            arr = np.asarray(value)
+            name = str(arr.dtype)
+            if name == "bool":
+                arr, name = arr.astype(np.uint8), "uint8"
+            if dtype is not None and name != dtype:
+                if arr.dtype.kind == "f" and dtype_info(dtype).is_float:
+                    arr = arr.astype(dtype)
+                elif arr.dtype.kind in "iu" and not dtype_info(dtype).is_float:
+                    info = dtype_info(dtype)
+                    if arr.size and (arr.min() < info.min or arr.max() > info.max):
+                        raise InputError(f"Tensor: values out of range for {dtype} [{int(info.min)}, {int(info.max)}]")
+                    arr = arr.astype(dtype)
+                elif arr.dtype.kind in "iu" and dtype_info(dtype).is_float:
+                    arr = arr.astype(dtype)
+                else:
+                    raise InputError(f"Tensor: a {name} array cannot be taken as {dtype}")
+                name = dtype
+            if name == "float64" and dtype is None:
+                arr, name = arr.astype(np.float32), "float32"
+            if name not in DTYPES:
+                raise InputError(f"Tensor: numpy dtype {name} is not supported; use one of {', '.join(DTYPES)}")
+            data, dt, shp = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<"), copy=False).tobytes(), name, tuple(arr.shape)
+        elif isinstance(value, array.array):
+            name = _array_dtype(value)
+            if name == "float64":
+                name, data = "float32", struct.pack(f"<{len(value)}f", *value)
+            else:
+                data = value.tobytes()
+            if name not in DTYPES:
+                raise InputError(f"Tensor: {name} is not supported")
+            if dtype is not None and dtype != name:
+                return Tensor._convert(value.tolist(), dtype, shape)
+            dt, shp = name, (len(value),)
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            mv = memoryview(value)
+            if mv.format not in ("B", "b", "c") and dtype is None:
+                code = mv.format.lstrip("<=@")
+                fmt_dtype = {"f": "float32", "e": "float16", "i": "int32", "I": "uint32", "q": "int64", "Q": "uint64",
+                             "b": "int8", "B": "uint8", "l": "int64" if mv.itemsize == 8 else "int32"}.get(code)
+                if fmt_dtype is None:
+                    raise InputError(f"Tensor: memoryview format {mv.format!r} is not supported")
+                dtype = fmt_dtype
+                if shape is None:
+                    shape = mv.shape
+            if dtype is None or shape is None:
+                raise InputError("Tensor: raw bytes need dtype= and shape=")
+            data, dt, shp = mv.tobytes(), dtype, tuple(shape)
+        elif isinstance(value, (list, tuple, int, float)) and not isinstance(value, bool) or isinstance(value, bool):
+            flat, shp = _flatten(value, "Tensor")
+            dt = dtype or _infer_list_dtype(flat)
+            data = pack(flat, dt, "Tensor")
+        else:
+            raise InputError(
+                f"Tensor: cannot make a tensor from {type(value).__name__}; give a numpy array, array.array, "
+                "memoryview, bytes (with dtype and shape), a nested list or a number"
+            )
+        if shape is not None:
+            try:
+                shp2 = tuple(int(d) for d in shape)
+            except (TypeError, ValueError):
+                raise InputError(f"Tensor: shape must be a list of ints, got {shape!r}") from None
+            if any(d < 0 for d in shp2):
+                raise InputError(f"Tensor: shape {fmt_shape(shp2)} has a negative dim")
+            n = math.prod(shp2)
+            if n * dtype_info(dt).itemsize != len(data):
+                raise InputError(
+                    f"Tensor: {len(data)} bytes of {dt} hold {len(data) // dtype_info(dt).itemsize} elements, "
+                    f"shape {fmt_shape(shp2)} needs {n}"
+                )
+            shp = shp2
+        if len(data) % dtype_info(dt).itemsize:
+            raise InputError(f"Tensor: {len(data)} bytes is not a whole number of {dt} elements")
+        return data, dt, tuple(shp)
+
+    @classmethod
+    def full(cls, shape: Sequence[int], value: float, dtype: str = "float32") -> "Tensor":
+        """A tensor of ``shape`` filled with ``value``."""
+        n = math.prod(shape)
+        return cls(pack([value], dtype) * n, dtype=dtype, shape=shape)
+
+    @classmethod
+    def zeros(cls, shape: Sequence[int], dtype: str = "float32") -> "Tensor":
+        return cls(bytes(math.prod(shape) * dtype_info(dtype).itemsize), dtype=dtype, shape=shape)
+
+    @classmethod
+    def from_device(cls, dtype: str, shape: Sequence[int], storage: DeviceData) -> "Tensor":
+        """A tensor whose data stays in a backend's device buffer until read."""
+        t = cls.__new__(cls)
+        t.dtype, t.shape, t._data, t._device = dtype, tuple(shape), None, storage
+        t.backend, t.device = storage.backend, storage.device
+        return t
+
+    # -- views -------------------------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * dtype_info(self.dtype).itemsize
+
+    @property
+    def on_device(self) -> bool:
+        return self._data is None and self._device is not None
+
+    @property
+    def storage(self) -> Optional[DeviceData]:
+        return self._device
+
+    def tobytes(self) -> bytes:
+        """The data as little-endian bytes (read back from the device if it lives there)."""
+        if self._data is None:
+            if self._device is None:
+                raise InputError("Tensor: its device storage was released")
+            self._data = self._device.read()
+        return self._data
+
+    def memoryview(self) -> memoryview:
+        return memoryview(self.tobytes())
+
+    def tolist(self) -> Any:
+        """Nested Python lists (a scalar for rank 0)."""
+        flat = unpack(self.tobytes(), self.dtype)
+        return _nest(flat, self.shape)
+
+    def numpy(self) -> Any:
+        """A numpy array (needs numpy)."""
+        np = _np()
+        if np is None:
+            raise ImportError("Tensor.numpy() needs numpy; use .tolist() or .tobytes() where numpy is missing")
+        return np.frombuffer(self.tobytes(), dtype=np.dtype(self.dtype).newbyteorder("<")).reshape(self.shape).copy()
+
+    def release(self) -> None:
+        """Free device storage now (the tensor keeps host data it already read)."""
+        if self._device is not None:
+            self._device.release()
+            self._device = None
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def __repr__(self) -> str:
+        where = f", on {self.backend}:{self.device}" if self.backend else ""
+        return f"Tensor({self.dtype}{fmt_shape(self.shape)}{where})"
+
+
+def _infer_list_dtype(flat: Iterable[Any]) -> str:
+    kinds = set()
+    for v in flat:
+        if isinstance(v, bool):
+            kinds.add("bool")
+        elif isinstance(v, int):
+            kinds.add("int")
+        elif isinstance(v, float):
+            kinds.add("float")
+        else:
+            raise InputError(f"Tensor: {v!r} ({type(v).__name__}) is not a number")
+    if "float" in kinds or not kinds:
+        return "float32"
+    if kinds == {"bool"}:
+        return "uint8"
+    return "int64"
+
+
+def _nest(flat: list[Any], shape: tuple[int, ...]) -> Any:
+    if not shape:
+        return flat[0]
+    if len(shape) == 1:
+        return flat
+    step = math.prod(shape[1:])
+    return [_nest(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+def as_tensor(value: Any, dtype: Optional[str] = None, where: str = "input") -> Tensor:
+    """``value`` as a Tensor (unchanged if it already is one)."""
+    if isinstance(value, Tensor) and (dtype is None or value.dtype == dtype):
+        return value
+    try:
+        return Tensor(value, dtype=dtype)
+    except InputError as e:
+        raise InputError(str(e).replace("Tensor:", f"{where}:", 1)) from None

@@ -1,0 +1,313 @@
+"""Drive Python inside Pyodide in headless Chromium (Playwright, sync API).
+
+``Browser`` owns one Chromium process, one browser context (one HTTP cache, so later pages boot
+warm) and the local server; ``Page`` is one tab with Pyodide booted and webinfer installed::
+
+    with Browser(profile="swiftshader") as browser:
+        page = browser.open_page()
+        result = page.run("import webinfer; webinfer.__version__")
+
+Output printed by the page's Python streams to the host as it runs; an exception in the page
+comes back as a failed :class:`RunResult` (or :class:`PageError` from :meth:`Page.eval`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from playwright.sync_api import ConsoleMessage, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from webinfer.tools.chromium import Chromium, find_chromium, launch_flags
+from webinfer.tools.project import Roots
+from webinfer.tools.server import RunningServer, background_server
+
+OutputCallback = Callable[[str, str], None]
+
+DEFAULT_BOOT_TIMEOUT = 120.0
+DEFAULT_RUN_TIMEOUT = 300.0
+HARNESS_PAGE = "/harness.html"
+
+
+class HarnessError(RuntimeError):
+    """The harness could not do what it was asked (the page crashed, boot failed, ...)."""
+
+
+class HarnessTimeout(HarnessError, TimeoutError):
+    """A boot or run went past its time limit; the message names what was running."""
+
+
+class PageError(Exception):
+    """Python raised inside the page; ``traceback`` is the page's formatted traceback."""
+
+    def __init__(self, type_name: str, traceback: str, exit_code: int = 1) -> None:
+        super().__init__(traceback.rstrip() or type_name)
+        self.type_name = type_name
+        self.traceback = traceback
+        self.exit_code = exit_code
+
+
+@dataclass
+class RunResult:
+    """What one :meth:`Page.run` gave back."""
+
+    ok: bool
+    exit_code: int
+    value: Any = None
+    error_type: str | None = None
+    traceback: str = ""
+    seconds: float = 0.0
+
+    def raise_for_error(self) -> Any:
+        """The value, or :class:`PageError` when the page's Python raised."""
+        if not self.ok:
+            raise PageError(self.error_type or "Error", self.traceback, self.exit_code)
+        return self.value
+
+
+def print_output(stream: str, text: str) -> None:
+    """Default output sink: the host's stdout/stderr (looked up per call, so capture works)."""
+    target = sys.stderr if stream == "stderr" else sys.stdout
+    target.write(text)
+    target.flush()
+
+
+def describe(source: str, filename: str) -> str:
+    """A short name for a piece of code, for timeout and crash messages."""
+    if not filename.startswith("<"):
+        return filename
+    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    return repr(first[:60] + ("…" if len(first) > 60 else ""))
+
+
+class Page:
+    """One browser tab with Pyodide booted and webinfer installed. Made by :meth:`Browser.open_page`."""
+
+    def __init__(self, browser: Browser, on_output: OutputCallback | None = None) -> None:
+        self.browser = browser
+        self.on_output = on_output or print_output
+        self.console_errors: list[str] = []
+        self.crashed = False
+        self.broken: str | None = None
+        self.timings: dict[str, float] = {}
+        self._page = browser.context.new_page()
+        self._page.on("console", self._on_console)
+        self._page.on("pageerror", self._on_page_error)
+        self._page.on("crash", self._on_crash)
+        self._page.expose_function("__webinferOutput", lambda stream, text: self.on_output(stream, text))
+
+    # -- events -------------------------------------------------------------------------------
+    def _report(self, text: str) -> None:
+        self.console_errors.append(text)
+        print(f"[browser] {text}", file=sys.stderr, flush=True)
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self._report(f"console.error: {message.text}")
+
+    def _on_page_error(self, error: PlaywrightError) -> None:
+        self._report(f"uncaught page error: {error}")
+
+    def _on_crash(self, _page: object) -> None:
+        self.crashed = True
+        self._report("the page crashed")
+
+    # -- jobs ---------------------------------------------------------------------------------
+    def _wait(self, job: int, what: str, timeout: float) -> dict[str, Any]:
+        try:
+            self._page.wait_for_function(
+                "id => window.webinferHarness.done(id)", arg=job, timeout=timeout * 1000, polling="raf"
+            )
+            result: dict[str, Any] = self._page.evaluate("id => window.webinferHarness.result(id)", job)
+            return result
+        except PlaywrightTimeout:
+            self.broken = f"timed out while running {what}"
+            raise HarnessTimeout(
+                f"timed out after {timeout:g} s while running {what} in the browser page "
+                "(raise --timeout, or look for an endless loop or a promise that never settles)"
+            ) from None
+        except PlaywrightError as exc:
+            self.broken = f"failed while running {what}"
+            state = "crashed" if self.crashed else "failed"
+            raise HarnessError(f"the browser page {state} while running {what}: {exc}") from None
+
+    def boot(self, timeout: float = DEFAULT_BOOT_TIMEOUT) -> dict[str, float]:
+        """Open the harness page and boot Pyodide + webinfer; returns timings in seconds.
+
+        ``openToImport`` is host-measured: from starting navigation to ``import webinfer`` done.
+        """
+        start = time.perf_counter()
+        try:
+            self._page.goto(self.browser.server.url + HARNESS_PAGE + "?noboot", timeout=timeout * 1000)
+        except PlaywrightError as exc:
+            raise HarnessError(f"could not open {HARNESS_PAGE}: {exc}") from None
+        job = self._page.evaluate("() => window.webinferHarness.startBoot()")
+        result = self._wait(job, "the Pyodide boot (load Pyodide, micropip, install webinfer)", timeout)
+        if not result["ok"]:
+            self.broken = "boot failed"
+            raise HarnessError(f"booting Pyodide + webinfer failed:\n{result['traceback']}")
+        self.timings = {**result["value"], "openToImport": time.perf_counter() - start}
+        return self.timings
+
+    def run(
+        self,
+        source: str,
+        filename: str = "<exec>",
+        timeout: float = DEFAULT_RUN_TIMEOUT,
+        fresh: bool = False,
+    ) -> RunResult:
+        """Run Python ``source`` in the page (top-level ``await`` allowed; JSPI ``run_sync`` works).
+
+        ``fresh`` runs it as a script in a new ``__main__`` namespace; otherwise every run of this
+        page shares one namespace, like a REPL. The result carries the JSON value of the last
+        expression, or the error type and traceback.
+        """
+        if self.broken:
+            raise HarnessError(f"this page is unusable: it {self.broken}")
+        what = describe(source, filename)
+        start = time.perf_counter()
+        job = self._page.evaluate(
+            "([s, f, fresh]) => window.webinferHarness.start(s, f, fresh)", [source, filename, fresh]
+        )
+        result = self._wait(job, what, timeout)
+        return RunResult(
+            ok=bool(result["ok"]),
+            exit_code=int(result.get("exit", 0 if result["ok"] else 1)),
+            value=result.get("value"),
+            error_type=result.get("type"),
+            traceback=result.get("traceback", ""),
+            seconds=time.perf_counter() - start,
+        )
+
+    def eval(self, source: str, timeout: float = DEFAULT_RUN_TIMEOUT) -> Any:
+        """Run ``source`` in the shared namespace; its last expression's value, or :class:`PageError`."""
+        return self.run(source, timeout=timeout).raise_for_error()
+
+    def evaluate_js(self, expression: str, arg: Any = None) -> Any:
+        """Evaluate a JavaScript expression or function in the page (Playwright semantics)."""
+        return self._page.evaluate(expression, arg)
+
+    def close(self) -> None:
+        """Close the tab (its Pyodide, proxies and GPU objects go with it)."""
+        try:
+            self._page.close()
+        except PlaywrightError:
+            pass
+
+
+@dataclass
+class Browser:
+    """One headless Chromium (with the local server) that pages are opened in."""
+
+    browser_path: str | None = None
+    profile: str = "swiftshader"
+    roots: Roots | None = None
+    headless: bool = True
+    chromium: Chromium | None = field(default=None, init=False)
+
+    def start(self) -> Browser:
+        """Start the server and Chromium; raises BrowserNotFound when there is no Chromium."""
+        flags = launch_flags(self.profile)
+        self._closers: list[Callable[[], None]] = []
+        try:
+            roots = self.roots or Roots.discover()
+            server_cm = background_server(roots)
+            self.server: RunningServer = server_cm.__enter__()
+            self._closers.append(lambda: server_cm.__exit__(None, None, None))
+            self._pw: Playwright = sync_playwright().start()
+            self._closers.append(self._pw.stop)
+            self.chromium = find_chromium(self.browser_path, managed=self._pw.chromium.executable_path)
+            self._browser = self._pw.chromium.launch(
+                executable_path=str(self.chromium.path), args=flags, headless=self.headless
+            )
+            self._closers.append(self._browser.close)
+            self.context = self._browser.new_context()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    @property
+    def version(self) -> str:
+        """The browser's version string, e.g. ``153.0.8010.0``."""
+        return self._browser.version
+
+    @property
+    def path(self) -> Path:
+        """The Chromium executable in use."""
+        assert self.chromium is not None, "Browser.start() first"
+        return self.chromium.path
+
+    def open_page(
+        self,
+        boot: bool = True,
+        timeout: float = DEFAULT_BOOT_TIMEOUT,
+        on_output: OutputCallback | None = None,
+    ) -> Page:
+        """A new tab; with ``boot`` (default) Pyodide is booted and webinfer installed."""
+        page = Page(self, on_output)
+        if boot:
+            try:
+                page.boot(timeout)
+            except BaseException:
+                page.close()
+                raise
+        return page
+
+    def open_blank(self, path: str = HARNESS_PAGE + "?noboot") -> Any:
+        """A raw Playwright page on the local server, without Pyodide (for probes)."""
+        page = self.context.new_page()
+        page.goto(self.server.url + path)
+        return page
+
+    def close(self) -> None:
+        """Close Chromium, Playwright and the server (in reverse order of starting)."""
+        closers = getattr(self, "_closers", [])
+        while closers:
+            try:
+                closers.pop()()
+            except PlaywrightError:
+                pass
+
+    def __enter__(self) -> Browser:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def run_script(
+    path: Path,
+    browser_path: str | None = None,
+    profile: str = "swiftshader",
+    timeout: float = DEFAULT_RUN_TIMEOUT,
+    prelude: str = "",
+) -> int:
+    """Run a Python file in a fresh page; print its output and traceback; return its exit code."""
+    source = path.read_text()
+    with Browser(browser_path=browser_path, profile=profile) as browser:
+        page = browser.open_page()
+        if prelude:
+            page.run(prelude, filename="<prelude>", timeout=timeout).raise_for_error()
+        result = page.run(source, filename=str(path), timeout=timeout, fresh=True)
+    if result.traceback:
+        print(result.traceback.rstrip(), file=sys.stderr)
+    return result.exit_code
+
+
+def as_json(value: Any) -> str:
+    """Compact JSON, for the CLI."""
+    return json.dumps(value, indent=2, sort_keys=True)
