@@ -16,12 +16,13 @@ import json, sys, traceback
 from pyodide.code import eval_code_async
 
 def _user_traceback(exc, filename):
+    # Drop the harness's and Pyodide's own frames: start at the script's first frame.
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != filename:
         tb = tb.tb_next
-    if tb is not None:
-        exc = exc.with_traceback(tb)
-    return "".join(traceback.format_exception(exc))
+    if tb is None and isinstance(exc, SyntaxError):
+        return "".join(traceback.format_exception_only(exc))
+    return "".join(traceback.format_exception(exc.with_traceback(tb or exc.__traceback__)))
 
 def _flush():
     for stream in (sys.stdout, sys.stderr):
@@ -174,4 +175,9 @@ export function result(id) {
   const job = jobs.get(id);
   jobs.delete(id);
   return job ? job.result : { ok: false, exit: 1, type: "HarnessError", traceback: `no job ${id}` };
+}
+
+/** The booted Pyodide instance (for probes and tests that need runPython directly). */
+export function getPyodide() {
+  return pyodide;
 }

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import array
 import math
+import operator
 import struct
 import sys
 from typing import Any, Iterable, Optional, Protocol, Sequence
 
 from .errors import InputError
 from .ir.dtypes import DTYPES, dtype_info
-from .ir.operand import fmt_shape
+from .ir.operand import MAX_RANK, fmt_shape
 
 if sys.byteorder != "little":  # pragma: no cover - every platform Pyodide and our hosts run on
     raise ImportError("webinfer needs a little-endian machine")
@@ -58,13 +59,15 @@ def _array_dtype(a: array.array) -> str:
     return dt or f"array typecode {code!r}"
 
 
-def _flatten(value: Any, where: str) -> tuple[list[Any], tuple[int, ...]]:
+def _flatten(value: Any, where: str, depth: int = 0) -> tuple[list[Any], tuple[int, ...]]:
     """Flatten a nested list into values and a shape; ragged lists are an error."""
     if not isinstance(value, (list, tuple)):
         return [value], ()
+    if depth >= MAX_RANK:
+        raise InputError(f"{where}: nested lists deeper than the maximum rank {MAX_RANK}")
     if not value:
         return [], (0,)
-    parts = [_flatten(v, where) for v in value]
+    parts = [_flatten(v, where, depth + 1) for v in value]
     shape0 = parts[0][1]
     for i, (_, s) in enumerate(parts):
         if s != shape0:
@@ -80,14 +83,13 @@ def pack(values: Sequence[Any], dtype: str, where: str = "tensor") -> bytes:
     info = dtype_info(dtype)
     if info.is_float:
         try:
-            return struct.pack(f"<{len(values)}{info.struct_code}", *(float(v) for v in values))
-        except (OverflowError, struct.error):
-            if dtype == "float16":  # struct refuses values beyond float16's range: they become inf
-                vals = [float(v) if abs(float(v)) <= 65504 or math.isnan(float(v)) else math.copysign(math.inf, float(v)) for v in values]
-                return struct.pack(f"<{len(vals)}e", *vals)
-            raise
+            floats = [float(v) for v in values]
         except (TypeError, ValueError) as e:
             raise InputError(f"{where}: cannot convert to {dtype}: {e}") from None
+        try:
+            return struct.pack(f"<{len(floats)}{info.struct_code}", *floats)
+        except (OverflowError, struct.error):  # finite values beyond the dtype's range round to ±inf
+            return b"".join(_pack_float(v, info.struct_code) for v in floats)
     out = []
     for v in values:
         if isinstance(v, float):
@@ -97,11 +99,21 @@ def pack(values: Sequence[Any], dtype: str, where: str = "tensor") -> bytes:
         if isinstance(v, bool):
             v = int(v)
         if not isinstance(v, int):
-            raise InputError(f"{where}: {v!r} is not a number")
+            try:
+                v = operator.index(v)
+            except TypeError:
+                raise InputError(f"{where}: {v!r} is not an integer, but the dtype is {dtype}") from None
         if not info.min <= v <= info.max:
             raise InputError(f"{where}: value {v} is out of range for {dtype} [{int(info.min)}, {int(info.max)}]")
         out.append(v)
     return struct.pack(f"<{len(out)}{info.struct_code}", *out)
+
+
+def _pack_float(v: float, code: str) -> bytes:
+    try:
+        return struct.pack(f"<{code}", v)
+    except (OverflowError, struct.error):
+        return struct.pack(f"<{code}", math.copysign(math.inf, v))
 
 
 def unpack(data: bytes | memoryview, dtype: str) -> list[Any]:
@@ -138,15 +150,16 @@ class Tensor:
         if isinstance(value, Tensor):
             data, dt, shp = value.tobytes(), value.dtype, value.shape
             if dtype is not None and dtype != dt:
-                raise InputError(f"Tensor: value is {dt}, dtype {dtype} asked; use cast() to convert")
+                raise InputError(f"Tensor: value is a {dt} Tensor but dtype {dtype} was asked; convert the data first")
         elif np is not None and isinstance(value, (np.ndarray, np.generic)):
             arr = np.asarray(value)
-            name = str(arr.dtype)
+            name = arr.dtype.name  # 'float32' for '>f4' too; bytes are made little-endian below
             if name == "bool":
                 arr, name = arr.astype(np.uint8), "uint8"
             if dtype is not None and name != dtype:
                 if arr.dtype.kind == "f" and dtype_info(dtype).is_float:
-                    arr = arr.astype(dtype)
+                    with np.errstate(over="ignore"):  # beyond the dtype's range becomes ±inf, as in pack()
+                        arr = arr.astype(dtype)
                 elif arr.dtype.kind in "iu" and not dtype_info(dtype).is_float:
                     info = dtype_info(dtype)
                     if arr.size and (arr.min() < info.min or arr.max() > info.max):
@@ -158,35 +171,35 @@ class Tensor:
                     raise InputError(f"Tensor: a {name} array cannot be taken as {dtype}")
                 name = dtype
             if name == "float64" and dtype is None:
-                arr, name = arr.astype(np.float32), "float32"
+                with np.errstate(over="ignore"):
+                    arr, name = arr.astype(np.float32), "float32"
             if name not in DTYPES:
                 raise InputError(f"Tensor: numpy dtype {name} is not supported; use one of {', '.join(DTYPES)}")
             data, dt, shp = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<"), copy=False).tobytes(), name, tuple(arr.shape)
         elif isinstance(value, array.array):
             name = _array_dtype(value)
-            if name == "float64":
-                name, data = "float32", struct.pack(f"<{len(value)}f", *value)
-            else:
-                data = value.tobytes()
-            if name not in DTYPES:
-                raise InputError(f"Tensor: {name} is not supported")
-            if dtype is not None and dtype != name:
-                return Tensor._convert(value.tolist(), dtype, shape)
-            dt, shp = name, (len(value),)
+            if name not in DTYPES and name != "float64":
+                raise InputError(f"Tensor: array.array of {name} is not supported; use one of {', '.join(DTYPES)}")
+            if (dtype is not None and dtype != name) or name == "float64":  # convert (float64 -> float32)
+                return Tensor._convert(value.tolist(), dtype or "float32", shape)
+            data, dt, shp = value.tobytes(), name, (len(value),)
         elif isinstance(value, (bytes, bytearray, memoryview)):
             mv = memoryview(value)
-            if mv.format not in ("B", "b", "c") and dtype is None:
-                code = mv.format.lstrip("<=@")
-                fmt_dtype = {"f": "float32", "e": "float16", "i": "int32", "I": "uint32", "q": "int64", "Q": "uint64",
-                             "b": "int8", "B": "uint8", "l": "int64" if mv.itemsize == 8 else "int32"}.get(code)
-                if fmt_dtype is None:
+            code = mv.format.lstrip("<=@")
+            if code in ("B", "c"):  # plain bytes: reinterpret as dtype and shape
+                if dtype is None or shape is None:
+                    raise InputError("Tensor: raw bytes need dtype= and shape=")
+                data, dt, shp = mv.tobytes(), dtype, tuple(shape)
+            else:  # a typed memoryview (array.array, numpy without numpy, ...): its format names the dtype
+                own = _memoryview_dtype(code, mv.itemsize)
+                if own is None:
                     raise InputError(f"Tensor: memoryview format {mv.format!r} is not supported")
-                dtype = fmt_dtype
-                if shape is None:
-                    shape = mv.shape
-            if dtype is None or shape is None:
-                raise InputError("Tensor: raw bytes need dtype= and shape=")
-            data, dt, shp = mv.tobytes(), dtype, tuple(shape)
+                if own == dtype or (dtype is None and own in DTYPES):
+                    data, dt, shp = mv.tobytes(), own, tuple(mv.shape or ())
+                else:  # float64 data, or another dtype asked: convert the values (ints range-checked)
+                    flat, shp = _flatten(mv.tolist(), "Tensor")
+                    dt = dtype or "float32"
+                    data = pack(flat, dt, "Tensor")
         elif isinstance(value, (list, tuple, int, float)) and not isinstance(value, bool) or isinstance(value, bool):
             flat, shp = _flatten(value, "Tensor")
             dt = dtype or _infer_list_dtype(flat)
@@ -287,6 +300,13 @@ class Tensor:
         return f"Tensor({self.dtype}{fmt_shape(self.shape)}{where})"
 
 
+def _memoryview_dtype(code: str, itemsize: int) -> Optional[str]:
+    """The dtype of a typed memoryview's items (float64 is returned as such, to be converted)."""
+    if code in ("l", "L", "q", "Q", "i", "I"):
+        return ("int" if code.islower() else "uint") + str(itemsize * 8)
+    return {"f": "float32", "d": "float64", "e": "float16", "b": "int8", "?": "uint8"}.get(code)
+
+
 def _infer_list_dtype(flat: Iterable[Any]) -> str:
     kinds = set()
     for v in flat:
@@ -295,6 +315,10 @@ def _infer_list_dtype(flat: Iterable[Any]) -> str:
         elif isinstance(v, int):
             kinds.add("int")
         elif isinstance(v, float):
+            kinds.add("float")
+        elif hasattr(v, "__index__"):
+            kinds.add("int")
+        elif hasattr(v, "__float__") and not isinstance(v, (str, bytes, complex)):
             kinds.add("float")
         else:
             raise InputError(f"Tensor: {v!r} ({type(v).__name__}) is not a number")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
-from ..errors import BackendError, InputError
+from ..errors import BackendError, GraphError, InputError
 from ..ir.dtypes import dtype_info
 from ..ir.graph import Graph
 from ..ir.operand import fmt_shape
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, as_tensor, pack, unpack
 
 
 def bind_inputs(graph: Graph, inputs: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, int]]:
@@ -47,29 +47,28 @@ def bind_inputs(graph: Graph, inputs: Mapping[str, Any]) -> tuple[dict[str, Tens
 
 
 def _coerce(value: Any, dtype: str, where: str) -> Tensor:
-    if isinstance(value, Tensor):
-        if value.dtype == dtype:
-            return value
-        return _convert_ints(value, dtype, where)
+    """``value`` as a Tensor of the declared ``dtype``: lists take it, same-kind data converts with a range check."""
     if isinstance(value, (list, tuple, int, float)):
         return as_tensor(value, dtype, where)
-    t = as_tensor(value, None, where)
+    t = value if isinstance(value, Tensor) else as_tensor(value, None, where)
     if t.dtype == dtype:
         return t
-    return _convert_ints(t, dtype, where)
-
-
-def _convert_ints(t: Tensor, dtype: str, where: str) -> Tensor:
     src, dst = dtype_info(t.dtype), dtype_info(dtype)
-    if src.is_float and dst.is_float:
-        return as_tensor(t.tolist(), dtype, where)
-    if src.is_integer and dst.is_integer:
-        values = t.tolist()
-        try:
-            return Tensor(values, dtype=dtype, shape=t.shape) if t.shape else Tensor(values, dtype=dtype)
-        except InputError as e:
-            raise InputError(f"{where}: {t.dtype} data does not fit {dtype}: {str(e).split(': ', 1)[-1]}") from None
-    raise InputError(f"{where}: expected {dtype} data, got {t.dtype}")
+    if src.is_float != dst.is_float:
+        raise InputError(f"{where}: expected {dtype} data, got {t.dtype}")
+    np = _numpy()
+    if np is not None:  # fast path: numpy checks the integer range and converts floats
+        return as_tensor(t.numpy(), dtype, where)
+    return Tensor(pack(unpack(t.tobytes(), t.dtype), dtype, where), dtype=dtype, shape=t.shape)
+
+
+def _numpy() -> Any:
+    try:
+        import numpy
+
+        return numpy
+    except ImportError:
+        return None
 
 
 class Session:
@@ -82,12 +81,14 @@ class Session:
         self.options = options
         self.closed = False
         self.stats: dict[str, Any] = {"runs": 0, "last_run_ms": None, "compile_ms": None}
+        self._specialized: dict[tuple[tuple[str, int], ...], Graph] = {}
 
     # -- the public API ----------------------------------------------------------------------------
     def run(self, inputs: Mapping[str, Any], **kwargs: Any) -> dict[str, Tensor]:
         """Run the graph on ``inputs`` (name -> data); returns output name -> Tensor."""
         self._check_open()
         tensors, bindings = bind_inputs(self.graph, inputs)
+        self.specialized(bindings)
         t0 = time.perf_counter()
         out = self._run(tensors, bindings, **kwargs)
         self.stats["runs"] += 1
@@ -98,11 +99,29 @@ class Session:
         """The same as ``run``, awaitable (no JSPI needed in the browser)."""
         self._check_open()
         tensors, bindings = bind_inputs(self.graph, inputs)
+        self.specialized(bindings)
         t0 = time.perf_counter()
         out = await self._run_async(tensors, bindings, **kwargs)
         self.stats["runs"] += 1
         self.stats["last_run_ms"] = (time.perf_counter() - t0) * 1e3
         return out
+
+    def specialized(self, bindings: Mapping[str, int]) -> Graph:
+        """The graph with its symbolic dims bound (cached); InputError if the graph rejects those sizes."""
+        if not bindings:
+            return self.graph
+        key = tuple(sorted(bindings.items()))
+        graph = self._specialized.get(key)
+        if graph is None:
+            try:
+                graph = self.graph.specialize(bindings)
+            except GraphError as e:
+                dims = ", ".join(f"{k}={v}" for k, v in key)
+                raise InputError(f"run: the inputs give {dims}, which the graph cannot take: {e}") from None
+            if len(self._specialized) >= 16:
+                self._specialized.pop(next(iter(self._specialized)))
+            self._specialized[key] = graph
+        return graph
 
     def info(self) -> dict[str, Any]:
         """Which backend and device run this graph, where each node runs, and plan statistics."""
@@ -160,4 +179,4 @@ def check_options(backend: str, options: Mapping[str, Any], allowed: tuple[str, 
         raise BackendError(f"compile: backend {backend!r} takes no option {unknown[0]!r}; options: {', '.join(allowed) or 'none'}")
 
 
-__all__ = ["Session", "bind_inputs", "check_options", "Optional"]
+__all__ = ["Session", "bind_inputs", "check_options"]

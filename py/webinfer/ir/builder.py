@@ -81,6 +81,26 @@ class GraphBuilder:
         self._nodes: list[Node] = []
         self._operands: dict[str, OperandDesc] = {}
         self._counts: dict[str, int] = {}
+        self._node_names: set[str] = set()
+        self._reserved: set[str] = set()
+
+    @classmethod
+    def from_graph(cls, graph: Graph) -> "GraphBuilder":
+        """A builder holding ``graph``'s inputs and constants, with every name the graph uses reserved.
+
+        Rewrites (e.g. :func:`webinfer.ir.decompose.expand_composites`) use it to re-add the graph's nodes
+        with :meth:`add_node` and to build replacements with the op methods without name clashes.
+        """
+        b = cls()
+        for name, desc in graph.inputs.items():
+            b._inputs[name] = desc
+            b._operands[name] = desc
+        for name, const in graph.constants.items():
+            b._constants[name] = const
+            b._operands[name] = const.desc
+        b._reserved.update(graph.operands)
+        b._reserved.update(n.name for n in graph.nodes if n.name)
+        return b
 
     # -- names -----------------------------------------------------------------------------------
     def _fresh(self, base: str) -> str:
@@ -88,8 +108,15 @@ class GraphBuilder:
             n = self._counts.get(base, 0)
             self._counts[base] = n + 1
             name = f"{base}_{n}"
-            if name not in self._operands:
+            if name not in self._operands and name not in self._node_names and name not in self._reserved:
                 return name
+
+    def operand(self, name: str) -> Operand:
+        """The operand called ``name`` in this builder (an input, constant or node output)."""
+        try:
+            return Operand(self, name, self._operands[name])
+        except KeyError:
+            raise GraphError(f"no operand named {name!r} in this builder") from None
 
     def _own(self, x: Any, op: str, label: str) -> Optional[str]:
         if x is None:
@@ -104,7 +131,7 @@ class GraphBuilder:
     def input(self, name: str, dtype: str, shape: Sequence[int | str]) -> Operand:
         """A graph input; dims are ints or names ('batch') bound when the graph runs."""
         check_name(name, "input")
-        if name in self._operands:
+        if name in self._operands or name in self._reserved:
             raise GraphError(f"input {name!r}: the name is already used")
         desc = OperandDesc(dtype_info(dtype, where=f"input {name!r}").name, check_shape(shape, f"input {name!r}"))
         self._inputs[name] = desc
@@ -123,7 +150,7 @@ class GraphBuilder:
 
         if name is not None:
             check_name(name, "constant")
-            if name in self._operands:
+            if name in self._operands or name in self._reserved:
                 raise GraphError(f"constant {name!r}: the name is already used")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and shape is None:
             t = Tensor.full((), value, dtype or "float32")
@@ -151,16 +178,39 @@ class GraphBuilder:
         node_name = name or self._fresh(op)
         if name is not None:
             check_name(name, op)
-            if any(n.name == name for n in self._nodes):
+            if name in self._node_names or name in self._reserved:
                 raise GraphError(f"{op}: node name {name!r} is already used")
         descs = spec.check([None if n is None else self._operands[n] for n in names], attrs, node_name)
         normalized = spec.normalize_attrs(attrs, node_name)
-        outs = [node_name] if len(descs) == 1 and node_name not in self._operands else [
-            self._fresh(f"{node_name}_out") for _ in descs
-        ]
-        self._nodes.append(Node(op, names, tuple(outs), normalized, node_name))
+        single = len(descs) == 1 and node_name not in self._operands and node_name not in self._reserved
+        outs = [node_name] if single else [self._fresh(f"{node_name}_out") for _ in descs]
+        return self._append(Node(op, names, tuple(outs), normalized, node_name), descs)
+
+    def add_node(self, node: Node) -> list[Operand]:
+        """Add an existing node unchanged (names kept), checked by its op's shape rule."""
+        if not isinstance(node, Node):
+            raise GraphError(f"add_node: expected a Node, got {type(node).__name__}")
+        spec = get_op(node.op)
+        for i in node.inputs:
+            if i is not None and i not in self._operands:
+                raise GraphError(f"{node.label}: input {i!r} is not defined in this builder")
+        if node.name and node.name in self._node_names:
+            raise GraphError(f"{node.label}: node name {node.name!r} is already used")
+        for o in node.outputs:
+            check_name(o, node.label)
+            if o in self._operands:
+                raise GraphError(f"{node.label}: output {o!r} is already defined")
+        descs = spec.check([None if i is None else self._operands[i] for i in node.inputs], node.attributes, node.name)
+        if len(descs) != len(node.outputs):
+            raise GraphError(f"{node.label}: produces {len(descs)} outputs but the node names {len(node.outputs)}")
+        return self._append(node, descs)
+
+    def _append(self, node: Node, descs: Sequence[OperandDesc]) -> list[Operand]:
+        self._nodes.append(node)
+        if node.name:
+            self._node_names.add(node.name)
         result = []
-        for o, d in zip(outs, descs):
+        for o, d in zip(node.outputs, descs):
             self._operands[o] = d
             result.append(Operand(self, o, d))
         return result

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from ..errors import GraphError
-from .operand import OperandDesc, check_shape, fmt_shape
+from .operand import OperandDesc, check_dim, fmt_shape
 
 MAX_NAME = 256
 
@@ -191,6 +191,10 @@ class Graph:
         missing = [s for s in self.symbols if s not in bindings]
         if missing:
             raise GraphError(f"cannot specialize: no size given for dims {', '.join(missing)}")
+        for k, v in bindings.items():
+            check_dim(v, f"specialize: dim {k!r}")
+            if not isinstance(v, int):
+                raise GraphError(f"specialize: dim {k!r} must be bound to an int, got {v!r}")
         inputs = {k: d.bind(bindings) for k, d in self.inputs.items()}
         nodes = [_bind_node(n, bindings) for n in self.nodes]
         return Graph(inputs, self.constants, nodes, self.outputs)

@@ -39,6 +39,15 @@ def check_shape(shape: object, where: str) -> Shape:
     return tuple(check_dim(d, where) for d in shape)
 
 
+def _as_tuple(shape: object) -> tuple:
+    if isinstance(shape, (str, bytes)):
+        raise GraphError(f"operand: shape must be a list of dims, got {shape!r}")
+    try:
+        return tuple(shape)  # type: ignore[call-overload]
+    except TypeError:
+        raise GraphError(f"operand: shape must be a list of dims, got {shape!r}") from None
+
+
 def fmt_shape(shape: Iterable[Dim]) -> str:
     """Shapes in messages: ``[2, 3]``, ``[batch, 384]``."""
     return "[" + ", ".join(str(d) for d in shape) + "]"
@@ -52,8 +61,9 @@ class OperandDesc:
     shape: Shape
 
     def __post_init__(self) -> None:
-        dtype_info(self.dtype)
-        object.__setattr__(self, "shape", tuple(self.shape))
+        dtype_info(self.dtype, where="operand")
+        shape = self.shape if isinstance(self.shape, (list, tuple)) else _as_tuple(self.shape)
+        object.__setattr__(self, "shape", check_shape(tuple(shape), f"operand {self.dtype}{fmt_shape(shape)}"))
 
     @property
     def info(self) -> DType:

@@ -202,11 +202,27 @@ class OpSpec:
                 result[a.name] = a.default
         return result
 
-    def check(self, inputs: Sequence[Optional[OperandDesc]], attrs: Mapping[str, Any], node: str = "") -> list[OperandDesc]:
-        """Validate one application and return its output descriptors."""
+    @property
+    def tolerance_doc(self) -> str:
+        """A short human description of the tolerance rule (for the op table)."""
+        return getattr(self.tolerance, "doc", "")
+
+    def call(self, inputs: Sequence[Optional[OperandDesc]], attrs: Mapping[str, Any], node: str = "") -> Call:
+        """A checked ``Call`` (inputs padded, attributes normalized) for tolerance and kernel lookups."""
         call = Call(self, list(inputs), self.normalize_attrs(attrs, node), node)
         _check_inputs(call)
-        outs = list(self.infer(call))
+        return call
+
+    def check(self, inputs: Sequence[Optional[OperandDesc]], attrs: Mapping[str, Any], node: str = "") -> list[OperandDesc]:
+        """Validate one application and return its output descriptors."""
+        call = self.call(inputs, attrs, node)
+        try:
+            outs = list(self.infer(call))
+        except GraphError as e:  # a helper's message without the op prefix gets one
+            prefix = f"{self.name} (node {node!r}):" if node else f"{self.name}:"
+            if str(e).startswith(prefix):
+                raise
+            raise call.error(str(e)) from None
         for o in outs:
             for d in o.shape:
                 if isinstance(d, int) and d < 0:
@@ -345,6 +361,13 @@ def dims_product(dims: Sequence[Dim]) -> Optional[int]:
             return None
         n *= d
     return n
+
+
+def static_count(call: Call, dim: Optional[Dim], what: str) -> int:
+    """A dim a tolerance depends on; symbolic ones must be bound first (``Graph.specialize``)."""
+    if not isinstance(dim, int):
+        raise call.error(f"the tolerance depends on {what}, which is symbolic here; specialize the graph first")
+    return dim
 
 
 def same_dims(a: Dim, b: Dim) -> bool:

@@ -13,8 +13,9 @@ comes back as a failed :class:`RunResult` (or :class:`PageError` from :meth:`Pag
 
 from __future__ import annotations
 
-import json
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -225,11 +226,14 @@ class Browser:
             self._pw: Playwright = sync_playwright().start()
             self._closers.append(self._pw.stop)
             self.chromium = find_chromium(self.browser_path, managed=self._pw.chromium.executable_path)
-            self._browser = self._pw.chromium.launch(
-                executable_path=str(self.chromium.path), args=flags, headless=self.headless
+            # A persistent context has a disk cache, so V8 can cache Pyodide's compiled wasm:
+            # pages after the first boot warm (~1 s faster). The profile is temporary.
+            profile_dir = tempfile.mkdtemp(prefix="webinfer-chromium-")
+            self._closers.append(lambda: shutil.rmtree(profile_dir, ignore_errors=True))
+            self.context = self._pw.chromium.launch_persistent_context(
+                profile_dir, executable_path=str(self.chromium.path), args=flags, headless=self.headless
             )
-            self._closers.append(self._browser.close)
-            self.context = self._browser.new_context()
+            self._closers.append(self.context.close)
         except BaseException:
             self.close()
             raise
@@ -237,8 +241,13 @@ class Browser:
 
     @property
     def version(self) -> str:
-        """The browser's version string, e.g. ``153.0.8010.0``."""
-        return self._browser.version
+        """The browser's product and version, e.g. ``HeadlessChrome/153.0.8010.0``."""
+        if not hasattr(self, "_version"):
+            page = self.context.pages[0] if self.context.pages else self.context.new_page()
+            session = self.context.new_cdp_session(page)
+            self._version: str = session.send("Browser.getVersion")["product"]
+            session.detach()
+        return self._version
 
     @property
     def path(self) -> Path:
@@ -307,7 +316,3 @@ def run_script(
         print(result.traceback.rstrip(), file=sys.stderr)
     return result.exit_code
 
-
-def as_json(value: Any) -> str:
-    """Compact JSON, for the CLI."""
-    return json.dumps(value, indent=2, sort_keys=True)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Mapping, Optional
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError as _e:  # the browser has no numpy: say so instead of a bare ModuleNotFoundError
+    raise ImportError("the reference backend needs numpy, which is not installed here (pip install numpy)") from _e
 
 from ...errors import BackendError
 from ...ir.graph import Graph
@@ -73,13 +77,18 @@ class ReferenceSession(Session):
     backend = "reference"
 
     def __init__(self, graph: Graph, **options: Any) -> None:
+        t0 = time.perf_counter()
         check_options("reference", options, ("device",))
         super().__init__(graph, **options)
+        missing = sorted({n.op for n in graph.nodes if n.op not in KERNELS})
+        if missing:
+            raise BackendError(f"reference: no kernel for op(s) {', '.join(missing)}")
+        self.stats["compile_ms"] = (time.perf_counter() - t0) * 1e3
 
     def _run(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
         if kwargs:
             raise BackendError(f"reference: run takes no option {next(iter(kwargs))!r}")
-        graph = self.graph if self.graph.is_static else self.graph.specialize(bindings)
+        graph = self.specialized(bindings)
         results = evaluate(graph, inputs)
         out: dict[str, Tensor] = {}
         for name, arr in results.items():

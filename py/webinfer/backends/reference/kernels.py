@@ -37,16 +37,27 @@ def _elementwise(fn: Callable[..., np.ndarray]) -> Kernel:
 
 def _int_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Integer division truncating toward zero (as C and WGSL do); division by zero gives 0."""
-    if a.dtype.kind == "f":
+    if a.dtype.kind == "f" or b.dtype.kind == "f":
         return a / b
-    safe = np.where(b == 0, 1, b)
-    q = np.abs(a) // np.abs(safe)
-    return np.where(b == 0, 0, np.sign(a) * np.sign(safe) * q).astype(np.result_type(a, b))
+    dt = np.result_type(a, b)
+    safe = np.where(b == 0, 1, b).astype(dt)
+    q = (a - np.fmod(a, safe)) // safe  # exact: the remainder has the dividend's sign
+    return np.where(b == 0, 0, q).astype(dt)
+
+
+def _pow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Power; for integers a negative exponent gives trunc(1 / a**-b): 1, -1 or 0 (0 for a = 0)."""
+    if a.dtype.kind == "f" or b.dtype.kind == "u":
+        return np.power(a, b)
+    neg = b < 0
+    y = np.power(a, np.where(neg, 0, b))
+    inv = np.where(a == 1, 1, np.where(a == -1, np.where(np.abs(b) % 2 == 1, -1, 1), 0)).astype(y.dtype)
+    return np.where(neg, inv, y)
 
 
 _BINARY = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": _int_div,
-    "max": np.maximum, "min": np.minimum, "pow": np.power,
+    "max": np.maximum, "min": np.minimum, "pow": _pow,
 }
 for _n, _f in _BINARY.items():
     KERNELS[_n] = _elementwise(_f)
@@ -94,14 +105,16 @@ def _cast(inputs, attrs, outs):  # type: ignore[no-untyped-def]
             info = np.iinfo(dt)
             x = np.nan_to_num(np.trunc(x), nan=0.0)
             return [np.clip(x, info.min, info.max).astype(dt)]  # saturate: the documented result
-        if dt.kind == "f":
-            return [x.astype(np.float64)]
+        if dt.kind == "f":  # round to the target precision, then carry it as float64
+            return [x.astype(dt).astype(np.float64)]
         return [x.astype(dt)]
 
 
 @kernel("matmul")
 def _matmul(inputs, attrs, outs):  # type: ignore[no-untyped-def]
     a, b = inputs
+    if a.ndim > 2 and b.ndim == 2:  # [..., M, K] @ [K, N] as one 2-D BLAS call (np.matmul loops per matrix: ~8x slower)
+        return [(a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + (b.shape[1],))]
     return [np.matmul(a, b)]
 
 
@@ -111,7 +124,7 @@ def _gemm(inputs, attrs, outs):  # type: ignore[no-untyped-def]
     a = a.T if attrs["a_transpose"] else a
     b = b.T if attrs["b_transpose"] else b
     y = attrs["alpha"] * (a @ b)
-    if c is not None:
+    if c is not None and attrs["beta"] != 0.0:  # beta = 0 ignores c (inf/NaN in it do not propagate)
         y = y + attrs["beta"] * c
     return [np.broadcast_to(y, outs[0].shape).copy()]
 
@@ -174,8 +187,9 @@ def _reduce(fn):  # type: ignore[no-untyped-def]
         (x,) = inputs
         axes = _axes(x, attrs)
         with np.errstate(all="ignore"):
-            if fn is np.mean and x.dtype.kind in "iu":
-                y = np.sum(x, axis=axes, keepdims=attrs["keep_dimensions"]) // max(1, math.prod(x.shape[a] for a in axes))
+            if fn is np.mean and x.dtype.kind in "iu":  # integer mean truncates toward zero, like div
+                total = np.sum(x.astype(np.int64), axis=axes, keepdims=attrs["keep_dimensions"])
+                y = _int_div(total, np.asarray(max(1, math.prod(x.shape[a] for a in axes)), dtype=np.int64))
             elif fn is np.mean and any(x.shape[a] == 0 for a in axes):
                 y = np.full(outs[0].shape, np.nan)
             else:

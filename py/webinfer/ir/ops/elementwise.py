@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..dtypes import FLOAT_TYPES
 from ..operand import OperandDesc
-from ..registry import Attr, Call, OpSpec, broadcast_shapes, register
-from ._common import FLOATS, NUMBERS, SIGNED, atol, exact, inp, ulp
+from ..registry import Attr, Call, OpSpec, Tolerance, broadcast_shapes, register
+from ._common import FLOATS, NUMBERS, SIGNED, atol, described, exact, inp, ulp
 
 
 def _binary_infer(call: Call) -> list[OperandDesc]:
@@ -18,16 +18,16 @@ def _compare_infer(call: Call) -> list[OperandDesc]:
     return [OperandDesc("uint8", _binary_infer(call)[0].shape)]
 
 
-BINARY = {  # name -> (float32 ULP, float16 ULP, dtypes)
-    "add": (1, 1, NUMBERS),
-    "sub": (1, 1, NUMBERS),
-    "mul": (1, 1, NUMBERS),
-    "div": (2, 2, NUMBERS),
-    "max": (0, 0, NUMBERS),
-    "min": (0, 0, NUMBERS),
-    "pow": (32, 2, NUMBERS),
+BINARY = {  # name -> (float32 ULP, float16 ULP, dtypes, notes)
+    "add": (1, 1, NUMBERS, "integers wrap around on overflow"),
+    "sub": (1, 1, NUMBERS, "integers wrap around on overflow"),
+    "mul": (1, 1, NUMBERS, "integers wrap around on overflow"),
+    "div": (2, 2, NUMBERS, "integer division truncates toward zero (as C and WGSL do); integer division by zero gives 0"),
+    "max": (0, 0, NUMBERS, "NaN in either input gives NaN"),
+    "min": (0, 0, NUMBERS, "NaN in either input gives NaN"),
+    "pow": (32, 2, NUMBERS, "integers: a negative exponent gives trunc(1 / a**-b) (so 1, -1 or 0; 0 for a = 0)"),
 }
-for _name, (_u32, _u16, _types) in BINARY.items():
+for _name, (_u32, _u16, _types, _notes) in BINARY.items():
     register(
         OpSpec(
             _name,
@@ -37,6 +37,7 @@ for _name, (_u32, _u16, _types) in BINARY.items():
             ulp(_u32, _u16),
             family="binary",
             doc=f"elementwise {_name} with numpy broadcasting",
+            notes=_notes,
         )
     )
 
@@ -50,6 +51,7 @@ for _name in ("equal", "greater", "greater_or_equal", "lesser", "lesser_or_equal
             exact,
             family="compare",
             doc=f"elementwise {_name.replace('_', ' ')}, 1 where true else 0 (uint8)",
+            notes="any comparison with NaN is false (0)",
         )
     )
 
@@ -80,6 +82,7 @@ register(
         exact,
         family="compare",
         doc="true_value where condition is non-zero, else false_value (broadcasting all three)",
+        notes="any non-zero condition byte counts as true",
     )
 )
 
@@ -101,8 +104,16 @@ UNARY = {
     "cos": (FLOATS, atol(1 / 1024, 1 / 512)),
     "identity": (NUMBERS, ulp(0)),
 }
+UNARY_NOTES = {
+    "abs": "integers: abs of the most negative value wraps to itself",
+    "neg": "integers wrap around (neg of the most negative value is itself)",
+    "log": "log(0) = -inf, log of a negative number is NaN",
+    "sqrt": "sqrt of a negative number is NaN",
+    "reciprocal": "1/0 = inf (with the sign of the zero)",
+}
 for _name, (_types, _tol) in UNARY.items():
-    register(OpSpec(_name, (inp("input", _types),), (), _same, _tol, family="unary", doc=f"elementwise {_name}"))
+    register(OpSpec(_name, (inp("input", _types),), (), _same, _tol, family="unary", doc=f"elementwise {_name}",
+                    notes=UNARY_NOTES.get(_name, "")))
 
 
 def _gelu_decompose(b, inputs, attrs):  # type: ignore[no-untyped-def]
@@ -117,7 +128,8 @@ def _gelu_decompose(b, inputs, attrs):  # type: ignore[no-untyped-def]
 
 register(
     OpSpec("gelu", (inp("input", FLOATS),), (), _same, atol(1 / 1024, 1 / 512, or_ulp=18), family="unary",
-           doc="gaussian error linear unit, exact (erf) form", decompose=_gelu_decompose)
+           doc="gaussian error linear unit, exact (erf) form", decompose=_gelu_decompose,
+           notes="0.5·x·(1 + erf(x/√2)) evaluated as written, so gelu(-inf) is NaN (as in torch)")
 )
 
 
@@ -136,6 +148,7 @@ register(
         ulp(0),
         family="unary",
         doc="clamp every element into [min_value, max_value]",
+        notes="NaN stays NaN; on integers the bounds round inward (ceil(min_value), floor(max_value))",
     )
 )
 
@@ -146,8 +159,12 @@ def _cast_infer(call: Call) -> list[OperandDesc]:
     return [OperandDesc(call["data_type"], a.shape)]
 
 
-def _cast_tol(call: Call):  # type: ignore[no-untyped-def]
-    return ulp(1)(Call(call.spec, [OperandDesc(call["data_type"], ())], call.attrs, call.node))
+_CAST_ULP = ulp(1)
+
+
+@described("1 ULP of data_type; exact for integers")
+def _cast_tol(call: Call) -> Tolerance:
+    return _CAST_ULP(Call(call.spec, [OperandDesc(call["data_type"], ())], call.attrs, call.node))
 
 
 register(
@@ -158,7 +175,11 @@ register(
         _cast_infer,
         _cast_tol,
         family="unary",
-        doc="convert to data_type (float to int truncates toward zero; out-of-range values are undefined)",
+        doc="convert to data_type",
+        notes=(
+            "float to integer truncates toward zero and saturates at the integer range (NaN gives 0), as WGSL "
+            "conversions do; integer to integer keeps the low bits (wraps); to float16 overflows to ±inf"
+        ),
     )
 )
 

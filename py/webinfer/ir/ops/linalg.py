@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ...errors import GraphError
 from ..operand import OperandDesc, fmt_shape
-from ..registry import Attr, Call, OpSpec, Tolerance, broadcast_shapes, register, same_dims
-from ._common import FLOATS, inp
+from ..registry import Attr, Call, OpSpec, Tolerance, broadcast_shapes, register, same_dims, static_count
+from ._common import FLOATS, described, inp
 
 MATMUL_TYPES = FLOATS + ("int32", "uint32", "int64")
 
@@ -17,15 +18,20 @@ def _matmul_infer(call: Call) -> list[OperandDesc]:
             raise call.error(f"input {label!r} must have rank >= 2, got {fmt_shape(d.shape)}")
     if not same_dims(a.shape[-1], b.shape[-2]):
         raise call.error(f"inner dimensions differ: a is {fmt_shape(a.shape)}, b is {fmt_shape(b.shape)}")
-    batch = broadcast_shapes(call, a.shape[:-2], b.shape[:-2], names=("a (batch dims)", "b (batch dims)"))
+    try:
+        batch = broadcast_shapes(call, a.shape[:-2], b.shape[:-2])
+    except GraphError:
+        raise call.error(f"batch dimensions cannot be broadcast: a is {fmt_shape(a.shape)}, b is {fmt_shape(b.shape)}") from None
     return [OperandDesc(a.dtype, batch + (a.shape[-2], b.shape[-1]))]
 
 
+@described("2·K ULP (K = inner size)")
 def _matmul_tol(call: Call) -> Tolerance:
     a = call.inputs[0]
     assert a is not None
-    k = a.shape[-1]
-    return Tolerance(ulp=2.0 * k) if isinstance(k, int) and a.dtype in FLOATS else Tolerance(ulp=0)
+    if a.dtype not in FLOATS:
+        return Tolerance(ulp=0)
+    return Tolerance(ulp=2.0 * static_count(call, a.shape[-1], "the inner size K"))
 
 
 register(
@@ -37,6 +43,7 @@ register(
         _matmul_tol,
         family="linalg",
         doc="matrix product over the last two dims; leading (batch) dims broadcast",
+        notes="both inputs need rank >= 2 (no implicit 1-D promotion); integers wrap around on overflow",
     )
 )
 
@@ -55,19 +62,16 @@ def _gemm_infer(call: Call) -> list[OperandDesc]:
             f"b is {fmt_shape(b.shape)} (b_transpose={call['b_transpose']})"
         )
     if c is not None:
-        if c.rank > 2:
-            raise call.error(f"input 'c' must have rank <= 2, got {fmt_shape(c.shape)}")
-        out = broadcast_shapes(call, (m, n), c.shape, names=("a·b", "c"))
-        if out != (m, n) and not any(isinstance(d, str) for d in out):
-            raise call.error(f"input 'c' of shape {fmt_shape(c.shape)} does not broadcast to [{m}, {n}]")
+        if c.rank > 2 or not all(d == 1 or same_dims(d, want) for d, want in zip(c.shape[::-1], (n, m))):
+            raise call.error(f"input 'c' is {fmt_shape(c.shape)}, which does not broadcast to the output [{m}, {n}]")
     return [OperandDesc(a.dtype, (m, n))]
 
 
+@described("2·K ULP, +1 if alpha ≠ 1, +1 for c, +1 if beta ≠ 1")
 def _gemm_tol(call: Call) -> Tolerance:
     a = call.inputs[0]
     assert a is not None
-    k = a.shape[0] if call["a_transpose"] else a.shape[1]
-    t = 2.0 * k if isinstance(k, int) else 0.0
+    t = 2.0 * static_count(call, a.shape[0] if call["a_transpose"] else a.shape[1], "the inner size K")
     t += call["alpha"] != 1.0
     if call.inputs[2] is not None and call["beta"] != 0.0:
         t += 1 + (call["beta"] != 1.0)
@@ -106,5 +110,6 @@ register(
         family="linalg",
         doc="alpha * (A' @ B') + beta * C for rank-2 A, B (optionally transposed); C broadcasts",
         decompose=_gemm_decompose,
+        notes="c broadcasts one way to [M, N]; with beta = 0, c is ignored (inf/NaN in c do not propagate)",
     )
 )

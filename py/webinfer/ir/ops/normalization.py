@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..operand import OperandDesc, fmt_shape
-from ..registry import Attr, Call, OpSpec, Tolerance, normalize_axes, normalize_axis, register, same_dims
-from ._common import FLOATS, atol, inp, ulp
+from ..registry import Attr, Call, OpSpec, Tolerance, normalize_axes, normalize_axis, register, same_dims, static_count
+from ._common import FLOATS, atol, described, inp, ulp
 
 
 def _softmax_infer(call: Call) -> list[OperandDesc]:
@@ -16,11 +16,12 @@ def _softmax_infer(call: Call) -> list[OperandDesc]:
     return [x]
 
 
+@described("3N+3 ULP (N = size of axis)")
 def _softmax_tol(call: Call) -> Tolerance:
     x = call.inputs[0]
     assert x is not None
-    n = x.shape[call["axis"] % x.rank]
-    return Tolerance(ulp=3.0 * n + 3 if isinstance(n, int) else 0.0)
+    n = static_count(call, x.shape[call["axis"] % x.rank], "the size of the softmax axis")
+    return Tolerance(ulp=3.0 * n + 3)
 
 
 register(
@@ -32,6 +33,7 @@ register(
         _softmax_tol,
         family="normalization",
         doc="exp(x - max) / sum(exp(x - max)) along axis",
+        notes="an inf or NaN along the axis makes that slice NaN (as in torch)",
     )
 )
 
@@ -60,18 +62,24 @@ def _ln_decompose(b, inputs, attrs):  # type: ignore[no-untyped-def]
     """(x - mean) / sqrt(var + eps) * scale + bias, with mean and var over axes."""
     x, scale, bias = inputs
     rank = len(x.shape)
-    axes = attrs["axes"] if attrs["axes"] is not None else list(range(1, rank))
-    axes = sorted(a % rank for a in axes)
+    axes = [a % rank for a in (attrs["axes"] if attrs["axes"] is not None else range(1, rank))]
     mean = b.reduce_mean(x, axes=axes, keep_dimensions=True)
     centered = b.sub(x, mean)
     var = b.reduce_mean(b.mul(centered, centered), axes=axes, keep_dimensions=True)
     y = b.div(centered, b.sqrt(b.add(var, b.constant(attrs["epsilon"], dtype=x.dtype))))
-    # scale/bias have the dims at `axes`; reshape them so they broadcast against x
+    # scale/bias dims follow the order of `axes`: put them in input order, then give them x's rank
+    order = sorted(range(len(axes)), key=lambda i: axes[i])
     bshape = [x.shape[i] if i in axes else 1 for i in range(rank)]
+
+    def aligned(t):  # type: ignore[no-untyped-def]
+        if order != list(range(len(order))):
+            t = b.transpose(t, permutation=order)
+        return b.reshape(t, new_shape=bshape) if list(t.shape) != bshape else t
+
     if scale is not None:
-        y = b.mul(y, b.reshape(scale, new_shape=bshape) if list(scale.shape) != bshape else scale)
+        y = b.mul(y, aligned(scale))
     if bias is not None:
-        y = b.add(y, b.reshape(bias, new_shape=bshape) if list(bias.shape) != bshape else bias)
+        y = b.add(y, aligned(bias))
     return [y]
 
 
@@ -85,6 +93,10 @@ register(
         family="normalization",
         doc="normalize over axes (default: all but the first), then scale and bias",
         decompose=_ln_decompose,
+        notes=(
+            "scale and bias have the input's dims at `axes`, in the order `axes` lists them (WebNN); "
+            "variance is the biased (population) one; empty axes give bias (or 0)"
+        ),
     )
 )
 
@@ -138,5 +150,6 @@ register(
         family="normalization",
         doc="(x - mean) / sqrt(variance + epsilon) * scale + bias along axis (inference form)",
         decompose=_bn_decompose,
+        notes="mean, variance, scale and bias are 1-D with the size of the input dim at axis",
     )
 )

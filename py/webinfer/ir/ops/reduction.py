@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..operand import OperandDesc, fmt_shape
-from ..registry import Attr, Call, OpSpec, Tolerance, dims_product, normalize_axes, register
-from ._common import FLOATS, NUMBERS, inp
+from ..registry import Attr, Call, OpSpec, Tolerance, dims_product, normalize_axes, register, static_count
+from ._common import FLOATS, NUMBERS, described, inp
 
 
 def _reduced_count(call: Call) -> int | None:
@@ -28,22 +28,23 @@ def _infer(call: Call) -> list[OperandDesc]:
 
 
 def _tol(extra: int, exact: bool = False):  # type: ignore[no-untyped-def]
+    @described("exact" if exact else f"N{f'+{extra}' if extra else ''} ULP (N = reduced count)")
     def tol(call: Call) -> Tolerance:
         x = call.inputs[0]
         assert x is not None
         if exact or x.dtype not in FLOATS:
             return Tolerance(ulp=0)
-        n = _reduced_count(call)
-        return Tolerance(ulp=float((n or 0) + extra))
+        n = static_count(call, _reduced_count(call), "the reduced element count")
+        return Tolerance(ulp=float(n + extra))
 
     return tol
 
 
-for _name, _tolfn, _doc in (
-    ("reduce_sum", _tol(0), "sum"),
-    ("reduce_mean", _tol(2), "mean"),
-    ("reduce_max", _tol(0, exact=True), "maximum"),
-    ("reduce_min", _tol(0, exact=True), "minimum"),
+for _name, _tolfn, _doc, _notes in (
+    ("reduce_sum", _tol(0), "sum", "an empty reduction gives 0; integers wrap around"),
+    ("reduce_mean", _tol(2), "mean", "an empty reduction gives NaN; integer means truncate toward zero"),
+    ("reduce_max", _tol(0, exact=True), "maximum", "NaN propagates; reducing an empty axis is an error"),
+    ("reduce_min", _tol(0, exact=True), "minimum", "NaN propagates; reducing an empty axis is an error"),
 ):
     register(
         OpSpec(
@@ -53,6 +54,7 @@ for _name, _tolfn, _doc in (
             _infer,
             _tolfn,
             family="reduction",
-            doc=f"{_doc} over axes (default all); keep_dimensions keeps them as size 1",
+            doc=f"{_doc} over axes (default all; [] reduces nothing); keep_dimensions keeps them as size 1",
+            notes=_notes,
         )
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..operand import Dim, OperandDesc, fmt_shape
-from ..registry import Attr, Call, OpSpec, broadcast_shapes, dims_product, normalize_axis, register, same_dims
+from ..registry import Attr, Call, OpSpec, dims_product, normalize_axis, register, same_dims
 from ._common import INDEX_TYPES, NUMBERS, exact, inp
 
 
@@ -20,15 +20,21 @@ def _reshape_infer(call: Call) -> list[OperandDesc]:
     new = list(call["new_shape"])
     if new.count(-1) > 1:
         raise call.error(f"new_shape {fmt_shape(new)} has more than one -1")
-    total = dims_product(x.shape)
-    known = dims_product([d for d in new if d != -1])
+    # named dims cancel when both sides name the same ones; then the static parts must hold as many elements
+    comparable = sorted(d for d in x.shape if isinstance(d, str)) == sorted(d for d in new if isinstance(d, str))
+    total = dims_product([d for d in x.shape if isinstance(d, int)])
+    known = dims_product([d for d in new if isinstance(d, int) and d != -1])
+    assert total is not None and known is not None
     if -1 in new:
-        if total is None or known is None:
-            raise call.error(f"new_shape {fmt_shape(new)}: -1 needs static dims; name the dims instead")
+        if not comparable:
+            raise call.error(
+                f"new_shape {fmt_shape(new)}: -1 needs the same named dims on both sides as {fmt_shape(x.shape)}; "
+                "name the dims instead"
+            )
         if known == 0 or total % known:
             raise call.error(f"cannot reshape {fmt_shape(x.shape)} ({total} elements) into {fmt_shape(new)}")
         new[new.index(-1)] = total // known
-    elif total is not None and known is not None and total != known:
+    elif comparable and total != known:
         raise call.error(
             f"cannot reshape {fmt_shape(x.shape)} ({total} elements) into {fmt_shape(new)} ({known} elements)"
         )
@@ -37,7 +43,8 @@ def _reshape_infer(call: Call) -> list[OperandDesc]:
 
 register(
     OpSpec("reshape", (inp("input"),), (Attr("new_shape", "dims"),), _reshape_infer, exact, family="shape",
-           doc="same elements, new shape (one -1 may be inferred; dims may be names)", symbolic_attrs=("new_shape",))
+           doc="same elements, new shape (one -1 may be inferred; dims may be names)", symbolic_attrs=("new_shape",),
+           notes="-1 with named dims works when both shapes name the same dims ([batch, 4, 8] -> [batch, -1])")
 )
 
 
@@ -98,6 +105,11 @@ def _slice_infer(call: Call) -> list[OperandDesc]:
         )
     out: list[Dim] = []
     for axis, (dim, st, sz, sd) in enumerate(zip(x.shape, starts, sizes, strides)):
+        if isinstance(sz, str):  # a symbolic size (e.g. the first 'seq' rows of a table): checked when bound
+            if st < 0 or sd != 1:
+                raise call.error(f"axis {axis}: symbolic size {sz!r} needs start >= 0 and stride 1, got {st}, {sd}")
+            out.append(sz)
+            continue
         if st < 0 or sz < 0 or sd < 1:
             raise call.error(f"axis {axis}: start {st}, size {sz} and stride {sd} must be >= 0, >= 0, >= 1")
         if isinstance(dim, int) and st + sz > dim:
@@ -110,11 +122,13 @@ register(
     OpSpec(
         "slice",
         (inp("input"),),
-        (Attr("starts", "ints"), Attr("sizes", "ints"), Attr("strides", "ints", None, optional=True)),
+        (Attr("starts", "ints"), Attr("sizes", "dims"), Attr("strides", "ints", None, optional=True)),
         _slice_infer,
         exact,
         family="shape",
-        doc="the window starts[i] .. starts[i]+sizes[i] (every strides[i]-th element) of each axis",
+        doc="the window starts[i] .. starts[i]+sizes[i] (every strides[i]-th element) of each axis; "
+        "a size may be a dim name (stride 1), bound when the graph is specialized",
+        symbolic_attrs=("sizes",),
     )
 )
 
@@ -167,12 +181,15 @@ def _expand_infer(call: Call) -> list[OperandDesc]:
     new = tuple(call["new_shape"])
     if -1 in new:
         raise call.error("new_shape may not contain -1")
-    return [OperandDesc(x.dtype, broadcast_shapes(call, x.shape, new, names=("input", "new_shape")))]
+    if x.rank > len(new) or not all(d == 1 or same_dims(d, w) for d, w in zip(x.shape[::-1], new[::-1])):
+        raise call.error(f"input {fmt_shape(x.shape)} does not broadcast to new_shape {fmt_shape(new)}")
+    return [OperandDesc(x.dtype, new)]
 
 
 register(
     OpSpec("expand", (inp("input"),), (Attr("new_shape", "dims"),), _expand_infer, exact, family="shape",
-           doc="broadcast to new_shape (numpy rules, both ways)", symbolic_attrs=("new_shape",))
+           doc="broadcast the input to new_shape, which is the output shape", symbolic_attrs=("new_shape",),
+           notes="one-way broadcasting as in WebNN: [3, 1] expands to [2, 3, 4], but [3, 4] does not 'expand' to [1, 4]")
 )
 
 
@@ -182,6 +199,8 @@ def _gather_infer(call: Call) -> list[OperandDesc]:
     if x.rank == 0:
         raise call.error("input must have rank >= 1")
     axis = normalize_axis(call, call["axis"], x.rank)
+    if x.shape[axis] == 0 and idx.shape and all(isinstance(d, int) and d > 0 for d in idx.shape):
+        raise call.error(f"cannot gather from the empty axis {axis} of {fmt_shape(x.shape)}")
     return [OperandDesc(x.dtype, x.shape[:axis] + idx.shape + x.shape[axis + 1 :])]
 
 
@@ -194,6 +213,10 @@ register(
         exact,
         family="shape",
         doc="take entries along axis; negative indices count from the end, out-of-range ones are clamped",
+        notes=(
+            "indices below -n clamp to 0 and above n-1 clamp to n-1 (WebNN leaves out-of-range indices to the "
+            "implementation; clamping never reads out of bounds and is what our kernels do)"
+        ),
     )
 )
 
@@ -204,7 +227,10 @@ def _pad_infer(call: Call) -> list[OperandDesc]:
     if len(begin) != x.rank or len(end) != x.rank:
         raise call.error(f"beginning_padding and ending_padding need {x.rank} entries for {fmt_shape(x.shape)}")
     if any(p < 0 for p in begin + end):
-        raise call.error("padding must be >= 0")
+        raise call.error(f"padding must be >= 0, got {list(begin)} and {list(end)}")
+    value = call["value"]
+    if call["mode"] == "constant" and x.info.is_integer and not (value.is_integer() and x.info.min <= value <= x.info.max):
+        raise call.error(f"value {value} cannot be represented in the input dtype {x.dtype}")
     out: list[Dim] = []
     for axis, (d, b, e) in enumerate(zip(x.shape, begin, end)):
         if call["mode"] == "reflection" and isinstance(d, int) and (b >= d or e >= d):
@@ -234,5 +260,6 @@ register(
         exact,
         family="shape",
         doc="pad each axis (constant value, edge copy, or reflection)",
+        notes="reflection mirrors without repeating the edge (numpy 'reflect'); its padding must be < the dim",
     )
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..operand import OperandDesc, fmt_shape
 from ..registry import Attr, Call, OpSpec, Tolerance, register
-from ._common import FLOATS, inp, ulp
+from ._common import FLOATS, described, inp, ulp
 
 LAYOUTS = ("nchw", "nhwc")
 FILTER_LAYOUTS = ("oihw", "hwio", "ohwi", "ihwo")
@@ -72,6 +72,7 @@ def _conv_infer(call: Call) -> list[OperandDesc]:
     return [OperandDesc(x.dtype, shape)]
 
 
+@described("2·kh·kw·Cin/groups ULP (+1 with bias)")
 def _conv_tol(call: Call) -> Tolerance:
     f = call.inputs[1]
     assert f is not None
@@ -100,6 +101,7 @@ register(
         _conv_tol,
         family="vision",
         doc="2-D convolution with groups (depthwise when groups = channels), strides, dilations, padding",
+        notes="padding is [top, bottom, left, right] with zeros; filter_layout names the filter's dims (o, i, h, w)",
     )
 )
 
@@ -127,6 +129,7 @@ def _pool_infer(call: Call) -> list[OperandDesc]:
     return [OperandDesc(x.dtype, shape)]
 
 
+@described("kh·kw+2 ULP")
 def _avg_tol(call: Call) -> Tolerance:
     x = call.inputs[0]
     assert x is not None
@@ -144,9 +147,14 @@ _POOL_ATTRS = (
 
 register(
     OpSpec("average_pool2d", (inp("input", FLOATS),), _POOL_ATTRS, _pool_infer, _avg_tol, family="vision",
-           doc="mean over each window (padding excluded from the count); default window: the whole plane")
+           doc="mean over each window (padding excluded from the count); default window: the whole plane",
+           notes=(
+               "padding cells are not counted (as webnn-baseline does); ceil rounding uses WebNN's formula, so a "
+               "last window may lie wholly in the padding: it averages nothing and gives NaN"
+           ))
 )
 register(
     OpSpec("max_pool2d", (inp("input", FLOATS),), _POOL_ATTRS, _pool_infer, ulp(0), family="vision",
-           doc="maximum over each window; default window: the whole plane")
+           doc="maximum over each window; default window: the whole plane",
+           notes="padding never wins (it is -inf); a window wholly in the padding gives -inf; NaN propagates")
 )

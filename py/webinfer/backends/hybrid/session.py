@@ -1,0 +1,180 @@
+"""``backend="hybrid"``: WebNN islands and WebGPU islands, each an ordinary session, run in order.
+
+The WebNN islands share one MLContext — made from the WebGPU device when there is one, so that
+MLTensors could move to WebGPU on the device (``createExportableTensor`` + ``exportToGPU``). Whether
+that really works is probed once at compile; where it does not (this Chromium's TFLite backend has
+no WebGPU interop) values cross by readback through the host, and ``info()`` says so, with the
+partition, the crossings and the bytes moved per run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from typing import Any, Mapping, Optional
+
+from ... import ffi
+from ...errors import BackendError
+from ...ir.graph import Graph, Node
+from ...tensor import Tensor
+from ..session import Session, check_options
+from .partition import Partition, partition
+
+OPTIONS = ("place", "prefer", "device", "power_preference", "accelerated", "interop", "webgpu", "webnn")
+
+
+def webgpu_support() -> Any:
+    """The WebGPU backend's ``supports(node, descs) -> reason | None`` if it has one, else None."""
+    try:
+        module = importlib.import_module("webinfer.backends.webgpu")
+    except ImportError:
+        return None
+    return getattr(module, "supports", None)
+
+
+def webgpu_device() -> Any:
+    """The GPUDevice the WebGPU backend runs on (it lends one per page), or None where it has none."""
+    try:
+        module = importlib.import_module("webinfer.backends.webgpu")
+    except ImportError:
+        return None
+    getter = getattr(module, "shared_device", None) or getattr(module, "get_device", None)
+    return getter() if getter else None
+
+
+class HybridSession(Session):
+    """Runs each island with its backend's session; values cross between them once per run."""
+
+    backend = "hybrid"
+
+    def __init__(self, graph: Graph, **options: Any) -> None:
+        check_options("hybrid", options, OPTIONS)
+        super().__init__(graph, **options)
+        from ..webnn.planner import Checker
+        from ..webnn.session import WebNNContext, WebNNSession, runtime
+
+        t0 = time.perf_counter()
+        self.islands_sessions: list[Session] = []
+        self.interop: dict[str, Any] = {"asked": options.get("interop", "auto")}
+        self.transfer = "readback"
+        self.context: Optional[WebNNContext] = None
+        try:
+            device = webgpu_device() if options.get("interop", "auto") else None
+            use_gpu_device = device is not None and options.get("device") is None
+            self.context = WebNNContext.open(
+                options.get("device"), options.get("power_preference"), options.get("accelerated"),
+                gpu_device=device if use_gpu_device else None,
+            )
+            self.interop.update(self._probe_interop(runtime(), device if use_gpu_device else None))
+            checker = Checker(self.context.limits)
+            gpu_supports = webgpu_support()
+
+            def webnn_reason(node: Node) -> Optional[str]:
+                descs = [None if i is None else graph.operands[i] for i in node.inputs]
+                return checker.node(node, descs, [graph.operands[o] for o in node.outputs]).reason
+
+            def webgpu_reason(node: Node) -> Optional[str]:
+                if gpu_supports is None:
+                    return None
+                from ..webnn.lowering import NodeDescs
+
+                descs = NodeDescs([None if i is None else graph.operands[i] for i in node.inputs],
+                                  [graph.operands[o] for o in node.outputs])
+                return gpu_supports(node, descs)
+
+            self.partition: Partition = partition(
+                graph, {"webnn": webnn_reason, "webgpu": webgpu_reason}, options.get("place"),
+                options.get("prefer", "webnn"),
+            )
+            for island in self.partition.islands:
+                sub = island.subgraph(graph)
+                if island.backend == "webnn":
+                    sess: Session = WebNNSession(sub, context=self.context, **(options.get("webnn") or {}))
+                else:
+                    from .. import compile as compile_backend
+
+                    sess = compile_backend(sub, "webgpu", **(options.get("webgpu") or {}))
+                self.islands_sessions.append(sess)
+        except BaseException:
+            self._close()
+            raise
+        self.stats["compile_ms"] = (time.perf_counter() - t0) * 1e3
+        self._last_bindings: dict[str, int] = {}
+
+    def _probe_interop(self, rt: Any, device: Any) -> dict[str, Any]:
+        assert self.context is not None
+        if device is None:
+            return {"context_from_webgpu_device": False, "works": False,
+                    "reason": "the WebNN context was not made from the WebGPU device"}
+        result = ffi.run_sync(rt.probeInterop(self.context.handle, device))
+        works = bool(result.ok)
+        if works:
+            self.transfer = "device"
+        return {"context_from_webgpu_device": True, "works": works, "reason": str(result.reason)}
+
+    # -- running -----------------------------------------------------------------------------------
+    def _island_inputs(self, env: Mapping[str, Tensor], names: list[str]) -> dict[str, Tensor]:
+        return {name: env[name] for name in names}
+
+    def _run(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
+        if kwargs:
+            raise BackendError(f"hybrid: run takes no option {next(iter(kwargs))!r}")
+        env: dict[str, Tensor] = dict(inputs)
+        timings = []
+        for island, sess in zip(self.partition.islands, self.islands_sessions):
+            t0 = time.perf_counter()
+            env.update(sess.run(self._island_inputs(env, island.inputs)))
+            timings.append(round((time.perf_counter() - t0) * 1e3, 3))
+        self.stats["island_ms"] = timings
+        self._last_bindings = dict(bindings)
+        return self._outputs(env)
+
+    async def _run_async(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
+        if kwargs:
+            raise BackendError(f"hybrid: run takes no option {next(iter(kwargs))!r}")
+        env: dict[str, Tensor] = dict(inputs)
+        for island, sess in zip(self.partition.islands, self.islands_sessions):
+            env.update(await sess.run_async(self._island_inputs(env, island.inputs)))
+        self._last_bindings = dict(bindings)
+        return self._outputs(env)
+
+    def _outputs(self, env: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        out = {}
+        for name, operand in self.graph.outputs.items():
+            const = self.graph.constants.get(operand)
+            out[name] = env[operand] if const is None else Tensor(bytes(const.data()), const.desc.dtype, list(const.desc.shape))
+        return out
+
+    # -- reporting and cleanup ---------------------------------------------------------------------
+    def _close(self) -> None:
+        for sess in getattr(self, "islands_sessions", []):
+            sess.close()
+        if getattr(self, "context", None) is not None:
+            self.context.destroy()  # type: ignore[union-attr]
+
+    def placement(self) -> dict[str, str]:
+        return dict(self.partition.placement)
+
+    def device_info(self) -> dict[str, Any]:
+        webgpu = next((s.device_info() for s in self.islands_sessions if s.backend != "webnn"), None)
+        return {"webnn": self.context.report.as_dict() if self.context else None, "webgpu": webgpu}
+
+    def info(self) -> dict[str, Any]:
+        info = super().info()
+        report = self.partition.report(self._last_bindings)
+        info["hybrid"] = {
+            **report,
+            "why": dict(self.partition.why),
+            "transfer": self.transfer,
+            "interop": dict(self.interop),
+            "bytes_moved_per_run": report["bytes_between_backends_per_run"],
+            "islands_info": [
+                {"island": i.label, "build_ms": s.stats.get("build_ms"), "compile_ms": s.stats.get("compile_ms"),
+                 "last_run_ms": s.stats.get("last_run_ms")}
+                for i, s in zip(self.partition.islands, self.islands_sessions)
+            ],
+        }
+        return info
+
+
+__all__ = ["HybridSession"]

@@ -1,0 +1,157 @@
+"""Row reductions: reduce_sum/mean/max/min, softmax (max-subtracted) and layer_normalization (two-pass).
+
+A step's input is split into a *row* space (the dims kept) and a *reduced* space (the axes); both
+are index spaces of the one indexing helper, so any axes and any input strides work. One workgroup
+of 64 invocations reduces a row through workgroup memory; a reduction over few elements with many
+rows uses one invocation per row instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..program import FLAT_WG, Program, flat_thread, grid
+from ..step import Step
+from .elementwise import compute_type, render_store
+from .wgslmath import use
+
+WG = 64
+
+
+def _combine(kind: str, t: str, prog: Program) -> str:
+    """WGSL combining accumulator ``a`` with ``b``."""
+    if kind in ("sum", "mean"):
+        return "a + b"
+    if t in ("f32", "f16"):
+        return f"{use(prog, kind, t)}(a, b)"
+    return f"{kind}(a, b)"
+
+
+def _init(kind: str, t: str, prog: Program) -> str:
+    if kind in ("sum", "mean"):
+        return f"{t}(0)"
+    if t in ("f32", "f16"):
+        inf = use(prog, "inf", t)
+        return f"-{inf}()" if kind == "max" else f"{inf}()"
+    if t == "i32":
+        return "i32(-2147483648)" if kind == "max" else "2147483647"
+    return "0u" if kind == "max" else "4294967295u"
+
+
+def _tree_reduce(t: str, combine: str, src: str, dst: str) -> list[str]:
+    """Workgroup reduction of each invocation's ``src`` into ``dst`` (every invocation gets it)."""
+    return [
+        f"red[li] = {src};",
+        "workgroupBarrier();",
+        "for (var s = 32u; s > 0u; s = s >> 1u) {",
+        f"  if (li < s) {{ let a = red[li]; let b = red[li + s]; red[li] = {combine}; }}",
+        "  workgroupBarrier();",
+        "}",
+        f"let {dst} = red[0];",
+        "workgroupBarrier();",
+    ]
+
+
+def _loop(handle: tuple[int, int, int], prog: Program, count: str, first: str, step: str, inner: list[str], tag: str = "r") -> list[str]:
+    """A loop over the reduced space; the body sees the element's offsets as ``ro0``, ``ro1``, ..."""
+    idx, _ = prog.index_code("r", handle, "r")
+    return [f"for (var r = {first}; r < {count}; r = r + {step}) {{", *["  " + s for s in idx + inner], "}"]
+
+
+def reduce_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
+    """reduce_sum / reduce_mean / reduce_max / reduce_min over ``params['axes']``."""
+    (x,) = step.inputs
+    kind = step.params["kind"]
+    t = compute_type(x.value.dtype, f16)
+    acc_t = "f32" if t == "f16" else t
+    render_store(prog, step.out, step.shape, step.tree, acc_t, f16)  # type: ignore[arg-type]
+    rows_h, red_h, rows, count = _spaces(prog, step)
+    ld = prog.loader(x.value)
+    combine = _combine(kind, acc_t, prog)
+    init = _init(kind, acc_t, prog)
+    n = prog.u32(count)
+    if kind == "mean":  # floats: 0/0 = NaN for an empty reduction; integers truncate (count >= 1)
+        fin = "total / f32(n)" if acc_t == "f32" else f"total / {acc_t}(max(n, 1u))"
+    else:
+        fin = "total"
+    serial = count <= 16 and rows >= WG
+    row_idx, (ri,) = prog.index_code("row", rows_h, "w")
+    inner = [f"let b = {acc_t}({ld}({ri} + ro0));", f"a = {combine};"]
+    if serial:
+        lines = [flat_thread(WG), f"if (gi >= {prog.u32(rows)}) {{ return; }}", "let row = gi;", *row_idx,
+                 f"let n = {n};", f"var a = {init};",
+                 *_loop(red_h, prog, "n", "0u", "1u", inner, "r"), "let total = a;", f"store(row, {fin});"]
+        wg = grid(-(-rows // WG), prog.label)
+    else:
+        prog.decls.append(f"var<workgroup> red: array<{acc_t}, {WG}>;")
+        lines = [FLAT_WG, f"if (wg >= {prog.u32(rows)}) {{ return; }}", "let row = wg;", *row_idx,
+                 f"let n = {n};", f"var a = {init};",
+                 *_loop(red_h, prog, "n", "li", f"{WG}u", inner, "r"),
+                 *_tree_reduce(acc_t, combine, "a", "total"),
+                 f"if (li == 0u) {{ store(row, {fin}); }}"]
+        wg = grid(rows, prog.label)
+    return prog.render("  " + "\n  ".join(lines), (WG, 1, 1)), wg
+
+
+def _spaces(prog: Program, step: Step) -> tuple[tuple[int, int, int], tuple[int, int, int], int, int]:
+    """Index spaces for rows (kept dims) and the reduced dims, from the step's precomputed layout."""
+    p = step.params
+    rows_h = prog.index_words(p["row_shape"], p["row_views"])
+    red_h = prog.index_words(p["red_shape"], p["red_views"])
+    return rows_h, red_h, math.prod(p["row_shape"]), p["red_count"]
+
+
+def softmax_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
+    """softmax along one axis: max, sum of exp(x - max), then exp(x - max) / sum — one workgroup per row."""
+    (x,) = step.inputs
+    t = compute_type(x.value.dtype, f16)
+    render_store(prog, step.out, step.shape, step.tree, "f32", f16)  # type: ignore[arg-type]
+    rows_h, red_h, rows, count = _spaces(prog, step)
+    ld = prog.loader(x.value)
+    mx, ex, fin = use(prog, "max", "f32"), use(prog, "exp", "f32"), use(prog, "finite", "f32")
+    prog.decls.append(f"var<workgroup> red: array<f32, {WG}>;")
+    row_idx, (ri, rl) = prog.index_code("row", rows_h, "w")
+    n = prog.u32(count)
+    val = f"f32({ld}({ri} + ro0))"
+    lines = [FLAT_WG, f"if (wg >= {prog.u32(rows)}) {{ return; }}", "let row = wg;", *row_idx, f"let n = {n};",
+             f"var a = -inf_f32();",
+             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"a = {mx}(a, {val});"], "r"),
+             *_tree_reduce("f32", f"{mx}(a, b)", "a", "m0"),
+             f"let m = select(0.0, m0, {fin}(m0));",
+             "var s = 0.0;",
+             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"s = s + {ex}({val} - m);"], "q"),
+             *_tree_reduce("f32", "a + b", "s", "total"),
+             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"store({rl} + ro1, {ex}({val} - m) / total);"], "p")]
+    return prog.render("  " + "\n  ".join(lines), (WG, 1, 1)), grid(rows, prog.label)
+
+
+def layer_norm_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
+    """layer_normalization: mean, then variance of (x - mean), then (x - mean) / sqrt(var + eps) · scale + bias."""
+    x = step.inputs[0]
+    scale, bias = step.params["has_scale"], step.params["has_bias"]
+    render_store(prog, step.out, step.shape, step.tree, "f32", f16)  # type: ignore[arg-type]
+    rows_h, red_h, rows, count = _spaces(prog, step)
+    ld = prog.loader(x.value)
+    lds = prog.loader(step.inputs[1].value) if scale else None
+    ldb = prog.loader(step.inputs[1 + scale].value) if bias else None
+    eps = prog.f32(step.params["epsilon"])
+    prog.decls.append(f"var<workgroup> red: array<f32, {WG}>;")
+    row_idx, (ri, rl) = prog.index_code("row", rows_h, "w")
+    n = prog.u32(count)
+    val = f"f32({ld}({ri} + ro0))"
+    y = "(v - mean) * inv"
+    if scale:
+        y = f"{y} * f32({lds}(ro2))"
+    if bias:
+        y = f"{y} + f32({ldb}(ro{2 + scale}))"
+    lines = [FLAT_WG, f"if (wg >= {prog.u32(rows)}) {{ return; }}", "let row = wg;", *row_idx, f"let n = {n};",
+             "var a = 0.0;",
+             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"a = a + {val};"], "r"),
+             *_tree_reduce("f32", "a + b", "a", "sum1"),
+             "let mean = sum1 / f32(n);",
+             "var s = 0.0;",
+             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"let d = {val} - mean;", "s = s + d * d;"], "q"),
+             *_tree_reduce("f32", "a + b", "s", "sum2"),
+             f"let inv = 1.0 / sqrt(sum2 / f32(n) + {eps});",
+             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"let v = {val};", f"store({rl} + ro1, {y});"], "p")]
+    return prog.render("  " + "\n  ".join(lines), (WG, 1, 1)), grid(rows, prog.label)

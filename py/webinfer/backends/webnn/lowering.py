@@ -1,0 +1,286 @@
+"""How each op becomes MLGraphBuilder calls: one table, keyed by the op's registry name.
+
+Each entry pairs ``supports(node, descs, limits) -> reason | None`` (is this node accepted by the
+context's ``opSupportLimits()``, and why not) with ``lower(builder, node, operands, outs)``, which
+records the WebNN calls on a :class:`~webinfer.backends.webnn.plan.PlanBuilder`. Every op of set v1
+has a direct WebNN op; ops whose registry entry declares a ``decompose`` fall back to it when the
+context lacks the direct op (see ``planner.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+from ...ir.graph import Node
+from ...ir.operand import OperandDesc, fmt_shape
+from .limits import Limits
+from .plan import PlanBuilder, PlanOperand
+
+
+@dataclass(frozen=True)
+class NodeDescs:
+    """A node's input descriptors (None for absent optional inputs) and output descriptors."""
+
+    inputs: Sequence[Optional[OperandDesc]]
+    outputs: Sequence[OperandDesc]
+
+
+Operands = Sequence[Optional[PlanOperand]]
+LowerFn = Callable[[PlanBuilder, Node, Operands, Sequence[OperandDesc]], list[PlanOperand]]
+CheckFn = Callable[[Node, NodeDescs, Limits], Optional[str]]
+
+
+def camel(name: str) -> str:
+    """Registry name -> WebNN method name: ``greater_or_equal`` -> ``greaterOrEqual``."""
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """One op's WebNN lowering: the method, the WebNN role of each input, the recorder, extra checks."""
+
+    webnn: str
+    roles: tuple[str, ...]
+    lower: LowerFn
+    check: Optional[CheckFn] = None
+    out_role: str = "output"
+    variadic: bool = False
+
+    def supports(self, node: Node, descs: NodeDescs, limits: Limits) -> Optional[str]:
+        """Why the context cannot run this node with the direct WebNN op, or None."""
+        reason = limits.check_op(self.webnn)
+        if reason:
+            return reason
+        roles = [self.roles[0]] * len(descs.inputs) if self.variadic else list(self.roles)
+        for role, d in zip(roles, descs.inputs):
+            if d is not None:
+                reason = limits.check_operand(self.webnn, role, d) or _check_dims(self.webnn, role, d, limits)
+                if reason:
+                    return reason
+        for d in descs.outputs:
+            reason = limits.check_operand(self.webnn, self.out_role, d) or _check_dims(self.webnn, self.out_role, d, limits)
+            if reason:
+                return reason
+        return self.check(node, descs, limits) if self.check else None
+
+
+def _check_dims(op: str, role: str, d: OperandDesc, limits: Limits) -> Optional[str]:
+    if any(isinstance(x, int) and x == 0 for x in d.shape):
+        return f"{op} {role} {fmt_shape(d.shape)} is empty; WebNN has no zero-size tensors"
+    return limits.check_size(d)
+
+
+LOWERINGS: dict[str, Lowering] = {}
+
+
+def _register(names: Sequence[str], roles: tuple[str, ...], lower: LowerFn, **kw: Any) -> None:
+    for name in names:
+        LOWERINGS[name] = Lowering(camel(name), roles, lower, **kw)
+
+
+def _axis(axis: int, rank: int) -> int:
+    return axis % rank if rank else 0
+
+
+def _in(ops: Operands, i: int) -> PlanOperand:
+    op = ops[i]
+    assert op is not None, f"input {i} is required"
+    return op
+
+
+# -- families -----------------------------------------------------------------------------------------
+
+
+def _same_args(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    """Ops whose WebNN call takes the operands as they are: add(a, b), exp(x), where(c, t, f)."""
+    return [b.call(camel(node.op), list(ops), outs[0])]
+
+
+_register(("add", "sub", "mul", "div", "max", "min", "pow"), ("a", "b"), _same_args)
+_register(("equal", "greater", "greater_or_equal", "lesser", "lesser_or_equal"), ("a", "b"), _same_args)
+_register(("logical_not",), ("a",), _same_args)
+_register(("where",), ("condition", "trueValue", "falseValue"), _same_args)
+_register(
+    ("abs", "neg", "exp", "log", "sqrt", "reciprocal", "erf", "tanh", "sigmoid", "relu", "gelu", "floor", "ceil",
+     "sin", "cos", "identity"),
+    ("input",),
+    _same_args,
+)
+_register(("matmul",), ("a", "b"), _same_args)
+
+
+def _clamp(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    x = _in(ops, 0)
+    lo, hi = node.attributes["min_value"], node.attributes["max_value"]
+    info = x.desc.info
+    if info.is_integer:  # integer clamps take integer bounds inside the dtype's range
+        lo, hi = max(lo, info.min), min(hi, info.max)
+        lo, hi = int(max(lo, -(2**53))), int(min(hi, 2**53))
+    return [b.call("clamp", [x], outs[0], {"minValue": lo, "maxValue": hi})]
+
+
+_register(("clamp",), ("input",), _clamp)
+
+
+def _cast(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    return [b.call("cast", [_in(ops, 0), outs[0].dtype], outs[0])]
+
+
+_register(("cast",), ("input",), _cast)
+
+
+def _gemm(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    a = node.attributes
+    options = {"c": ops[2], "alpha": a["alpha"], "beta": a["beta"],
+               "aTranspose": a["a_transpose"], "bTranspose": a["b_transpose"]}
+    return [b.call("gemm", [_in(ops, 0), _in(ops, 1)], outs[0], options)]
+
+
+_register(("gemm",), ("a", "b", "c"), _gemm)
+
+
+def _softmax(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    x = _in(ops, 0)
+    return [b.call("softmax", [x, _axis(node.attributes["axis"], x.rank)], outs[0])]
+
+
+_register(("softmax",), ("input",), _softmax)
+
+
+def _layer_norm(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    x = _in(ops, 0)
+    axes = node.attributes["axes"]
+    axes = list(range(1, x.rank)) if axes is None else [_axis(a, x.rank) for a in axes]
+    options = {"scale": ops[1], "bias": ops[2], "axes": axes, "epsilon": node.attributes["epsilon"]}
+    return [b.call("layerNormalization", [x], outs[0], options)]
+
+
+_register(("layer_normalization",), ("input", "scale", "bias"), _layer_norm)
+
+
+def _batch_norm(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    x = _in(ops, 0)
+    options = {"scale": ops[3], "bias": ops[4], "axis": _axis(node.attributes["axis"], x.rank),
+               "epsilon": node.attributes["epsilon"]}
+    return [b.call("batchNormalization", [x, _in(ops, 1), _in(ops, 2)], outs[0], options)]
+
+
+_register(("batch_normalization",), ("input", "mean", "variance", "scale", "bias"), _batch_norm)
+
+
+def _reduce(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    x = _in(ops, 0)
+    axes = node.attributes["axes"]
+    axes = list(range(x.rank)) if axes is None else [_axis(a, x.rank) for a in axes]
+    return [b.call(camel(node.op), [x], outs[0], {"axes": axes, "keepDimensions": node.attributes["keep_dimensions"]})]
+
+
+_register(("reduce_sum", "reduce_mean", "reduce_max", "reduce_min"), ("input",), _reduce)
+
+
+def _to_out_shape(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    """reshape and expand: the target shape is the node's (inferred, static) output shape."""
+    return [b.call(camel(node.op), [_in(ops, 0), list(outs[0].shape)], outs[0])]
+
+
+_register(("reshape", "expand"), ("input",), _to_out_shape)
+
+
+def _transpose(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    x = _in(ops, 0)
+    perm = node.attributes["permutation"]
+    perm = list(reversed(range(x.rank))) if perm is None else list(perm)
+    return [b.call("transpose", [x], outs[0], {"permutation": perm})]
+
+
+_register(("transpose",), ("input",), _transpose)
+
+
+def _concat(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    first = _in(ops, 0)
+    return [b.call("concat", [list(ops), _axis(node.attributes["axis"], first.rank)], outs[0])]
+
+
+_register(("concat",), ("inputs",), _concat, variadic=True)
+
+
+def _slice(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    a = node.attributes
+    options = {"strides": list(a["strides"])} if a["strides"] is not None and any(s != 1 for s in a["strides"]) else None
+    return [b.call("slice", [_in(ops, 0), list(a["starts"]), list(a["sizes"])], outs[0], options)]
+
+
+_register(("slice",), ("input",), _slice)
+
+
+def _split(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    x = _in(ops, 0)
+    splits = node.attributes["splits"]
+    splits = splits if isinstance(splits, int) else list(splits)
+    return b.call_multi("split", [x, splits], outs, {"axis": _axis(node.attributes["axis"], x.rank)})
+
+
+_register(("split",), ("input",), _split, out_role="outputs")
+
+
+def _gather(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    x = _in(ops, 0)
+    return [b.call("gather", [x, _in(ops, 1)], outs[0], {"axis": _axis(node.attributes["axis"], x.rank)})]
+
+
+_register(("gather",), ("input", "indices"), _gather)
+
+
+def _pad(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    a = node.attributes
+    options = {"mode": a["mode"], "value": a["value"]}
+    return [b.call("pad", [_in(ops, 0), list(a["beginning_padding"]), list(a["ending_padding"])], outs[0], options)]
+
+
+_register(("pad",), ("input",), _pad)
+
+
+def _conv2d(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    a = node.attributes
+    options = {"bias": ops[2], "padding": list(a["padding"]), "strides": list(a["strides"]),
+               "dilations": list(a["dilations"]), "groups": a["groups"], "inputLayout": a["input_layout"],
+               "filterLayout": a["filter_layout"]}
+    return [b.call("conv2d", [_in(ops, 0), _in(ops, 1)], outs[0], options)]
+
+
+_register(("conv2d",), ("input", "filter", "bias"), _conv2d)
+
+
+def _pool(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    a = node.attributes
+    x = _in(ops, 0)
+    h, w = (x.shape[2], x.shape[3]) if a["layout"] == "nchw" else (x.shape[1], x.shape[2])
+    window = list(a["window_dimensions"]) if a["window_dimensions"] is not None else [h, w]
+    options = {"windowDimensions": window, "padding": list(a["padding"]), "strides": list(a["strides"]),
+               "dilations": list(a["dilations"]), "layout": a["layout"], "roundingType": a["output_shape_rounding"]}
+    return [b.call(camel(node.op), [x], outs[0], options)]
+
+
+_register(("average_pool2d", "max_pool2d"), ("input",), _pool)
+
+
+def supports(node: Node, descs: NodeDescs, limits: Limits) -> Optional[str]:
+    """Why the context cannot run ``node`` with its direct WebNN op (None: it can)."""
+    lowering = LOWERINGS.get(node.op)
+    if lowering is None:
+        return f"no WebNN lowering for op {node.op!r}"
+    return lowering.supports(node, descs, limits)
+
+
+def layout_note(node: Node, limits: Limits) -> Optional[str]:
+    """A note (not a failure) when a node's layout differs from the context's preferredInputLayout."""
+    preferred = limits.preferred_input_layout
+    layout = node.attributes.get("input_layout") or node.attributes.get("layout")
+    if preferred and layout and layout != preferred:
+        return f"{layout} input; the context prefers {preferred} (the browser transposes around it)"
+    return None
+
+
+__all__ = ["LOWERINGS", "Lowering", "NodeDescs", "camel", "layout_note", "supports"]

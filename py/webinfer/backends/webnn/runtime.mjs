@@ -1,0 +1,242 @@
+// webinfer WebNN runtime: replays a plan recorded in Python (webinfer/backends/webnn/plan.py) with
+// MLGraphBuilder, and runs the built MLGraph with MLTensors made once. Self-contained (no imports):
+// the page loads it from the wheel, and `webinfer export-js` copies it into standalone modules.
+//
+// A plan is {inputs, constants, ops, outputs}; operands in op arguments are {"$": id}, non-finite
+// numbers {"$num": "Infinity"}. Constant bytes come inline (base64) or from a `constantBytes(entry)`
+// callback (the page passes views of Python memory; export-js reads a safetensors file).
+
+const TYPED = {
+  float32: Float32Array,
+  float16: globalThis.Float16Array ?? Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+};
+
+/** A typed array of `dataType` over `bytes` (an ArrayBuffer or view); copies only when misaligned. */
+export function typedView(dataType, bytes) {
+  const Typed = TYPED[dataType];
+  if (!Typed) throw new TypeError(`webinfer webnn: unknown data type ${dataType}`);
+  const u8 = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (u8.byteLength % Typed.BYTES_PER_ELEMENT) {
+    throw new RangeError(`webinfer webnn: ${u8.byteLength} bytes is not a whole number of ${dataType}`);
+  }
+  const aligned = u8.byteOffset % Typed.BYTES_PER_ELEMENT === 0 ? u8 : u8.slice();
+  return new Typed(aligned.buffer, aligned.byteOffset, aligned.byteLength / Typed.BYTES_PER_ELEMENT);
+}
+
+/** Base64 text -> Uint8Array. */
+export function decodeBase64(text) {
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function resolve(value, operands, node) {
+  if (Array.isArray(value)) return value.map((v) => resolve(v, operands, node));
+  if (value !== null && typeof value === "object") {
+    if ("$" in value) {
+      const operand = operands.get(value.$);
+      if (operand === undefined) throw new Error(`webinfer webnn: node '${node}' refers to operand ${value.$}, which is not made yet`);
+      return operand;
+    }
+    if ("$num" in value) return Number(value.$num);
+    const out = {};
+    for (const [k, v] of Object.entries(value)) out[k] = resolve(v, operands, node);
+    return out;
+  }
+  return value;
+}
+
+/** Replay the plan on `builder`; returns {outputName: MLOperand}. Errors name the graph node. */
+export function replay(builder, plan, constantBytes) {
+  const operands = new Map();
+  for (const inp of plan.inputs) {
+    operands.set(inp.id, builder.input(inp.name, { dataType: inp.dataType, shape: inp.shape }));
+  }
+  for (const c of plan.constants) {
+    const bytes = c.inline !== undefined ? decodeBase64(c.inline) : constantBytes(c);
+    try {
+      operands.set(c.id, builder.constant({ dataType: c.dataType, shape: c.shape }, typedView(c.dataType, bytes)));
+    } catch (e) {
+      throw new Error(`webinfer webnn: constant '${c.name}' (${c.dataType}[${c.shape}]): ${e.message ?? e}`);
+    }
+  }
+  for (const op of plan.ops) {
+    const args = resolve(op.args, operands, op.node);
+    if (op.options) args.push(resolve(op.options, operands, op.node));
+    let result;
+    try {
+      result = builder[op.op](...args);
+    } catch (e) {
+      throw new Error(`webinfer webnn: node '${op.node}': builder.${op.op}() failed: ${e.message ?? e}`);
+    }
+    if (op.multi) op.outs.forEach((id, i) => operands.set(id, result[i]));
+    else operands.set(op.outs[0], result);
+  }
+  return Object.fromEntries(plan.outputs.map((o) => [o.name, operands.get(o.id)]));
+}
+
+/** Build the plan's MLGraph on `context`. */
+export async function buildGraph(context, plan, constantBytes) {
+  const builder = new MLGraphBuilder(context);
+  const outputs = replay(builder, plan, constantBytes);
+  try {
+    return await builder.build(outputs);
+  } catch (e) {
+    throw new Error(`webinfer webnn: MLGraphBuilder.build() failed: ${e.message ?? e}`);
+  }
+}
+
+/** One built graph with its input and output MLTensors, made once and reused by every run. */
+export class Executor {
+  constructor(context, plan, graph, inputs, outputs, buildMs) {
+    this.context = context;
+    this.plan = plan;
+    this.graph = graph;
+    this.inputs = inputs; // [MLTensor] in plan.inputs order
+    this.outputs = outputs; // [MLTensor] in plan.outputs order
+    this.buildMs = buildMs;
+    this.namedInputs = Object.fromEntries(plan.inputs.map((p, i) => [p.name, inputs[i]]));
+    this.namedOutputs = Object.fromEntries(plan.outputs.map((p, i) => [p.name, outputs[i]]));
+    this.destroyed = false;
+  }
+
+  /** Build and make the tensors. `constantBytes`: (entry) => bytes, or an array indexed by entry.ref. */
+  static async create(context, plan, constantBytes) {
+    if (typeof plan === "string") plan = JSON.parse(plan);
+    if (typeof constantBytes !== "function") {
+      const views = constantBytes ?? [];
+      constantBytes = (c) => views[c.ref];
+    }
+    const t0 = performance.now();
+    const graph = await buildGraph(context, plan, constantBytes);
+    const buildMs = performance.now() - t0;
+    const make = (p, usage) => context.createTensor({ dataType: p.dataType, shape: p.shape, ...usage });
+    const inputs = await Promise.all(plan.inputs.map((p) => make(p, { writable: true })));
+    const outputs = await Promise.all(plan.outputs.map((p) => make(p, { readable: true })));
+    return new Executor(context, plan, graph, inputs, outputs, buildMs);
+  }
+
+  /** Write the inputs (views, in plan order; copied before this returns), dispatch, read every output. */
+  run(inputData) {
+    if (this.destroyed) throw new Error("webinfer webnn: this executor was destroyed");
+    if (inputData.length !== this.inputs.length) {
+      throw new Error(`webinfer webnn: ${inputData.length} inputs given, the graph takes ${this.inputs.length}`);
+    }
+    for (let i = 0; i < this.inputs.length; i++) this.context.writeTensor(this.inputs[i], inputData[i]);
+    this.context.dispatch(this.graph, this.namedInputs, this.namedOutputs);
+    return Promise.all(this.outputs.map((t) => this.context.readTensor(t)));
+  }
+
+  /** Run `repeat` times back to back and read the outputs once: {outputs, ms} (for timing). */
+  async bench(inputData, repeat) {
+    const t0 = performance.now();
+    let outputs;
+    for (let r = 0; r < repeat; r++) outputs = await this.run(inputData);
+    return { outputs, ms: (performance.now() - t0) / repeat };
+  }
+
+  destroy() {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const t of [...this.inputs, ...this.outputs]) t.destroy();
+    this.graph.destroy();
+  }
+}
+
+/** Fetch a safetensors file; returns key -> Uint8Array view (the 8-byte header length, then JSON). */
+export async function loadSafetensors(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`webinfer: fetching weights ${url} failed: HTTP ${response.status}`);
+  return parseSafetensors(await response.arrayBuffer(), String(url));
+}
+
+export function parseSafetensors(buffer, where = "safetensors") {
+  if (buffer.byteLength < 8) throw new Error(`webinfer: ${where} is ${buffer.byteLength} bytes, too short for a header`);
+  const headerLength = Number(new DataView(buffer).getBigUint64(0, true));
+  if (8 + headerLength > buffer.byteLength) throw new Error(`webinfer: ${where}: header of ${headerLength} bytes runs past the file`);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, headerLength)));
+  const base = 8 + headerLength;
+  return (key) => {
+    const entry = header[key];
+    if (!entry || key === "__metadata__") throw new Error(`webinfer: ${where} has no tensor '${key}'`);
+    const [begin, end] = entry.data_offsets;
+    if (base + end > buffer.byteLength || begin > end) throw new Error(`webinfer: ${where}: tensor '${key}' runs past the file`);
+    return new Uint8Array(buffer, base + begin, end - begin);
+  };
+}
+
+/** Create an MLContext from a GPUDevice or from options (Chromium's deviceType and the spec's keys). */
+export async function createContext(options) {
+  if (!globalThis.navigator?.ml) throw new Error("webinfer webnn: navigator.ml is missing (WebNN is not enabled in this browser)");
+  return navigator.ml.createContext(options);
+}
+
+/** A context's opSupportLimits() as JSON text (plain data for Python). */
+export function limitsJSON(context) {
+  return JSON.stringify(context.opSupportLimits());
+}
+
+/** MLContext.accelerated where the browser has it (current spec), else undefined (None in Python). */
+export function contextAccelerated(context) {
+  return typeof context.accelerated === "boolean" ? context.accelerated : undefined;
+}
+
+/** opSupportLimits() JSON of a fresh context made with `options` (then destroyed), or undefined if none can be made. */
+export async function limitsFor(options) {
+  try {
+    const context = await createContext(options);
+    const text = limitsJSON(context);
+    context.destroy();
+    return text;
+  } catch (e) {
+    return undefined;
+  }
+}
+
+/** A GPUDevice of the default adapter (for createContext(gpuDevice) when no WebGPU session lends one). */
+export async function requestGPUDevice() {
+  if (!globalThis.navigator?.gpu) throw new Error("webinfer webnn: navigator.gpu is missing (no WebGPU in this browser)");
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) throw new Error("webinfer webnn: navigator.gpu.requestAdapter() gave no adapter");
+  return adapter.requestDevice();
+}
+
+/**
+ * Does MLTensor -> GPUBuffer export work here? Tries createExportableTensor + exportToGPU on a
+ * 4-float tensor, copies the exported buffer to a mappable one and checks the values. Returns
+ * {ok, reason}; the reason is the browser's own error when it fails.
+ */
+export async function probeInterop(context, device) {
+  if (typeof context.createExportableTensor !== "function" || typeof context.exportToGPU !== "function") {
+    return { ok: false, reason: "MLContext has no createExportableTensor/exportToGPU" };
+  }
+  let tensor = null;
+  let exported = null;
+  let staging = null;
+  try {
+    tensor = await context.createExportableTensor({ dataType: "float32", shape: [4], readable: true, writable: true }, device);
+    context.writeTensor(tensor, new Float32Array([1, 2, 3, 4]));
+    exported = await context.exportToGPU(tensor);
+    staging = device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+    const encoder = device.createCommandEncoder();
+    encoder.copyBufferToBuffer(exported, 0, staging, 0, 16);
+    device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const got = Array.from(new Float32Array(staging.getMappedRange().slice(0)));
+    const ok = got.join() === "1,2,3,4";
+    return { ok, reason: ok ? "exportToGPU works: WebGPU read the MLTensor's data" : `exportToGPU gave a buffer holding ${got}` };
+  } catch (e) {
+    return { ok: false, reason: `${e.name ?? "Error"}: ${e.message ?? e}` };
+  } finally {
+    staging?.destroy();
+    exported?.destroy();
+    tensor?.destroy();
+  }
+}

@@ -1,0 +1,311 @@
+"""Graph <-> graph JSON document (format v1), with every check the loader makes before a Graph exists.
+
+``encode`` turns a Graph into a document plus the tensors that go to a weights file; ``decode`` checks a
+document (schema, names, ops, attributes, wiring, shapes, dtypes, constant values and references) against
+already-opened weights files and builds the Graph. File and byte handling lives in ``files.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import struct
+from typing import Any, Iterator, Mapping, Optional
+
+from ..errors import GraphError, WebinferError, WeightsError
+from ..ir.dtypes import DTYPES
+from ..ir.graph import Constant, Graph, Node
+from ..ir.operand import OperandDesc, check_shape
+from ..ir.registry import get_op
+from .jsontext import json_path
+from .safetensors import SafetensorsFile, TensorEntry
+from .schema import graph_validator
+
+FORMAT_NAME = "webinfer-graph"
+FORMAT_VERSION = 1
+INLINE_MAX_BYTES = 256  # constants up to this size are written inline when a weights file is used
+
+_NONFINITE_OUT = {math.inf: "inf", -math.inf: "-inf"}
+_NONFINITE_IN = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+# -- encoding -----------------------------------------------------------------------------------------
+
+
+def _json_float(v: float) -> float | str:
+    if math.isnan(v):
+        return "nan"
+    return _NONFINITE_OUT.get(v, v)
+
+
+def _json_attr(v: Any) -> Any:
+    """An attribute value as JSON: tuples become lists, infinite floats the strings "inf"/"-inf"."""
+    if isinstance(v, (tuple, list)):
+        return [_json_attr(x) for x in v]
+    if isinstance(v, float):
+        return _json_float(v)
+    return v
+
+
+def encode_values(data: memoryview, dtype: str) -> list[Any]:
+    """A constant's bytes as a flat JSON list (non-finite floats as "inf"/"-inf"/"nan")."""
+    info = DTYPES[dtype]
+    values = list(struct.unpack(f"<{data.nbytes // info.itemsize}{info.struct_code}", data))
+    if info.is_float:
+        return [v if math.isfinite(v) else _json_float(v) for v in values]
+    return values
+
+
+def _trim(inputs: tuple[Optional[str], ...]) -> list[Optional[str]]:
+    """Node inputs without trailing absent optional ones (readers pad them back)."""
+    out = list(inputs)
+    while out and out[-1] is None:
+        out.pop()
+    return out
+
+
+def _node_names(graph: Graph) -> list[str]:
+    """Node names for the document: the graph's, with unnamed nodes given fresh unique names."""
+    taken = {n.name for n in graph.nodes if n.name}
+    names = []
+    for i, n in enumerate(graph.nodes):
+        name = n.name
+        if not name:
+            k = i
+            while f"{n.op}_{k}" in taken:
+                k += 1
+            name = f"{n.op}_{k}"
+            taken.add(name)
+        names.append(name)
+    return names
+
+
+def encode(
+    graph: Graph,
+    *,
+    weights_file: Optional[str] = None,
+    inline_max_bytes: int = INLINE_MAX_BYTES,
+    metadata: Optional[Mapping[str, Any]] = None,
+) -> tuple[dict[str, Any], dict[str, TensorEntry]]:
+    """The document for ``graph`` (its ``weights`` table still empty) and the tensors for ``weights_file``.
+
+    With ``weights_file=None`` every constant is written inline; otherwise constants larger than
+    ``inline_max_bytes`` go to the weights file, keyed by their constant name.
+    """
+    if not isinstance(graph, Graph):
+        raise GraphError(f"expected a webinfer Graph, got {type(graph).__name__}")
+    constants: dict[str, Any] = {}
+    tensors: dict[str, TensorEntry] = {}
+    for name, const in graph.constants.items():
+        desc = const.desc
+        entry: dict[str, Any] = {"dataType": desc.dtype, "shape": list(desc.shape)}
+        if weights_file is not None and desc.byte_length > inline_max_bytes:
+            entry["weights"] = {"file": weights_file, "key": name}
+            tensors[name] = (desc.dtype, desc.shape, const.data)
+        else:
+            entry["value"] = encode_values(const.data(), desc.dtype)
+        constants[name] = entry
+    nodes = []
+    for node, name in zip(graph.nodes, _node_names(graph)):
+        attrs = get_op(node.op).normalize_attrs(node.attributes, name)
+        nodes.append({
+            "name": name,
+            "op": node.op,
+            "inputs": _trim(node.inputs),
+            "attributes": {k: _json_attr(v) for k, v in attrs.items()},
+            "outputs": list(node.outputs),
+        })
+    doc: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "inputs": {k: d.to_json() for k, d in graph.inputs.items()},
+        "constants": constants,
+        "weights": {},
+        "nodes": nodes,
+        "outputs": dict(graph.outputs),
+    }
+    meta = dict(metadata) if metadata is not None else dict(getattr(graph, "metadata", None) or {})
+    if meta:
+        doc["metadata"] = meta
+    return doc, tensors
+
+
+# -- decoding -----------------------------------------------------------------------------------------
+
+
+class Where:
+    """Prefixes errors with the document's name and a JSON path: ``m.json: nodes[3].attributes: ...``."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def graph(self, path: tuple[str | int, ...], message: str) -> GraphError:
+        return GraphError(f"{self.what}: {json_path(path)}: {message}")
+
+    def weights(self, path: tuple[str | int, ...], message: str) -> WeightsError:
+        return WeightsError(f"{self.what}: {json_path(path)}: {message}")
+
+    @contextlib.contextmanager
+    def at(self, path: tuple[str | int, ...]) -> Iterator[None]:
+        """Re-raise webinfer errors with the path; anything else becomes a GraphError marked internal."""
+        try:
+            yield
+        except WebinferError as e:
+            kind = WeightsError if isinstance(e, WeightsError) else GraphError
+            raise kind(f"{self.what}: {json_path(path)}: {e}") from None
+        except Exception as e:  # a bug in a check, not the document's fault: never let it escape raw
+            raise GraphError(
+                f"{self.what}: {json_path(path)}: internal error while checking ({type(e).__name__}: {e}); please report"
+            ) from e
+
+
+def _dims(shape: list[Any]) -> list[Any]:
+    """JSON numbers like 2.0 are the integer 2 (the schema already said they are integers)."""
+    return [int(d) if isinstance(d, float) else d for d in shape]
+
+
+def decode_values(values: list[Any], desc: OperandDesc, where: Where, path: tuple[str | int, ...]) -> bytes:
+    """An inline constant value (flat JSON list) as little-endian bytes, checked against dtype and shape."""
+    count = desc.size
+    if len(values) != count:
+        raise where.graph(path, f"has {len(values)} values, but {desc} needs {count}")
+    info = desc.info
+    out: list[Any] = []
+    for i, v in enumerate(values):
+        if isinstance(v, str):
+            if not info.is_float:
+                raise where.graph(path + (i,), f"{v!r} is not an integer, but the dtype is {desc.dtype}")
+            out.append(_NONFINITE_IN[v])
+        elif info.is_float:
+            try:
+                out.append(float(v))
+            except OverflowError:
+                raise where.graph(path + (i,), f"{v} is too large for {desc.dtype}") from None
+        else:
+            if isinstance(v, float):
+                if not v.is_integer():
+                    raise where.graph(path + (i,), f"{v} is not an integer, but the dtype is {desc.dtype}")
+                v = int(v)
+            if not info.min <= v <= info.max:
+                raise where.graph(path + (i,), f"{v} is out of range for {desc.dtype}")
+            out.append(v)
+    try:
+        return struct.pack(f"<{count}{info.struct_code}", *out)
+    except (OverflowError, struct.error):
+        for i, v in enumerate(out):  # find the value that does not fit (finite floats beyond the type's range)
+            try:
+                struct.pack(f"<{info.struct_code}", v)
+            except (OverflowError, struct.error):
+                raise where.graph(path + (i,), f"{values[i]} is out of range for {desc.dtype}") from None
+        raise
+
+
+def check_document(doc: Any, where: Where) -> None:
+    """The schema check, after a friendlier message for documents of another format or version."""
+    if isinstance(doc, dict) and doc.get("format") == FORMAT_NAME:
+        version = doc.get("version")
+        if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+            raise where.graph(("version",), f"format version {version} is newer than this webinfer reads ({FORMAT_VERSION}); upgrade webinfer")
+    graph_validator().validate(doc, what=where.what, error=GraphError)
+
+
+def referenced_files(doc: dict[str, Any], where: Where) -> list[str]:
+    """The weights files the constants use, each listed in the ``weights`` table, none listed but unused."""
+    listed = doc.get("weights", {})
+    used: dict[str, None] = {}
+    for name, c in doc.get("constants", {}).items():
+        if "weights" in c:
+            f = c["weights"]["file"]
+            if f not in listed:
+                raise where.graph(("constants", name, "weights", "file"), f"{f!r} is not listed in the document's weights table")
+            used[f] = None
+    for f in listed:
+        if f not in used:
+            raise where.graph(("weights", f), "is listed but no constant refers to it")
+    return list(used)
+
+
+def decode(doc: dict[str, Any], files: Mapping[str, SafetensorsFile], where: Where) -> Graph:
+    """Build the Graph from a schema-valid document and its opened weights files, checking everything."""
+    inputs: dict[str, OperandDesc] = {}
+    defined: dict[str, tuple[str | int, ...]] = {}  # operand name -> where the document defines it
+    for name, spec in doc["inputs"].items():
+        path = ("inputs", name)
+        with where.at(path + ("shape",)):
+            inputs[name] = OperandDesc(spec["dataType"], check_shape(_dims(spec["shape"]), "shape"))
+        defined[name] = path
+    constants = _decode_constants(doc.get("constants", {}), files, where, defined)
+    nodes = _decode_nodes(doc["nodes"], where, defined)
+    for out_name, operand in doc["outputs"].items():
+        if operand not in defined:
+            raise where.graph(("outputs", out_name), f"{operand!r} is not an input, constant or node output")
+    try:
+        with where.at(("nodes",)):
+            graph = Graph(inputs, constants, nodes, dict(doc["outputs"]))
+    except GraphError as e:  # the IR names the node; point at it in the document too
+        msg = str(e)
+        for i, node in enumerate(nodes):
+            label = f"(node {node.name!r})"
+            if label in msg:
+                raise GraphError(msg.replace(f"{where.what}: nodes: ", f"{where.what}: nodes[{i}]: ", 1)) from None
+        raise
+    graph.metadata = dict(doc.get("metadata", {}))  # type: ignore[attr-defined]
+    return graph
+
+
+def _decode_constants(
+    specs: dict[str, Any], files: Mapping[str, SafetensorsFile], where: Where, defined: dict[str, tuple[str | int, ...]]
+) -> dict[str, Constant]:
+    constants: dict[str, Constant] = {}
+    for name, spec in specs.items():
+        path: tuple[str | int, ...] = ("constants", name)
+        if name in defined:
+            raise where.graph(path, f"the name {name!r} is already used by {json_path(defined[name])}")
+        defined[name] = path
+        with where.at(path + ("shape",)):
+            desc = OperandDesc(spec["dataType"], check_shape(_dims(spec["shape"]), "shape"))
+        if "value" in spec:
+            data = decode_values(spec["value"], desc, where, path + ("value",))
+            with where.at(path):
+                constants[name] = Constant(desc, data)
+            continue
+        ref = spec["weights"]
+        st = files[ref["file"]]
+        info = st.tensors.get(ref["key"])
+        if info is None:
+            raise where.weights(path + ("weights", "key"), f"no tensor {ref['key']!r} in {ref['file']}")
+        with where.at(path + ("weights",)):
+            dtype = info.webinfer_dtype(f"{ref['file']}: ")
+        if dtype != desc.dtype or info.shape != desc.shape:
+            raise where.weights(
+                path,
+                f"the document says {desc}, but tensor {ref['key']!r} in {ref['file']} is "
+                f"{dtype}{list(info.shape)}",
+            )
+        constants[name] = Constant(desc, loader=st.loader(ref["key"]), source={"file": ref["file"], "key": ref["key"]})
+    return constants
+
+
+def _decode_nodes(specs: list[Any], where: Where, defined: dict[str, tuple[str | int, ...]]) -> list[Node]:
+    nodes: list[Node] = []
+    node_names: dict[str, int] = {}
+    for i, spec in enumerate(specs):
+        path: tuple[str | int, ...] = ("nodes", i)
+        name = spec["name"]
+        if name in node_names:
+            raise where.graph(path + ("name",), f"node name {name!r} is also used by nodes[{node_names[name]}]")
+        node_names[name] = i
+        with where.at(path + ("op",)):
+            spec_op = get_op(spec["op"])
+        with where.at(path + ("attributes",)):
+            attrs = spec_op.normalize_attrs(spec.get("attributes", {}), name)
+        for j, out in enumerate(spec["outputs"]):
+            if out in defined:
+                raise where.graph(path + ("outputs", j), f"{out!r} is already defined by {json_path(defined[out])}")
+            defined[out] = path + ("outputs", j)
+        nodes.append(Node(spec["op"], tuple(spec["inputs"]), tuple(spec["outputs"]), attrs, name))
+    for i, spec in enumerate(specs):
+        for j, inp in enumerate(spec["inputs"]):
+            if inp is not None and inp not in defined:
+                raise where.graph(("nodes", i, "inputs", j), f"{inp!r} is not defined by any input, constant or node")
+    return nodes

@@ -1,0 +1,174 @@
+"""Safe JSON for untrusted files: size and nesting limits, no duplicate keys, no NaN, errors with line/column.
+
+``json.loads`` alone would accept ``NaN``, let a later duplicate key silently win, and recurse without
+bound on ``[[[[...``; here every such document is refused with a webinfer error that says where.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Callable, Iterable
+
+from ..errors import GraphError, WebinferError
+
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # graph JSON larger than this is refused before parsing
+MAX_DEPTH = 64  # containers nested deeper than this are refused (the format needs 5)
+
+ErrorType = Callable[[str], WebinferError]
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_path(parts: Iterable[str | int]) -> str:
+    """A JSON path for messages: ``nodes[3].attributes.axes``, ``constants["a.b"]``."""
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif p.isidentifier() and p.isascii():
+            out += f".{p}" if out else p
+        else:
+            out += "[" + json.dumps(p, ensure_ascii=False) + "]"
+    return out or "(document)"
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    line = text.count("\n", 0, pos) + 1
+    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
+def check_depth(text: str, what: str, error: ErrorType = GraphError, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse text whose brackets nest deeper than ``max_depth`` (before the recursive parser sees it)."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    passes = 0
+    for pair in ("[]", "{}") * 4:  # collapse innermost pairs at C speed; each pass lowers the depth by <= 1
+        shorter = brackets.replace(pair, "")
+        if len(shorter) != len(brackets):
+            brackets, passes = shorter, passes + 1
+    depth = 0
+    for c in brackets:
+        if c in "[{":
+            depth += 1
+            if depth + passes > max_depth:
+                raise error(f"{what}: JSON nests deeper than {max_depth} levels")
+        else:
+            depth -= 1
+            if depth < 0:
+                break  # unbalanced: the parser reports it with a position
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (write non-finite floats as the strings \"inf\", \"-inf\", \"nan\")")
+
+
+def _finite_float(s: str) -> float:
+    v = float(s)
+    if math.isinf(v):
+        raise ValueError(f"number {s} is too large for a float (write \"inf\" for infinity)")
+    return v
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def parse_json(
+    data: bytes | bytearray | memoryview | str,
+    what: str,
+    *,
+    error: ErrorType = GraphError,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
+    max_depth: int = MAX_DEPTH,
+) -> Any:
+    """Parse untrusted JSON text or UTF-8 bytes into Python values, or raise ``error`` saying what and where."""
+    if isinstance(data, str):
+        if len(data) > max_bytes:  # code points <= bytes: a cheap lower bound
+            raise error(f"{what}: {len(data)} characters exceeds the limit of {max_bytes} bytes")
+        text = data
+    else:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise error(f"{what}: expected JSON text or bytes, got {type(data).__name__}")
+        raw = memoryview(data).cast("B")
+        if raw.nbytes > max_bytes:
+            raise error(f"{what}: {raw.nbytes} bytes exceeds the limit of {max_bytes} bytes")
+        try:
+            text = str(raw, "utf-8")
+        except UnicodeDecodeError as e:
+            raise error(f"{what}: not UTF-8 text (byte {e.start}: {e.reason})") from None
+    if text.startswith("\ufeff"):
+        raise error(f"{what}: starts with a byte order mark; write plain UTF-8")
+    check_depth(text, what, error, max_depth)
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant,
+                           parse_float=_finite_float)
+    except json.JSONDecodeError as e:
+        raise error(f"{what}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except (ValueError, RecursionError) as e:  # hooks above, or an int longer than Python's digit limit
+        raise error(f"{what}: invalid JSON: {e}") from None
+    check_value(value, what, error, max_depth)
+    return value
+
+
+def check_value(value: Any, what: str, error: ErrorType = GraphError, max_depth: int = MAX_DEPTH) -> None:
+    """Check that a Python value is plain JSON data: dict/list/str/int/float/bool/None, str keys, finite
+    floats, strings that UTF-8 can encode, nesting within ``max_depth`` (iterative: no recursion)."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        v, path = stack.pop()
+        if isinstance(v, str):
+            if _SURROGATE.search(v):
+                raise error(f"{what}: {json_path(path)}: string contains an unpaired surrogate (not encodable as UTF-8)")
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                raise error(f"{what}: {json_path(path)}: {v} is not a JSON number "
+                            "(write non-finite floats as the strings \"inf\", \"-inf\", \"nan\")")
+        elif v is None or isinstance(v, (bool, int)):
+            pass
+        elif isinstance(v, (dict, list)):
+            if len(path) >= max_depth:
+                raise error(f"{what}: {json_path(path)}: nests deeper than {max_depth} levels")
+            if isinstance(v, dict):
+                for k, item in v.items():
+                    if not isinstance(k, str):
+                        raise error(f"{what}: {json_path(path)}: key {k!r} is a {type(k).__name__}, JSON keys are strings")
+                    if _SURROGATE.search(k):
+                        raise error(f"{what}: {json_path(path)}: key {k!r} contains an unpaired surrogate")
+                    if isinstance(item, (dict, list, str, float)) or not isinstance(item, (bool, int, type(None))):
+                        stack.append((item, path + (k,)))
+            else:
+                for i, item in enumerate(v):
+                    if isinstance(item, (dict, list, str, float)) or not isinstance(item, (bool, int, type(None))):
+                        stack.append((item, path + (i,)))
+        else:
+            raise error(f"{what}: {json_path(path)}: a {type(v).__name__} is not a JSON value")
+
+
+def dumps(value: Any, width: int = 120) -> str:
+    """JSON text for documents we write: UTF-8, no NaN, indented, with small containers and lists of
+    scalars kept on one line (so shapes, node entries and inline values stay readable)."""
+
+    def compact(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+    def dump(v: Any, indent: int) -> str:
+        text = compact(v)
+        if not isinstance(v, (dict, list)) or len(text) + indent <= width or (
+            isinstance(v, list) and not any(isinstance(x, (dict, list)) for x in v)
+        ):
+            return text
+        pad = " " * (indent + 2)
+        if isinstance(v, dict):
+            items = [f"{pad}{compact(k)}: {dump(x, indent + 2)}" for k, x in v.items()]
+            return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+        return "[\n" + ",\n".join(pad + dump(x, indent + 2) for x in v) + "\n" + " " * indent + "]"
+
+    return dump(value, 0) + "\n"

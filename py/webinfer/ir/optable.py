@@ -1,0 +1,91 @@
+"""The op table for the README, generated from the registry and each backend's op table.
+
+``python -m webinfer.ir.optable`` prints it. Backend tables are looked up by module name only when the
+table is rendered (the IR does not import backends); a backend whose table cannot be imported here
+(not written yet, or browser-only) shows "—".
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Mapping, Optional, Sequence
+
+from .dtypes import ALL_TYPES
+from .registry import OpSpec, all_ops
+
+# backend -> candidate (module, attribute) pairs holding a table keyed by op name
+BACKEND_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "reference": (("webinfer.backends.reference.kernels", "KERNELS"),),
+    "webgpu": (("webinfer.backends.webgpu.kernels", "KERNELS"),),
+    "webnn": (
+        ("webinfer.backends.webnn.ops", "LOWERINGS"),
+        ("webinfer.backends.webnn.lowering", "LOWERINGS"),
+        ("webinfer.backends.webnn.kernels", "KERNELS"),
+    ),
+}
+_SHORT = {"float32": "f32", "float16": "f16", "int32": "i32", "uint32": "u32", "int64": "i64", "uint64": "u64",
+          "int8": "i8", "uint8": "u8"}
+SUPPORTED, MISSING, UNKNOWN = "✓", "✗", "—"
+
+
+def backend_table(backend: str) -> Optional[Mapping[str, Any]]:
+    """The op-name-keyed table of ``backend``, or None when it cannot be imported here."""
+    for module, attr in BACKEND_TABLES.get(backend, ()):
+        try:
+            table = getattr(importlib.import_module(module), attr, None)
+        except Exception:  # noqa: BLE001 - a browser-only or missing backend must not break the table
+            continue
+        if isinstance(table, Mapping):
+            return table
+    return None
+
+
+def status(table: Optional[Mapping[str, Any]], op: str) -> str:
+    """One cell: ✓ (has a kernel), ✗ reason (recorded as unsupported, or absent), — (no table here)."""
+    if table is None:
+        return UNKNOWN
+    if op not in table:
+        return MISSING
+    entry = table[op]
+    reason = entry if isinstance(entry, str) else getattr(entry, "reason", None)
+    if entry is None or reason:
+        return f"{MISSING} {reason}" if reason else MISSING
+    return SUPPORTED
+
+
+def dtypes_text(spec: OpSpec) -> str:
+    """The first input's dtypes, short ('f32 f16'), or 'all'."""
+    types = spec.inputs[0].dtypes if spec.inputs else ()
+    if set(types) >= {t for t in ALL_TYPES if t != "uint64"}:
+        return "all"
+    return " ".join(_SHORT.get(t, t) for t in types)
+
+
+def rows(backends: Sequence[str] = tuple(BACKEND_TABLES)) -> list[dict[str, str]]:
+    """One dict per registered op: op, family, dtypes, tolerance and a status per backend."""
+    tables = {b: backend_table(b) for b in backends}
+    out = []
+    for spec in all_ops():
+        row = {
+            "op": spec.name,
+            "family": spec.family,
+            "dtypes": dtypes_text(spec),
+            "tolerance": spec.tolerance_doc or "?",
+        }
+        row.update({b: status(tables[b], spec.name) for b in backends})
+        out.append(row)
+    return out
+
+
+def markdown(backends: Sequence[str] = tuple(BACKEND_TABLES)) -> str:
+    """The op table as GitHub markdown (✓ supported, ✗ not supported, — backend not available here)."""
+    table = rows(backends)
+    cols = ["op", "family", "dtypes", "tolerance", *backends]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in table:
+        lines.append("| " + " | ".join(row[c].replace("|", "\\|") for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown(), end="")

@@ -1,0 +1,156 @@
+"""The ``webinfer`` command.
+
+Each subcommand is a ``register(subparsers)`` function that adds its parser and sets
+``handler`` (``args -> exit code``). To add one (``convert``, ``bench``, ``conformance``,
+``demo``, ``export-js``, ``build-site``), write a module with ``register`` and add a line to
+:data:`COMMANDS`; keep heavy imports inside the handler so ``webinfer --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Subparsers = Any  # argparse's _SubParsersAction is private
+EXIT_USAGE = 2
+EXIT_HARNESS = 3
+EXIT_TIMEOUT = 124
+
+
+def _browser_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--browser", metavar="PATH", help="Chromium executable (else WEBINFER_CHROMIUM, then found)")
+    parser.add_argument(
+        "--profile",
+        choices=("swiftshader", "hardware"),
+        default="swiftshader",
+        help="swiftshader: WebGPU on the CPU (no GPU here); hardware: the real GPU/NPU",
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from webinfer.tools.project import Roots
+    from webinfer.tools.server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    serve(Roots.discover(models=args.models), host=args.host, port=args.port)
+    return 0
+
+
+def register_serve(subparsers: Subparsers) -> None:
+    """``webinfer serve``: the pages, Pyodide, the lock, wheels and models."""
+    parser = subparsers.add_parser("serve", help="serve the pages, Pyodide, wheels and models")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--models", type=Path, help="directory served at /models/ (default: ./models)")
+    parser.set_defaults(handler=_serve)
+
+
+def _harness_errors(run: Callable[[], int]) -> int:
+    from webinfer.tools.chromium import BrowserNotFound
+    from webinfer.tools.harness import HarnessError, HarnessTimeout
+
+    try:
+        return run()
+    except BrowserNotFound as exc:
+        print(f"webinfer: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except HarnessTimeout as exc:
+        print(f"webinfer: {exc}", file=sys.stderr)
+        return EXIT_TIMEOUT
+    except HarnessError as exc:
+        print(f"webinfer: {exc}", file=sys.stderr)
+        return EXIT_HARNESS
+
+
+def _run(args: argparse.Namespace) -> int:
+    from webinfer.tools.harness import run_script
+
+    if not args.script.is_file():
+        print(f"webinfer run: no such file: {args.script}", file=sys.stderr)
+        return EXIT_USAGE
+    prelude = ""
+    if args.backend:
+        prelude = f"import os\nos.environ['WEBINFER_BACKEND'] = {args.backend!r}"
+    return _harness_errors(
+        lambda: run_script(args.script, args.browser, args.profile, args.timeout, prelude=prelude)
+    )
+
+
+def register_run(subparsers: Subparsers) -> None:
+    """``webinfer run SCRIPT.py``: run a script inside Pyodide in headless Chromium."""
+    parser = subparsers.add_parser(
+        "run",
+        help="run a Python script inside Pyodide in headless Chromium (exit code = the script's)",
+        description="Run SCRIPT inside Pyodide with webinfer installed. Its output streams here; "
+        "an exception prints the traceback and exits 1. Harness failures exit "
+        f"{EXIT_HARNESS}, a timeout {EXIT_TIMEOUT}, no browser {EXIT_USAGE}.",
+    )
+    parser.add_argument("script", type=Path, metavar="SCRIPT.py")
+    _browser_options(parser)
+    parser.add_argument("--timeout", type=float, default=300.0, metavar="S", help="seconds (default 300)")
+    parser.add_argument(
+        "--backend", metavar="B", help="sets os.environ['WEBINFER_BACKEND'] in the page before the script"
+    )
+    parser.set_defaults(handler=_run)
+
+
+def _devices(args: argparse.Namespace) -> int:
+    from webinfer.tools.devices import format_report, probe_devices
+    from webinfer.tools.harness import Browser
+
+    def probe() -> int:
+        with Browser(browser_path=args.browser, profile=args.profile) as browser:
+            report = probe_devices(browser, timeout=args.timeout)
+        print(json.dumps(report, indent=2) if args.json else format_report(report))
+        return 0
+
+    return _harness_errors(probe)
+
+
+def register_devices(subparsers: Subparsers) -> None:
+    """``webinfer devices``: the browser's WebGPU adapter and WebNN contexts."""
+    parser = subparsers.add_parser("devices", help="report the browser, WebGPU adapter and WebNN contexts")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    _browser_options(parser)
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="S")
+    parser.set_defaults(handler=_devices)
+
+
+#: Subcommands in ``--help`` order: a register function, or the name of a module that has one.
+COMMANDS: dict[str, Callable[[Subparsers], None] | str] = {
+    "serve": register_serve,
+    "run": register_run,
+    "devices": register_devices,
+    "export-js": "webinfer.tools.export_js",
+    "convert": "webinfer.tools.convert",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, every entry of :data:`COMMANDS` registered."""
+    parser = argparse.ArgumentParser(
+        prog="webinfer", description="Neural-network graphs in the browser from Python: WebNN and WebGPU."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in COMMANDS.values():
+        if isinstance(register, str):
+            register = importlib.import_module(register).register
+        register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``webinfer`` console script."""
+    args = build_parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

