@@ -42,7 +42,13 @@ def test_ledger_counts_live_objects() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"\1\2\3\4", bytearray(8), memoryview(b"abcd"), array.array("f", [1, 2]), np.arange(6, dtype=np.float32).reshape(2, 3)],
+    [
+        b"\1\2\3\4",
+        bytearray(8),
+        memoryview(b"abcd"),
+        array.array("f", [1, 2]),
+        np.arange(6, dtype=np.float32).reshape(2, 3),
+    ],
 )
 def test_byte_view_accepts_buffers(data: object) -> None:
     view = ffi._byte_view(data)

@@ -27,7 +27,13 @@ def test_run_sync_blocks_on_a_promise(browser_py: BrowserPy) -> None:
 
 def test_run_sync_raises_js_errors_as_python(browser_py: BrowserPy) -> None:
     with pytest.raises(PageError, match="nope") as error:
-        browser_py.run("import js\nfrom webinfer import ffi\nffi.run_sync(js.eval('Promise.reject(new Error(\"nope\"))'))")
+        browser_py.run(
+            """
+            import js
+            from webinfer import ffi
+            ffi.run_sync(js.eval("Promise.reject(new Error('nope'))"))
+            """
+        )
     assert "JsException" in error.value.traceback
 
 

@@ -100,7 +100,8 @@ def run_sync(awaitable: Awaitable[T]) -> T:
             "entered through pyodide.runPython; enter through runPythonAsync or callPromising "
             "(as `webinfer run` does), or use the async API (`await sess.run_async(...)`)"
         )
-    return pyodide_run_sync(awaitable)
+    result: T = pyodide_run_sync(awaitable)
+    return result
 
 
 async def fetch_bytes(url: str) -> bytes:

@@ -127,7 +127,7 @@ class Tensor:
     """A dtype, a shape and data; ``.numpy()``, ``.tolist()``, ``.tobytes()`` give it back.
 
     ``Tensor(value, dtype=None, shape=None)`` accepts a numpy array, ``array.array``, memoryview,
-    bytes (dtype and shape required), a nested list or a scalar, or another Tensor.
+    bytes (dtype required; shape defaults to 1-D), a nested list or a scalar, or another Tensor.
     """
 
     __slots__ = ("dtype", "shape", "_data", "_device", "backend", "device")
@@ -186,10 +186,11 @@ class Tensor:
         elif isinstance(value, (bytes, bytearray, memoryview)):
             mv = memoryview(value)
             code = mv.format.lstrip("<=@")
-            if code in ("B", "c"):  # plain bytes: reinterpret as dtype and shape
-                if dtype is None or shape is None:
-                    raise InputError("Tensor: raw bytes need dtype= and shape=")
-                data, dt, shp = mv.tobytes(), dtype, tuple(shape)
+            if code in ("B", "c"):  # plain bytes: reinterpret as dtype (and shape, default 1-D)
+                if dtype is None:
+                    raise InputError("Tensor: raw bytes need dtype= (and shape=, default 1-D)")
+                data, dt = mv.tobytes(), dtype
+                shp = (len(data) // dtype_info(dtype).itemsize,)
             else:  # a typed memoryview (array.array, numpy without numpy, ...): its format names the dtype
                 own = _memoryview_dtype(code, mv.itemsize)
                 if own is None:

@@ -43,11 +43,9 @@ def ops() -> Graph:
         a = getattr(g, op)(a)
     a = g.clamp(a, min_value=-math.inf, max_value=6.0)
     a = g.clamp(a, min_value=-1.5)  # max_value stays inf
-    cmp = g.equal(a, x)
-    for op in ("greater", "greater_or_equal", "lesser", "lesser_or_equal"):
-        cmp = g.logical_not(getattr(g, op)(a, x))
+    for op in ("equal", "greater", "greater_or_equal", "lesser", "lesser_or_equal"):
+        outs[op] = g.logical_not(getattr(g, op)(a, x))
     outs["where"] = g.where(g.logical_not(mask), a, x)
-    outs["cmp"] = cmp
     outs["softmax"] = g.softmax(a, axis=1)
     scale = g.constant(_f32(24), dtype="float32", shape=[4, 6], name="ln_scale")
     outs["ln"] = g.layer_normalization(a, scale, None, axes=[1, 2], epsilon=1e-3)
@@ -101,7 +99,7 @@ DTYPE_VALUES: dict[str, list[object]] = {
 }
 
 
-def dtypes(big: int = 40) -> Graph:
+def dtypes(big: int = 160) -> Graph:
     """Each dtype twice: a small (inline) constant with edge values and a big one (weights file), as outputs."""
     g = wi.GraphBuilder()
     outs = {}

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 import fmt_fuzz
 from fmt_fuzz import STATS, Case, Stats, cases, run_case
 
-QUICK_CASES = 300
+QUICK_CASES = 200
 LONG_CASES = int(os.environ.get("WEBINFER_FUZZ_CASES", "10000"))
 HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much, HealthCheck.large_base_example]
 

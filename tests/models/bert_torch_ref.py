@@ -8,7 +8,8 @@ the choice of mask value does not matter.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,9 +17,9 @@ import torch.nn.functional as F
 
 
 def bert_last_hidden(sd: Mapping[str, torch.Tensor], cfg: Mapping[str, Any], ids: np.ndarray, mask: np.ndarray,
-                     type_ids: Optional[np.ndarray] = None) -> torch.Tensor:
+                     type_ids: np.ndarray | None = None) -> torch.Tensor:
     """The encoder's last hidden state [batch, seq, hidden] for int token ids and a 0/1 attention mask."""
-    sd = {k[5:] if k.startswith("bert.") else k: v for k, v in sd.items()}
+    sd = {k.removeprefix("bert."): v for k, v in sd.items()}
     H, nh, L, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["layer_norm_eps"]
     dh = H // nh
     ids_t = torch.as_tensor(np.asarray(ids), dtype=torch.long)

@@ -8,13 +8,18 @@ import warnings
 
 import numpy as np
 import pytest
-
 import webinfer as wi
 from webinfer.errors import GraphError, InputError, WeightsError
 from webinfer.models.bert import MASK_VALUE, build_bert, expected_shapes
 
 torch = pytest.importorskip("torch", reason="torch (CPU) is the reference: pip install torch==2.13.0")
-from bert_torch_ref import bert_last_hidden, cosines, pad_batch, random_bert, sentence_embeddings  # noqa: E402
+from bert_torch_ref import (
+    bert_last_hidden,
+    cosines,
+    pad_batch,
+    random_bert,
+    sentence_embeddings,
+)
 
 SENTENCES = [
     "Hello world",
@@ -256,3 +261,36 @@ def test_expected_shapes_cover_the_checkpoint(minilm):
     unused = set(weights) - set(shapes)
     assert unused == {"embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias"}
     assert all(tuple(weights[k].shape) == s for k, s in shapes.items())
+
+
+NO_NUMPY_SCRIPT = r"""
+import array, random, sys
+sys.modules["numpy"] = None  # as in Pyodide here: no numpy
+import webinfer as wi
+from webinfer.format import load_bytes, to_bytes
+from webinfer.models import SentenceEncoder, build_bert
+from webinfer.models.bert import expected_shapes
+cfg = {"vocab_size": 30, "hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1,
+       "intermediate_size": 16, "max_position_embeddings": 16}
+rnd = random.Random(0)
+weights = {k: array.array("f", [rnd.gauss(0, 0.5) for _ in range(__import__("math").prod(s))]).tobytes()
+           for k, s in expected_shapes(cfg).items()}
+for dtype in ("float32", "float16"):
+    g = build_bert(weights, cfg, weights_dtype=dtype)
+    doc, files = to_bytes(g)
+    g2 = load_bytes(doc, weights=files)
+    assert str(g2.operands[g2.outputs["embeddings"]]) == "float32[batch, 8]", g2
+    assert {c.desc.dtype for c in g2.constants.values() if c.desc.rank} == {dtype}
+assert "numpy" not in sys.modules or sys.modules["numpy"] is None
+print("ok")
+"""
+
+
+def test_builds_and_round_trips_without_numpy():
+    """The browser has no numpy: build_bert (float32 and float16 storage) and the format work without it."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", NO_NUMPY_SCRIPT], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"

@@ -85,7 +85,9 @@ def test_raise_for_error(page: Page) -> None:
     assert error.value.type_name == "ZeroDivisionError"
 
 
-@pytest.mark.parametrize(("code", "exit_code"), [("sys.exit()", 0), ("sys.exit(0)", 0), ("sys.exit(3)", 3), ("sys.exit('bye')", 1)])
+@pytest.mark.parametrize(
+    ("code", "exit_code"), [("sys.exit()", 0), ("sys.exit(0)", 0), ("sys.exit(3)", 3), ("sys.exit('bye')", 1)]
+)
 def test_sys_exit_sets_the_exit_code(page: Page, code: str, exit_code: int) -> None:
     result = page.run("import sys\n" + code, fresh=True)
     assert (result.exit_code, result.ok) == (exit_code, exit_code == 0)

@@ -12,6 +12,7 @@ from .session import Session
 # name -> "module:Class", imported on first use (browser backends import only in the browser)
 BACKENDS: dict[str, str] = {
     "reference": "webinfer.backends.reference:ReferenceSession",
+    "webgpu": "webinfer.backends.webgpu:WebGPUSession",
     "webnn": "webinfer.backends.webnn:WebNNSession",
     "hybrid": "webinfer.backends.hybrid:HybridSession",
 }

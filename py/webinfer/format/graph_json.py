@@ -205,7 +205,8 @@ def check_document(doc: Any, where: Where) -> None:
     if isinstance(doc, dict) and doc.get("format") == FORMAT_NAME:
         version = doc.get("version")
         if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
-            raise where.graph(("version",), f"format version {version} is newer than this webinfer reads ({FORMAT_VERSION}); upgrade webinfer")
+            shown = version if version < 2**31 else "(a huge number)"
+            raise where.graph(("version",), f"format version {shown} is newer than this webinfer reads ({FORMAT_VERSION}); upgrade webinfer")
     graph_validator().validate(doc, what=where.what, error=GraphError)
 
 
@@ -299,6 +300,11 @@ def _decode_nodes(specs: list[Any], where: Where, defined: dict[str, tuple[str |
             spec_op = get_op(spec["op"])
         with where.at(path + ("attributes",)):
             attrs = spec_op.normalize_attrs(spec.get("attributes", {}), name)
+        with where.at(path + ("outputs",)):
+            expected = spec_op.num_outputs(attrs, len(spec["inputs"]))
+        if expected != len(spec["outputs"]):  # checked before shape inference builds that many outputs
+            raise where.graph(path + ("outputs",), f"{spec['op']} (node {name!r}) produces {expected} outputs, "
+                                                   f"the node names {len(spec['outputs'])}")
         for j, out in enumerate(spec["outputs"]):
             if out in defined:
                 raise where.graph(path + ("outputs", j), f"{out!r} is already defined by {json_path(defined[out])}")

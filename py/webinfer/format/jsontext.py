@@ -15,12 +15,17 @@ from ..errors import GraphError, WebinferError
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # graph JSON larger than this is refused before parsing
 MAX_DEPTH = 64  # containers nested deeper than this are refused (the format needs 5)
+MAX_CONTAINERS = 4_000_000  # arrays + objects in one document (a 64 MiB graph of nodes has about 3 million)
+MAX_STRINGS = 8_000_000  # strings, keys included (bounds what parsing may allocate)
+MAX_ITEMS = 20_000_000  # commas: array items and object entries
 
 ErrorType = Callable[[str], WebinferError]
 
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_UNIFY = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKET_BYTES = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_BRACKET_OR_QUOTE = bytes(b for b in range(256) if b not in b'[]{}"')
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def json_path(parts: Iterable[str | int]) -> str:
@@ -36,29 +41,39 @@ def json_path(parts: Iterable[str | int]) -> str:
     return out or "(document)"
 
 
-def _line_col(text: str, pos: int) -> tuple[int, int]:
-    line = text.count("\n", 0, pos) + 1
-    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
-
-
-def check_depth(text: str, what: str, error: ErrorType = GraphError, max_depth: int = MAX_DEPTH) -> None:
-    """Refuse text whose brackets nest deeper than ``max_depth`` (before the recursive parser sees it)."""
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    passes = 0
-    for pair in ("[]", "{}") * 4:  # collapse innermost pairs at C speed; each pass lowers the depth by <= 1
-        shorter = brackets.replace(pair, "")
-        if len(shorter) != len(brackets):
-            brackets, passes = shorter, passes + 1
+def _depth(brackets: bytes, limit: int) -> int:
+    """Nesting depth of a string of ``[`` and ``]``: each ``replace(b"[]", b"")`` removes exactly the innermost
+    level, so it is the number of passes until nothing is left (stopping once past ``limit``). What an
+    unbalanced string leaves (``]]][[[``) counts its openers on top."""
     depth = 0
-    for c in brackets:
-        if c in "[{":
-            depth += 1
-            if depth + passes > max_depth:
-                raise error(f"{what}: JSON nests deeper than {max_depth} levels")
-        else:
-            depth -= 1
-            if depth < 0:
-                break  # unbalanced: the parser reports it with a position
+    while brackets and depth <= limit:
+        shorter = brackets.replace(b"[]", b"")
+        if len(shorter) == len(brackets):
+            return depth + brackets.count(b"[")
+        brackets, depth = shorter, depth + 1
+    return depth
+
+
+def check_structure(raw: bytes, what: str, error: ErrorType = GraphError, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse JSON (as UTF-8 bytes) that nests deeper than ``max_depth`` or has more containers, strings or
+    items than the limits, before the parser (which recurses, and allocates per value) sees it.
+
+    Everything runs at C speed in bounded memory: counts, ``bytes.translate`` (UTF-8 never puts an ASCII
+    byte inside a multi-byte character, so brackets and quotes are found byte-wise), and at most
+    ``max_depth + 1`` replace passes. Brackets inside strings are ignored, exactly, when they matter.
+    """
+    for token, limit, label in ((b"[", MAX_CONTAINERS, "arrays and objects"), (b'"', 2 * MAX_STRINGS, "quotes"),
+                                (b",", MAX_ITEMS, "commas")):
+        count = raw.count(token) + (raw.count(b"{") if token == b"[" else 0)
+        if count > limit:
+            raise error(f"{what}: {count} {label}; at most {limit} are allowed")
+    if _depth(raw.translate(None, _NOT_BRACKET_BYTES).translate(_UNIFY), max_depth) <= max_depth:
+        return  # even counting brackets inside strings, it is shallow enough
+    # drop escaped backslashes, then escaped quotes: the quotes left delimit strings; keep what is outside them
+    reduced = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_BRACKET_OR_QUOTE)
+    outside = b"".join(reduced.split(b'"')[::2]).translate(_UNIFY)
+    if _depth(outside, max_depth) > max_depth:
+        raise error(f"{what}: JSON nests deeper than {max_depth} levels")
 
 
 def _reject_constant(name: str) -> Any:
@@ -94,19 +109,21 @@ def parse_json(
         if len(data) > max_bytes:  # code points <= bytes: a cheap lower bound
             raise error(f"{what}: {len(data)} characters exceeds the limit of {max_bytes} bytes")
         text = data
+        raw = data.encode("utf-8", "surrogatepass")
     else:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise error(f"{what}: expected JSON text or bytes, got {type(data).__name__}")
-        raw = memoryview(data).cast("B")
-        if raw.nbytes > max_bytes:
-            raise error(f"{what}: {raw.nbytes} bytes exceeds the limit of {max_bytes} bytes")
+        size = memoryview(data).nbytes
+        if size > max_bytes:
+            raise error(f"{what}: {size} bytes exceeds the limit of {max_bytes} bytes")
+        raw = data if isinstance(data, bytes) else bytes(data)
         try:
             text = str(raw, "utf-8")
         except UnicodeDecodeError as e:
             raise error(f"{what}: not UTF-8 text (byte {e.start}: {e.reason})") from None
     if text.startswith("\ufeff"):
         raise error(f"{what}: starts with a byte order mark; write plain UTF-8")
-    check_depth(text, what, error, max_depth)
+    check_structure(raw, what, error, max_depth)
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant,
                            parse_float=_finite_float)
@@ -114,7 +131,8 @@ def parse_json(
         raise error(f"{what}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
     except (ValueError, RecursionError) as e:  # hooks above, or an int longer than Python's digit limit
         raise error(f"{what}: invalid JSON: {e}") from None
-    check_value(value, what, error, max_depth)
+    if _ESCAPED_SURROGATE.search(text):  # the only way parsed JSON can hold what check_value refuses
+        check_value(value, what, error, max_depth)
     return value
 
 

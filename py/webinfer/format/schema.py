@@ -10,9 +10,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from ..errors import GraphError
 from .jsontext import ErrorType, json_path
@@ -50,16 +49,26 @@ def unsupported_keywords(schema: Any) -> set[str]:
     return found
 
 
-@dataclass
 class Issue:
-    """Why an instance failed: where (a JSON path) and what."""
+    """Why an instance failed: where (a JSON path) and what (the message is built only if it is shown)."""
 
-    path: tuple[str | int, ...]
-    message: str
-    types: tuple[str, ...] = ()  # set when the failure is a type mismatch (lets anyOf merge them)
+    __slots__ = ("path", "_message", "types")
+
+    def __init__(self, path: tuple[str | int, ...], message: "str | Callable[[], str]", types: tuple[str, ...] = ()) -> None:
+        self.path = path
+        self._message = message
+        self.types = types  # set when the failure is a type mismatch (lets anyOf merge them)
+
+    @property
+    def message(self) -> str:
+        if callable(self._message):
+            self._message = self._message()
+        return self._message
 
 
-_TYPE_TESTS = {
+Check = Callable[[Any, tuple], Optional[Issue]]
+
+_TYPE_TESTS: dict[str, Callable[[Any], bool]] = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),
@@ -68,6 +77,7 @@ _TYPE_TESTS = {
     "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
 }
+_is_number = _TYPE_TESTS["number"]
 
 
 def describe(v: Any) -> str:
@@ -95,20 +105,27 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 class Validator:
-    """Checks instances against a schema using the keywords in ``KEYWORDS``."""
+    """Checks instances against a schema using the keywords in ``KEYWORDS``.
+
+    The schema is compiled once into closures, one per keyword, so a check costs a few calls per value.
+    """
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self.root = schema
-        self._patterns: dict[str, re.Pattern[str]] = {}
+        self._compiled: dict[int, Check] = {}
+        self._check = self._compile(schema)
 
     def validate(self, instance: Any, *, what: str = "graph", error: ErrorType = GraphError) -> None:
         """Raise ``error`` naming the JSON path of the first problem, if any."""
-        issue = self.check(instance, self.root, ())
+        issue = self._check(instance, ())
         if issue is not None:
             raise error(f"{what}: {json_path(issue.path)}: {issue.message}")
 
     def is_valid(self, instance: Any) -> bool:
-        return self.check(instance, self.root, ()) is None
+        return self._check(instance, ()) is None
+
+    def first_issue(self, instance: Any) -> Optional[Issue]:
+        return self._check(instance, ())
 
     def _resolve(self, ref: str) -> Mapping[str, Any]:
         if not ref.startswith("#/"):
@@ -118,121 +135,240 @@ class Validator:
             node = node[part]
         return node  # type: ignore[no-any-return]
 
-    def _search(self, pattern: str, text: str) -> bool:
-        rx = self._patterns.get(pattern)
-        if rx is None:
-            rx = self._patterns[pattern] = re.compile(pattern)
-        return rx.search(text) is not None
+    def _compile(self, s: Mapping[str, Any]) -> Check:
+        key = id(s)
+        if key in self._compiled:
+            return self._compiled[key]
+        checks: list[Check] = []
 
-    def check(self, v: Any, s: Mapping[str, Any], path: tuple[str | int, ...]) -> Optional[Issue]:
-        """The first issue of ``v`` against schema ``s`` (None when valid)."""
-        desc = s.get("description")
-        if "$ref" in s:
-            issue = self.check(v, self._resolve(s["$ref"]), path)
-            if issue is not None:
-                return issue
-        if "type" in s:
-            types = (s["type"],) if isinstance(s["type"], str) else tuple(s["type"])
-            if not any(_TYPE_TESTS[t](v) for t in types):
-                return Issue(path, f"expected {' or '.join(types)}, got {describe(v)}", types)
-        if "const" in s and not _equal(v, s["const"]):
-            return Issue(path, f"must be {json.dumps(s['const'])}, got {describe(v)}")
-        if "enum" in s and not any(_equal(v, e) for e in s["enum"]):
-            options = ", ".join(json.dumps(e) for e in s["enum"])
-            return Issue(path, f"must be one of {options}; got {describe(v)}")
-        if isinstance(v, str):
-            if len(v) < s.get("minLength", 0):
-                return Issue(path, f"{describe(v)} is shorter than {s['minLength']} characters")
-            if "maxLength" in s and len(v) > s["maxLength"]:
-                return Issue(path, f"{describe(v)} is longer than {s['maxLength']} characters")
-            if "pattern" in s and not self._search(s["pattern"], v):
-                return Issue(path, f"{describe(v)} is not {desc or 'matching ' + s['pattern']}")
-        if _TYPE_TESTS["number"](v):
-            if "minimum" in s and v < s["minimum"]:
-                return Issue(path, f"{describe(v)} is less than the minimum {s['minimum']}")
-            if "maximum" in s and v > s["maximum"]:
-                return Issue(path, f"{describe(v)} is more than the maximum {s['maximum']}")
-        if isinstance(v, list):
-            issue = self._check_array(v, s, path)
-            if issue is not None:
-                return issue
-        if isinstance(v, dict):
-            issue = self._check_object(v, s, path)
-            if issue is not None:
-                return issue
-        for sub in s.get("allOf", ()):
-            issue = self.check(v, sub, path)
-            if issue is not None:
-                return issue
-        if "anyOf" in s:
-            issues = [self.check(v, sub, path) for sub in s["anyOf"]]
-            if all(i is not None for i in issues):
-                return _best(issues, path, desc)  # type: ignore[arg-type]
-        if "oneOf" in s:
-            issues = [self.check(v, sub, path) for sub in s["oneOf"]]
-            matched = sum(i is None for i in issues)
-            if matched != 1:
-                if matched == 0:
-                    return _best(issues, path, desc)  # type: ignore[arg-type]
-                return Issue(path, f"must be {desc}" if desc else "matches more than one alternative")
-        if "not" in s and self.check(v, s["not"], path) is None:
-            return Issue(path, f"{describe(v)} is not {desc}" if desc else f"{describe(v)} is not allowed here")
+        def run(v: Any, path: tuple) -> Optional[Issue]:
+            for c in checks:
+                issue = c(v, path)
+                if issue is not None:
+                    return issue
+            return None
+
+        self._compiled[key] = run  # registered first, so recursive $refs terminate
+        for keywords, make in _KEYWORD_CHECKS:
+            if any(k in s for k in keywords):
+                checks.append(make(self, s))
+        return run
+
+
+def _ref(val: Validator, s: Mapping[str, Any]) -> Check:
+    target: list[Check] = []
+
+    def check(v: Any, path: tuple) -> Optional[Issue]:
+        if not target:
+            target.append(val._compile(val._resolve(s["$ref"])))
+        return target[0](v, path)
+
+    return check
+
+
+def _type(val: Validator, s: Mapping[str, Any]) -> Check:
+    types = (s["type"],) if isinstance(s["type"], str) else tuple(s["type"])
+    tests = tuple(_TYPE_TESTS[t] for t in types)
+
+    def check(v: Any, path: tuple) -> Optional[Issue]:
+        for t in tests:
+            if t(v):
+                return None
+        return Issue(path, lambda: f"expected {' or '.join(types)}, got {describe(v)}", types)
+
+    return check
+
+
+def _const(val: Validator, s: Mapping[str, Any]) -> Check:
+    const = s["const"]
+    return lambda v, path: None if _equal(v, const) else Issue(path, lambda: f"must be {json.dumps(const)}, got {describe(v)}")
+
+
+def _enum(val: Validator, s: Mapping[str, Any]) -> Check:
+    options = tuple(s["enum"])
+
+    def check(v: Any, path: tuple) -> Optional[Issue]:
+        for e in options:
+            if _equal(v, e):
+                return None
+        return Issue(path, lambda: f"must be one of {', '.join(json.dumps(e) for e in options)}; got {describe(v)}")
+
+    return check
+
+
+def _strings(val: Validator, s: Mapping[str, Any]) -> Check:
+    lo, hi = s.get("minLength", 0), s.get("maxLength")
+    rx = re.compile(s["pattern"]) if "pattern" in s else None
+    desc = s.get("description")
+
+    def check(v: Any, path: tuple) -> Optional[Issue]:
+        if not isinstance(v, str):
+            return None
+        if len(v) < lo:
+            return Issue(path, lambda: f"{describe(v)} is shorter than {lo} characters")
+        if hi is not None and len(v) > hi:
+            return Issue(path, lambda: f"{describe(v)} is longer than {hi} characters")
+        if rx is not None and rx.search(v) is None:
+            return Issue(path, lambda: f"{describe(v)} is not {desc or 'matching ' + rx.pattern}")
         return None
 
-    def _check_array(self, v: list[Any], s: Mapping[str, Any], path: tuple[str | int, ...]) -> Optional[Issue]:
-        if len(v) < s.get("minItems", 0):
-            return Issue(path, f"needs at least {s['minItems']} items, has {len(v)}")
-        if "maxItems" in s and len(v) > s["maxItems"]:
-            return Issue(path, f"has {len(v)} items; at most {s['maxItems']} are allowed")
-        items = s.get("items")
+    return check
+
+
+def _numbers(val: Validator, s: Mapping[str, Any]) -> Check:
+    lo, hi = s.get("minimum"), s.get("maximum")
+
+    def check(v: Any, path: tuple) -> Optional[Issue]:
+        if not _is_number(v):
+            return None
+        if lo is not None and v < lo:
+            return Issue(path, lambda: f"{describe(v)} is less than the minimum {lo}")
+        if hi is not None and v > hi:
+            return Issue(path, lambda: f"{describe(v)} is more than the maximum {hi}")
+        return None
+
+    return check
+
+
+def _arrays(val: Validator, s: Mapping[str, Any]) -> Check:
+    lo, hi = s.get("minItems", 0), s.get("maxItems")
+    items = val._compile(s["items"]) if "items" in s else None
+
+    def check(v: Any, path: tuple) -> Optional[Issue]:
+        if not isinstance(v, list):
+            return None
+        if len(v) < lo:
+            return Issue(path, lambda: f"needs at least {lo} items, has {len(v)}")
+        if hi is not None and len(v) > hi:
+            return Issue(path, lambda: f"has {len(v)} items; at most {hi} are allowed")
         if items is not None:
             for i, item in enumerate(v):
-                issue = self.check(item, items, path + (i,))
+                issue = items(item, path + (i,))
                 if issue is not None:
                     return issue
         return None
 
-    def _check_object(self, v: dict[str, Any], s: Mapping[str, Any], path: tuple[str | int, ...]) -> Optional[Issue]:
-        for key in s.get("required", ()):
+    return check
+
+
+def _objects(val: Validator, s: Mapping[str, Any]) -> Check:
+    required = tuple(s.get("required", ()))
+    lo, hi = s.get("minProperties", 0), s.get("maxProperties")
+    props = {k: val._compile(v) for k, v in s.get("properties", {}).items()}
+    allowed = ", ".join(s.get("properties", {})) or "none"
+    extra_schema = s.get("additionalProperties", True)
+    extra = val._compile(extra_schema) if isinstance(extra_schema, dict) else None
+    names = val._compile(s["propertyNames"]) if "propertyNames" in s else None
+
+    def check(v: Any, path: tuple) -> Optional[Issue]:
+        if not isinstance(v, dict):
+            return None
+        for key in required:
             if key not in v:
                 return Issue(path, f"missing required key {key!r}")
-        if len(v) < s.get("minProperties", 0):
-            return Issue(path, f"needs at least {s['minProperties']} entries, has {len(v)}")
-        if "maxProperties" in s and len(v) > s["maxProperties"]:
-            return Issue(path, f"has {len(v)} entries; at most {s['maxProperties']} are allowed")
-        props = s.get("properties", {})
-        extra = s.get("additionalProperties", True)
-        names = s.get("propertyNames")
+        if len(v) < lo:
+            return Issue(path, lambda: f"needs at least {lo} entries, has {len(v)}")
+        if hi is not None and len(v) > hi:
+            return Issue(path, lambda: f"has {len(v)} entries; at most {hi} are allowed")
         for key, item in v.items():
             if names is not None:
-                issue = self.check(key, names, path + (key,))
+                issue = names(key, path + (key,))
                 if issue is not None:
-                    return Issue(issue.path, f"bad key: {issue.message}")
-            if key in props:
-                issue = self.check(item, props[key], path + (key,))
-            elif extra is False:
-                allowed = ", ".join(props) or "none"
-                return Issue(path, f"unknown key {key!r} (allowed: {allowed})")
-            elif isinstance(extra, dict):
-                issue = self.check(item, extra, path + (key,))
+                    return Issue(issue.path, lambda issue=issue: f"bad key: {issue.message}")
+            sub = props.get(key)
+            if sub is not None:
+                issue = sub(item, path + (key,))
+            elif extra_schema is False:
+                return Issue(path, lambda key=key: f"unknown key {key!r} (allowed: {allowed})")
+            elif extra is not None:
+                issue = extra(item, path + (key,))
             else:
                 issue = None
             if issue is not None:
                 return issue
         return None
 
+    return check
 
-def _best(issues: list[Issue], path: tuple[str | int, ...], desc: Optional[str]) -> Issue:
-    """The most telling issue among failed alternatives: merged type errors, else the deepest one."""
-    if all(i.types and i.path == path for i in issues):
+
+def _all_of(val: Validator, s: Mapping[str, Any]) -> Check:
+    subs = [val._compile(x) for x in s["allOf"]]
+
+    def check(v: Any, path: tuple) -> Optional[Issue]:
+        for sub in subs:
+            issue = sub(v, path)
+            if issue is not None:
+                return issue
+        return None
+
+    return check
+
+
+def _any_of(val: Validator, s: Mapping[str, Any]) -> Check:
+    subs = [val._compile(x) for x in s["anyOf"]]
+    desc = s.get("description")
+
+    def check(v: Any, path: tuple) -> Optional[Issue]:
+        issues = []
+        for sub in subs:
+            issue = sub(v, path)
+            if issue is None:
+                return None
+            issues.append(issue)
+        return _best(issues, path, desc, v)
+
+    return check
+
+
+def _one_of(val: Validator, s: Mapping[str, Any]) -> Check:
+    subs = [val._compile(x) for x in s["oneOf"]]
+    desc = s.get("description")
+
+    def check(v: Any, path: tuple) -> Optional[Issue]:
+        issues = [sub(v, path) for sub in subs]
+        matched = sum(i is None for i in issues)
+        if matched == 1:
+            return None
+        if matched == 0:
+            return _best(issues, path, desc, v)  # type: ignore[arg-type]
+        return Issue(path, f"must be {desc}" if desc else "matches more than one alternative")
+
+    return check
+
+
+def _not(val: Validator, s: Mapping[str, Any]) -> Check:
+    sub = val._compile(s["not"])
+    desc = s.get("description")
+
+    def check(v: Any, path: tuple) -> Optional[Issue]:
+        if sub(v, path) is not None:
+            return None
+        return Issue(path, lambda: f"{describe(v)} is not allowed here" + (f" ({desc})" if desc else ""))
+
+    return check
+
+
+_KEYWORD_CHECKS: tuple[tuple[tuple[str, ...], Callable[[Validator, Mapping[str, Any]], Check]], ...] = (
+    (("$ref",), _ref), (("type",), _type), (("const",), _const), (("enum",), _enum),
+    (("minLength", "maxLength", "pattern"), _strings), (("minimum", "maximum"), _numbers),
+    (("minItems", "maxItems", "items"), _arrays),
+    (("required", "minProperties", "maxProperties", "properties", "additionalProperties", "propertyNames"), _objects),
+    (("allOf",), _all_of), (("anyOf",), _any_of), (("oneOf",), _one_of), (("not",), _not),
+)
+
+
+def _best(issues: list[Issue], path: tuple[str | int, ...], desc: Optional[str], v: Any) -> Issue:
+    """The most telling issue among failed alternatives: one that got deeper into the value if any,
+    else the alternatives' description, else their merged types."""
+    deepest = max(issues, key=lambda i: len(i.path))
+    if len(deepest.path) > len(path):
+        return deepest
+    if desc:
+        return Issue(path, lambda: f"expected {desc}, got {describe(v)}")
+    if all(i.types for i in issues):
         types = tuple(dict.fromkeys(t for i in issues for t in i.types))
-        got = issues[0].message.rsplit(", got ", 1)[-1]
-        return Issue(path, f"expected {' or '.join(types)}, got {got}", types)
-    deep = [i for i in issues if not (i.types and i.path == path)]
-    best = max(deep, key=lambda i: len(i.path))
-    if best.path == path and desc:
-        return Issue(path, f"{best.message} (expected {desc})")
-    return best
+        return Issue(path, lambda: f"expected {' or '.join(types)}, got {describe(v)}", types)
+    return next((i for i in issues if not i.types), issues[0])
 
 
 @functools.cache

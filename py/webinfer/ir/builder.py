@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import struct
-from typing import Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from ..errors import GraphError
 from .dtypes import dtype_info
@@ -74,6 +73,10 @@ class Operand:
 
 class GraphBuilder:
     """Builds a :class:`Graph`; every op in the registry is a method named after it."""
+
+    if TYPE_CHECKING:  # the op methods are generated from the registry below; tell type checkers so
+
+        def __getattr__(self, op: str) -> Callable[..., Any]: ...
 
     def __init__(self) -> None:
         self._inputs: dict[str, OperandDesc] = {}
@@ -173,8 +176,6 @@ class GraphBuilder:
         else:
             labels = [s.name for s in spec.inputs][: len(inputs)] + [f"#{i}" for i in range(len(spec.inputs), len(inputs))]
         names = tuple(self._own(x, op, label) for x, label in zip(inputs, labels))
-        if not spec.variadic and len(names) < len(spec.inputs):
-            names = names + (None,) * (len(spec.inputs) - len(names))
         node_name = name or self._fresh(op)
         if name is not None:
             check_name(name, op)
@@ -182,6 +183,8 @@ class GraphBuilder:
                 raise GraphError(f"{op}: node name {name!r} is already used")
         descs = spec.check([None if n is None else self._operands[n] for n in names], attrs, node_name)
         normalized = spec.normalize_attrs(attrs, node_name)
+        if not spec.variadic and len(names) < len(spec.inputs):  # absent optional inputs, spelled out
+            names = names + (None,) * (len(spec.inputs) - len(names))
         single = len(descs) == 1 and node_name not in self._operands and node_name not in self._reserved
         outs = [node_name] if single else [self._fresh(f"{node_name}_out") for _ in descs]
         return self._append(Node(op, names, tuple(outs), normalized, node_name), descs)
@@ -225,36 +228,35 @@ class GraphBuilder:
         return Graph(self._inputs, self._constants, self._nodes, names).pruned()  # type: ignore[arg-type]
 
 
-def _make_method(spec: OpSpec):  # type: ignore[no-untyped-def]
+def _make_method(spec: OpSpec) -> Callable[..., Any]:
+    """The GraphBuilder method for ``spec``: inputs (positional or by name), then attributes."""
     input_names = [s.name for s in spec.inputs]
     attr_names = list(spec.attr_names)
 
-    if spec.variadic:
+    def variadic(self: GraphBuilder, inputs: Sequence[Operand], *args: Any, name: Optional[str] = None,
+                 **kwargs: Any) -> Any:
+        attrs = _collect(spec, attr_names, args, kwargs)
+        return self.apply(spec.name, list(inputs), attrs, name)[0]
 
-        def method(self: GraphBuilder, inputs: Sequence[Operand], *args: Any, name: Optional[str] = None, **kwargs: Any):  # type: ignore[no-untyped-def]
-            attrs = _collect(spec, attr_names, args, kwargs)
-            return self.apply(spec.name, list(inputs), attrs, name)[0]
+    def fixed(self: GraphBuilder, *args: Any, name: Optional[str] = None, **kwargs: Any) -> Any:
+        n_in = len(input_names)
+        ins: list[Any] = list(args[:n_in])
+        rest = args[n_in:]
+        for i, iname in enumerate(input_names):
+            if iname in kwargs:
+                if i < len(ins):
+                    raise GraphError(f"{spec.name}: input {iname!r} given twice")
+                while len(ins) < i:
+                    ins.append(None)
+                ins.append(kwargs.pop(iname))
+        # positional attrs only after every input slot
+        if rest and len(ins) < n_in:
+            raise GraphError(f"{spec.name}: too few inputs")
+        attrs = _collect(spec, attr_names, rest, kwargs)
+        outs = self.apply(spec.name, ins, attrs, name)
+        return outs if spec.multi_output else outs[0]
 
-    else:
-
-        def method(self: GraphBuilder, *args: Any, name: Optional[str] = None, **kwargs: Any):  # type: ignore[no-untyped-def]
-            n_in = len(input_names)
-            ins: list[Any] = list(args[:n_in])
-            rest = args[n_in:]
-            for i, iname in enumerate(input_names):
-                if iname in kwargs:
-                    if i < len(ins):
-                        raise GraphError(f"{spec.name}: input {iname!r} given twice")
-                    while len(ins) < i:
-                        ins.append(None)
-                    ins.append(kwargs.pop(iname))
-            # positional attrs only after every input slot
-            if rest and len(ins) < n_in:
-                raise GraphError(f"{spec.name}: too few inputs")
-            attrs = _collect(spec, attr_names, rest, kwargs)
-            outs = self.apply(spec.name, ins, attrs, name)
-            return outs if spec.multi_output else outs[0]
-
+    method = variadic if spec.variadic else fixed
     params = ", ".join(input_names + [f"{a}=..." for a in attr_names])
     method.__name__ = spec.name
     method.__qualname__ = f"GraphBuilder.{spec.name}"

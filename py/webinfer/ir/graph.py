@@ -116,9 +116,14 @@ class Graph:
             if name in defined:
                 raise GraphError(f"constant {name!r}: the name is already used by an {defined[name]}")
             defined[name] = "constant"
+        for n in nodes:  # before ordering, so redefining an input is not reported as a cycle
+            for out in n.outputs if isinstance(n, Node) else ():
+                if out in defined:
+                    raise GraphError(f"{n.label}: output {out!r} is already defined by an {defined[out]}")
         self.nodes: list[Node] = [_canonical(n) for n in _topological(nodes, set(defined))]
         self.operands: dict[str, OperandDesc] = {**self.inputs, **{k: c.desc for k, c in self.constants.items()}}
         node_names: set[str] = set()
+        symbols = {d for desc in self.inputs.values() for d in desc.symbols}
         for node in self.nodes:
             if node.name:
                 if node.name in node_names:
@@ -130,6 +135,12 @@ class Graph:
                     raise GraphError(f"{node.label}: output {out!r} is already defined by an {defined[out]}")
                 defined[out] = f"output of {node.label}"
             descs = infer_node(node, [None if i is None else self.operands[i] for i in node.inputs])
+            for out, d in zip(node.outputs, descs):
+                unknown = [s for s in d.symbols if s not in symbols]
+                if unknown:  # e.g. reshape to ["seq", 4] where no input has a dim called seq
+                    raise GraphError(
+                        f"{node.label}: output {out!r} is {d}, but no graph input has a dim named {unknown[0]!r}"
+                    )
             self.operands.update(zip(node.outputs, descs))
         if not outputs:
             raise GraphError("a graph needs at least one output")

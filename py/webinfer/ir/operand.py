@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Union
+from typing import Any, Iterable, Mapping, Union
 
 from ..errors import GraphError
 from .dtypes import DType, dtype_info
@@ -39,11 +39,11 @@ def check_shape(shape: object, where: str) -> Shape:
     return tuple(check_dim(d, where) for d in shape)
 
 
-def _as_tuple(shape: object) -> tuple:
+def _as_tuple(shape: Any) -> tuple:
     if isinstance(shape, (str, bytes)):
         raise GraphError(f"operand: shape must be a list of dims, got {shape!r}")
     try:
-        return tuple(shape)  # type: ignore[call-overload]
+        return tuple(shape)
     except TypeError:
         raise GraphError(f"operand: shape must be a list of dims, got {shape!r}") from None
 
@@ -63,7 +63,10 @@ class OperandDesc:
     def __post_init__(self) -> None:
         dtype_info(self.dtype, where="operand")
         shape = self.shape if isinstance(self.shape, (list, tuple)) else _as_tuple(self.shape)
-        object.__setattr__(self, "shape", check_shape(tuple(shape), f"operand {self.dtype}{fmt_shape(shape)}"))
+        try:
+            object.__setattr__(self, "shape", check_shape(tuple(shape), "operand"))
+        except GraphError as e:  # name the whole shape (built only when there is an error)
+            raise GraphError(str(e).replace("operand:", f"operand {self.dtype}{fmt_shape(shape)}:", 1)) from None
 
     @property
     def info(self) -> DType:
@@ -88,7 +91,8 @@ class OperandDesc:
             raise GraphError(f"shape {fmt_shape(self.shape)} is symbolic; bind its dims first")
         n = 1
         for d in self.shape:
-            n *= d  # type: ignore[operator]
+            assert isinstance(d, int)
+            n *= d
         return n
 
     @property

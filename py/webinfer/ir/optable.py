@@ -1,8 +1,9 @@
 """The op table for the README, generated from the registry and each backend's op table.
 
-``python -m webinfer.ir.optable`` prints it. Backend tables are looked up by module name only when the
-table is rendered (the IR does not import backends); a backend whose table cannot be imported here
-(not written yet, or browser-only) shows "—".
+``python -m webinfer.ir.optable`` prints it; ``--write README.md`` replaces the table between the
+``<!-- optable:start -->`` and ``<!-- optable:end -->`` markers. Backend tables are looked up by module
+name only when the table is rendered (the IR does not import backends); a backend whose table cannot
+be imported here (not written yet, or browser-only) shows "—".
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def status(table: Optional[Mapping[str, Any]], op: str) -> str:
 
 
 def dtypes_text(spec: OpSpec) -> str:
-    """The first input's dtypes, short ('f32 f16'), or 'all'."""
-    types = spec.inputs[0].dtypes if spec.inputs else ()
+    """The data input's dtypes (where's values, not its condition), short ('f32 f16'), or 'all'."""
+    data = [s for s in spec.inputs if s.name != "condition"]
+    types = (data or spec.inputs)[0].dtypes if spec.inputs else ()
     if set(types) >= {t for t in ALL_TYPES if t != "uint64"}:
         return "all"
     return " ".join(_SHORT.get(t, t) for t in types)
@@ -87,5 +89,45 @@ def markdown(backends: Sequence[str] = tuple(BACKEND_TABLES)) -> str:
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # pragma: no cover
+START, END = "<!-- optable:start -->", "<!-- optable:end -->"
+
+
+def embedded(text: str) -> Optional[str]:
+    """The table currently between the markers in ``text`` (None without markers)."""
+    if START not in text or END not in text:
+        return None
+    return text.split(START, 1)[1].split(END, 1)[0].strip("\n") + "\n"
+
+
+def write_into(path: str) -> bool:
+    """Replace the table between the markers in the file at ``path``; True if it changed."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if embedded(text) is None:
+        raise SystemExit(f"{path}: no {START} ... {END} markers to write the op table between")
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    new = f"{head}{START}\n{markdown()}{END}{tail}"
+    if new != text:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(new)
+    return new != text
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m webinfer.ir.optable [--write FILE]``."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--write"] and len(args) == 2:
+        print(f"{args[1]}: {'updated' if write_into(args[1]) else 'already current'}")
+        return 0
+    if args:
+        print("usage: python -m webinfer.ir.optable [--write FILE]", file=sys.stderr)
+        return 2
     print(markdown(), end="")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -9,7 +9,7 @@ same names; tests check that each table covers this registry.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 from ..errors import GraphError
@@ -267,6 +267,7 @@ REGISTRY: dict[str, OpSpec] = {}
 
 
 def register(spec: OpSpec) -> OpSpec:
+    """Add one op to the registry (each name once)."""
     if spec.name in REGISTRY:
         raise ValueError(f"op {spec.name} registered twice")
     REGISTRY[spec.name] = spec
@@ -274,6 +275,7 @@ def register(spec: OpSpec) -> OpSpec:
 
 
 def get_op(name: str) -> OpSpec:
+    """The registry entry of ``name``; GraphError if there is none."""
     _ensure_loaded()
     try:
         return REGISTRY[name]
@@ -282,6 +284,7 @@ def get_op(name: str) -> OpSpec:
 
 
 def all_ops() -> Iterator[OpSpec]:
+    """Every registered op, by family then name."""
     _ensure_loaded()
     return iter(sorted(REGISTRY.values(), key=lambda s: (s.family, s.name)))
 
@@ -335,12 +338,14 @@ def broadcast_shapes(call: Call, *shapes: Shape, names: Sequence[str] = ()) -> S
 
 
 def normalize_axis(call: Call, axis: int, rank: int, what: str = "axis") -> int:
-    if not -rank <= axis < max(rank, 1) or (rank == 0 and axis not in (0, -1)):
+    """``axis`` in [0, rank); negative axes count from the end. A rank-0 operand has no axis."""
+    if not -rank <= axis < rank:
         raise call.error(f"{what} {axis} is out of range for rank {rank}")
-    return axis % rank if rank else 0
+    return axis % rank
 
 
 def normalize_axes(call: Call, axes: Optional[Sequence[int]], rank: int, what: str = "axes") -> tuple[int, ...]:
+    """Distinct axes in [0, rank) (None: all of them)."""
     if axes is None:
         return tuple(range(rank))
     out = []
@@ -355,6 +360,7 @@ def normalize_axes(call: Call, axes: Optional[Sequence[int]], rank: int, what: s
 
 
 def dims_product(dims: Sequence[Dim]) -> Optional[int]:
+    """The number of elements, or None when a dim is symbolic."""
     n = 1
     for d in dims:
         if isinstance(d, str):

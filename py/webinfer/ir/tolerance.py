@@ -42,7 +42,7 @@ def ulp_distance(actual: Any, expected: Any, dtype: str) -> Any:
     with np.errstate(all="ignore"):
         a = np.asarray(actual, dtype=np.float64).astype(dtype)
         e = np.asarray(expected, dtype=np.float64).astype(dtype)
-    dist = np.abs(_ordered(a, dtype) - _ordered(e, dtype)).astype(np.float64)
+    dist = np.asarray(np.abs(_ordered(a, dtype) - _ordered(e, dtype)), dtype=np.float64)
     a_nan, e_nan = np.isnan(a), np.isnan(e)
     dist[a_nan & e_nan] = 0.0
     dist[a_nan ^ e_nan] = np.inf
@@ -52,7 +52,7 @@ def ulp_distance(actual: Any, expected: Any, dtype: str) -> Any:
 def _ordered(x: Any, dtype: str) -> Any:
     """Map floats to integers whose order and spacing follow the floats' (sign-magnitude to two's complement)."""
     np = _np()
-    bits = np.ascontiguousarray(x).view(_INT_VIEW[dtype]).astype(np.int64)
+    bits = np.array(x, order="C").view(_INT_VIEW[dtype]).astype(np.int64)  # (keeps 0-d arrays 0-d)
     magnitude = bits & (2 ** (8 * np.dtype(dtype).itemsize - 1) - 1)
     return np.where(bits < 0, -magnitude, magnitude)
 
@@ -83,10 +83,14 @@ def compare(actual: Any, expected: Any, tolerance: Tolerance, dtype: str, *, whe
     if a.size == 0:
         return Comparison(True, 0, 0, 0.0, 0.0, "")
     if dtype not in _INT_VIEW:  # integers (and uint8 booleans) must match exactly
-        ai, ei = a.astype(np.float64), np.asarray(e, dtype=np.float64)
-        bad_mask = ~((ai == ei) | (np.isnan(ai) & np.isnan(ei)))
-        diff = np.abs(ai - ei)
-        return _result(bad_mask, np.zeros_like(diff), diff, a, e, tolerance, where, dtype)
+        if a.dtype.kind in "iu" and e.dtype.kind in "iu":  # compare as integers: float64 would round int64
+            bad_mask = a.astype(object) != e.astype(object) if max(a.itemsize, e.itemsize) == 8 else a != e
+        else:
+            ai, ei = a.astype(np.float64), e.astype(np.float64)
+            bad_mask = ~((ai == ei) | (np.isnan(ai) & np.isnan(ei)))
+        with np.errstate(all="ignore"):
+            diff = np.abs(a.astype(np.float64) - e.astype(np.float64))
+        return _result(np.asarray(bad_mask, dtype=bool), np.zeros_like(diff), diff, a, e, tolerance, where, dtype)
     a64 = a.astype(np.float64)
     with np.errstate(all="ignore"):
         e_rounded = e.astype(np.float64).astype(dtype).astype(np.float64)
@@ -117,7 +121,7 @@ def _result(bad_mask: Any, dist: Any, diff: Any, a: Any, e: Any, tol: Tolerance,
     rule = str(tol) if dtype in _INT_VIEW else "exact"
     msg = (
         f"{where}: {bad} of {a.size} {dtype} values out of tolerance ({rule}); worst at {loc}: "
-        f"got {a[idx].item()!r}, expected {float(e[idx])!r} ({dtxt}abs {float(diff[idx]):g})"
+        f"got {a[idx].item()!r}, expected {e[idx].item()!r} ({dtxt}abs {float(diff[idx]):g})"
     )
     return Comparison(False, int(a.size), bad, max_ulp, max_abs, msg)
 

@@ -28,8 +28,9 @@ from __future__ import annotations
 import array
 import math
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from ..errors import GraphError, WeightsError
 from ..ir.builder import GraphBuilder, Operand
@@ -61,7 +62,7 @@ class BertConfig:
         return self.hidden_size // self.num_attention_heads
 
     @classmethod
-    def from_dict(cls, config: Mapping[str, Any]) -> "BertConfig":
+    def from_dict(cls, config: Mapping[str, Any]) -> BertConfig:
         """Read and check a HF config dict; unsupported variants are a GraphError saying which key."""
         if not isinstance(config, Mapping):
             raise GraphError(f"bert config: expected a dict (config.json), got {type(config).__name__}")
@@ -211,12 +212,12 @@ class _Builder:
         rows = self.g.gather(table, ids, axis=0)
         return self.g.cast(rows, data_type="float32") if self.fp16 else rows
 
-    def linear(self, x: Operand, w: "_Weights", key: str, name: str, n_in: int, n_out: int) -> Operand:
+    def linear(self, x: Operand, w: _Weights, key: str, name: str, n_in: int, n_out: int) -> Operand:
         """x @ W^T + b with a HF ``[out, in]`` weight stored transposed as ``[in, out]``."""
         weight = self.weight(name + ".weight", _transpose(w.get(key + ".weight"), n_out, n_in), [n_in, n_out])
         return self.g.add(self.g.matmul(x, weight), self.weight(name + ".bias", w.get(key + ".bias"), [n_out]))
 
-    def layer_norm(self, x: Operand, w: "_Weights", key: str, name: str, cfg: BertConfig) -> Operand:
+    def layer_norm(self, x: Operand, w: _Weights, key: str, name: str, cfg: BertConfig) -> Operand:
         H = cfg.hidden_size
         scale = self.weight(name + ".scale", w.get(key + ".weight"), [H])
         bias = self.weight(name + ".bias", w.get(key + ".bias"), [H])
@@ -345,7 +346,7 @@ def _to_float16(values: array.array, name: str) -> bytes:
     return bytes(out)
 
 
-def _numpy() -> Optional[Any]:
+def _numpy() -> Any | None:
     try:
         import numpy
 
@@ -354,4 +355,4 @@ def _numpy() -> Optional[Any]:
         return None
 
 
-__all__ = ["BertConfig", "MASK_VALUE", "POOLINGS", "WEIGHT_DTYPES", "build_bert", "expected_shapes"]
+__all__ = ["MASK_VALUE", "POOLINGS", "WEIGHT_DTYPES", "BertConfig", "build_bert", "expected_shapes"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any
 
 from ..ir.graph import Graph
 
@@ -110,7 +111,7 @@ def build_from_dir(
     return graph, facts
 
 
-def build_minilm(weights_dtype: str = "float32", source: Optional[str | os.PathLike[str]] = None) -> tuple[Graph, dict[str, Any]]:
+def build_minilm(weights_dtype: str = "float32", source: str | os.PathLike[str] | None = None) -> tuple[Graph, dict[str, Any]]:
     """all-MiniLM-L6-v2's graph (mean pooling, L2-normalized) from ``source`` or the installed package."""
     graph, facts = build_from_dir(source if source is not None else minilm_path(), weights_dtype=weights_dtype)
     facts["model"] = MODEL_NAME

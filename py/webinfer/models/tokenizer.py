@@ -3,7 +3,12 @@
 It does what the HF ``tokenizers`` library does for the components BERT files use — ``BertNormalizer``,
 ``BertPreTokenizer``, the ``WordPiece`` model, ``TemplateProcessing``/``BertProcessing``, truncation, padding,
 added/special tokens and the ``WordPiece`` decoder — and gives identical ids. Anything else in the file is
-refused with a ``ValueError`` that names the component.
+refused with a ``ValueError`` that names the component. Not provided: offsets and overflowing tokens.
+
+    tok = Tokenizer.from_file("tokenizer.json")      # or from_json(text | bytes | dict), from_pretrained_dir(dir)
+    tok.encode("Hello world").ids                     # [101, 7592, 2088, 102, 0, ...] (the file pads to 128)
+    batch = tok.encode_batch(texts, padding="longest", max_length=256)
+    batch.input_ids, batch.attention_mask, batch.token_type_ids, batch.shape   # lists of lists of int
 
 HF classifies characters with tables that are older than (or newer than) Python's ``unicodedata``: the
 categories come from a Unicode 8 crate, NFD from an older normalization crate, lowercase from Rust's std.
@@ -17,8 +22,9 @@ import json
 import os
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 __all__ = ["BatchEncoding", "Encoding", "Tokenizer", "from_pretrained_dir"]
 
@@ -100,9 +106,43 @@ def _ranges(spec: str) -> list[tuple[int, int]]:
     return out
 
 
-def _char_class(spec: str) -> str:
-    """A regex character-class body for ``spec`` (every char escaped as \\UXXXXXXXX)."""
-    return "".join(f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in _ranges(spec))
+def _char_class(spec: str, below: int = 0x110000) -> str:
+    """A regex character-class body for the chars of ``spec`` below ``below`` (each escaped as \\UXXXXXXXX).
+
+    An empty class becomes ``below`` itself, a char that text limited to chars below it cannot hold."""
+    ranges = [(lo, min(hi, below - 1)) for lo, hi in _ranges(spec) if lo < below] or [(below, below)]
+    return "".join(f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in ranges)
+
+
+_ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _level(text: str) -> int:
+    """Which compiled form of a ``_Regex`` suits ``text``: 0 ASCII, 1 BMP only, 2 any."""
+    if text.isascii():
+        return 0
+    return 2 if _ASTRAL_RE.search(text) else 1
+
+
+class _Regex:
+    """One regex over the tables, compiled for ASCII text, for BMP-only text and for any text.
+
+    sre tests a class whose chars all lie in the BMP with a lookup table but scans astral ranges one by one,
+    so classes cut down to what the text can hold match several times faster (most text has no astral char).
+    """
+
+    def __init__(self, template: str, **specs: str) -> None:
+        self._template, self._specs = template, specs
+        self._compiled: list[re.Pattern[str] | None] = [None, None, None]
+
+    def __getitem__(self, level: int) -> re.Pattern[str]:
+        """The form for ``_level(text)``, compiled on first use (sre compiles these classes slowly)."""
+        pattern = self._compiled[level]
+        if pattern is None:
+            below = (0x80, 0x10000, 0x110000)[level]
+            pattern = re.compile(self._template.format(**{k: _char_class(v, below) for k, v in self._specs.items()}))
+            self._compiled[level] = pattern
+        return pattern
 
 
 def _lower_extra() -> dict[int, int]:
@@ -115,30 +155,26 @@ def _lower_extra() -> dict[int, int]:
     return table
 
 
-_REMOVE_RE = re.compile(f"[{_char_class(_REMOVE)}]+")
+_REMOVE_RE = _Regex("[{c}]+", c=_REMOVE)
 # clean_text turns whitespace into " ": \t \n \r and the non-Cc spaces other than " " itself
-_CLEAN_WS_RE = re.compile(f"[{_char_class('9-A D A0 1680 2000-200A 2028-2029 202F 205F 3000')}]")
-_ASCII_REMOVE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
-_ASCII_WS_RE = re.compile("[\t\n\r]")
-_CJK_RE = re.compile(f"([{_char_class(_CJK)}])")
-_MN_RE = re.compile(f"[{_char_class(_MN)}]+")
-_BARRIER_RE = re.compile(f"([{_char_class(_NFD_BARRIER)}])")
+_CLEAN_WS_RE = _Regex("[{c}]", c="9-A D A0 1680 2000-200A 2028-2029 202F 205F 3000")
+_CJK_RE = _Regex("([{c}])", c=_CJK)
+_MN_RE = _Regex("[{c}]+", c=_MN)
+_BARRIER_RE = _Regex("([{c}])", c=_NFD_BARRIER)
 _LOWER_EXTRA_TABLE = _lower_extra()
-_LOWER_EXTRA_RE = re.compile("[" + "".join(f"\\U{cp:08x}" for cp in sorted(_LOWER_EXTRA_TABLE)) + "]")
-_PUNCT_CLASS = _char_class(_PUNCT)
-_SPACE_CLASS = _char_class(_WHITESPACE)
+_LOWER_EXTRA_RE = _Regex("[{c}]", c=" ".join(f"{cp:X}" for cp in sorted(_LOWER_EXTRA_TABLE)))
 # BertPreTokenizer: drop whitespace, isolate each punctuation char, keep the runs in between.
-_PRE_RE = re.compile(f"[{_PUNCT_CLASS}]|[^{_PUNCT_CLASS}{_SPACE_CLASS}]+")
-_SPACE_RE = re.compile(f"[{_SPACE_CLASS}]+")  # the whitespace split alone (pre_tokenizer "WhitespaceSplit")
+_PRE_RE = _Regex("[{p}]|[^{p}{s}]+", p=_PUNCT, s=_WHITESPACE)
 _IS_SPACE = frozenset(chr(cp) for lo, hi in _ranges(_WHITESPACE) for cp in range(lo, hi + 1))
 _WORD_CHAR_RE = re.compile(r"\w")
 
 
-def _nfd(text: str) -> str:
+def _nfd(text: str, level: int) -> str:
     """NFD as HF computes it (see ``_NFD_BARRIER``)."""
-    if _BARRIER_RE.search(text) is None:
+    barrier = _BARRIER_RE[level]
+    if barrier.search(text) is None:
         return unicodedata.normalize("NFD", text)
-    parts = _BARRIER_RE.split(text)  # even items: plain text, odd items: one barrier char
+    parts = barrier.split(text)  # even items: plain text, odd items: one barrier char
     return "".join(p if i % 2 else unicodedata.normalize("NFD", p) for i, p in enumerate(parts))
 
 
@@ -157,26 +193,31 @@ class BertNormalizer:
 
     def __call__(self, text: str) -> str:
         strip = self.lowercase if self.strip_accents is None else self.strip_accents
-        if text.isascii():
+        level = _level(text)  # the steps below never add a char beyond the text's level
+        if level == 0:
             if self.clean_text:
-                if _ASCII_REMOVE_RE.search(text):
-                    text = _ASCII_REMOVE_RE.sub("", text)
-                if _ASCII_WS_RE.search(text):
-                    text = _ASCII_WS_RE.sub(" ", text)
+                pattern = _REMOVE_RE[0]
+                if pattern.search(text):
+                    text = pattern.sub("", text)
+                pattern = _CLEAN_WS_RE[0]
+                if pattern.search(text):
+                    text = pattern.sub(" ", text)
             return text.lower() if self.lowercase else text
         if self.clean_text:
-            text = _REMOVE_RE.sub("", text)
-            text = _CLEAN_WS_RE.sub(" ", text)
+            text = _REMOVE_RE[level].sub("", text)
+            text = _CLEAN_WS_RE[level].sub(" ", text)
         if self.handle_chinese_chars:
-            text = _CJK_RE.sub(r" \1 ", text)
+            pattern = _CJK_RE[level]
+            if pattern.search(text):
+                text = " ".join(pattern.split(text))  # split keeps each ideograph as its own item
         if strip:
-            text = _MN_RE.sub("", _nfd(text))
+            text = _MN_RE[level].sub("", _nfd(text, level))
         if self.lowercase:
             # HF lowercases char by char: capital sigma always becomes σ (Python's lower() would give ς at
             # the end of a word).
             if "Σ" in text:
                 text = text.replace("Σ", "σ")
-            if _LOWER_EXTRA_RE.search(text):
+            if _LOWER_EXTRA_RE[level].search(text):
                 text = text.translate(_LOWER_EXTRA_TABLE)
             text = text.lower()
         return text
@@ -252,9 +293,13 @@ class BatchEncoding:
         return len(self.input_ids)
 
     def __getitem__(self, key: str) -> list[list[int]]:
-        if key not in ("input_ids", "attention_mask", "token_type_ids"):
-            raise KeyError(key)
-        return getattr(self, key)
+        if key == "input_ids":
+            return self.input_ids
+        if key == "attention_mask":
+            return self.attention_mask
+        if key == "token_type_ids":
+            return self.token_type_ids
+        raise KeyError(key)
 
     def keys(self) -> tuple[str, ...]:
         return ("input_ids", "attention_mask", "token_type_ids")
@@ -287,7 +332,10 @@ class _Template:
         types: list[int] = []
         special: list[int] = []
         for kind, name, type_id in (self.single if b is None else self.pair):
-            part_ids, part_tokens = self.specials[name] if kind == "special" else (a if name == "A" else b or ([], []))
+            if kind == "special":
+                part_ids, part_tokens = self.specials[name]
+            else:
+                part_ids, part_tokens = a if name == "A" else b or ([], [])
             ids.extend(part_ids)
             tokens.extend(part_tokens)
             types.extend([type_id] * len(part_ids))
@@ -321,6 +369,8 @@ class Tokenizer:
         model = config.get("model") or {}
         if model.get("type") != "WordPiece":
             raise _unsupported("model", model.get("type"), "'WordPiece'")
+        if not isinstance(model.get("vocab"), dict):
+            raise ValueError("tokenizer.json: the WordPiece model has no vocab")
         self._vocab: dict[str, int] = dict(model["vocab"])
         self._prefix: str = model.get("continuing_subword_prefix", "##")
         self._max_chars: int = int(model.get("max_input_chars_per_word", 100))
@@ -339,7 +389,7 @@ class Tokenizer:
         self.normalizer = self._read_normalizer(config.get("normalizer"))
         pre = config.get("pre_tokenizer")
         if pre is None:
-            self._pre_re: re.Pattern[str] | None = None
+            self._pre_re: _Regex | None = None
         elif pre.get("type") == "BertPreTokenizer":
             self._pre_re = _PRE_RE
         else:
@@ -358,6 +408,8 @@ class Tokenizer:
             self._check_truncation(self.truncation)
         p = config.get("padding")
         self.padding: Padding | None = None if p is None else self._read_padding(p)
+        # padding asked for in a call when the file has none (HF's defaults, pad id from the vocab)
+        self._default_padding = self.padding or Padding(pad_id=self._vocab.get("[PAD]", 0))
         self._cache: dict[str, list[int]] = {}
 
     def _add_token(self, spec: Mapping[str, Any]) -> None:
@@ -389,18 +441,18 @@ class Tokenizer:
     # -- construction ------------------------------------------------------------------------------------
 
     @classmethod
-    def from_json(cls, data: str | bytes | Mapping[str, Any]) -> "Tokenizer":
+    def from_json(cls, data: str | bytes | Mapping[str, Any]) -> Tokenizer:
         """Build from the text (or parsed dict) of a ``tokenizer.json``."""
         return cls(json.loads(data) if isinstance(data, (str, bytes, bytearray)) else data)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> "Tokenizer":
+    def from_file(cls, path: str | os.PathLike[str]) -> Tokenizer:
         """Build from a ``tokenizer.json`` file."""
         with open(path, encoding="utf-8") as f:
             return cls(json.load(f))
 
     @classmethod
-    def from_pretrained_dir(cls, path: str | os.PathLike[str]) -> "Tokenizer":
+    def from_pretrained_dir(cls, path: str | os.PathLike[str]) -> Tokenizer:
         """Build from a model directory holding ``tokenizer.json``."""
         file = os.path.join(os.fspath(path), "tokenizer.json")
         if not os.path.isfile(file):
@@ -497,7 +549,7 @@ class Tokenizer:
 
     @property
     def pad_token_id(self) -> int:
-        return self.padding.pad_id if self.padding else 0
+        return self._default_padding.pad_id
 
     # -- pipeline ----------------------------------------------------------------------------------------
 
@@ -509,7 +561,7 @@ class Tokenizer:
         """The pre-tokenizer alone, on normalized text (the strings of HF ``pre_tokenize_str``)."""
         if self._pre_re is None:
             return [text] if text else []
-        return self._pre_re.findall(text)
+        return self._pre_re[_level(text)].findall(text)
 
     def _word_ids(self, word: str) -> list[int]:
         """WordPiece: greedy longest-match-first, ``##`` continuations, [UNK] for the whole word on failure."""
@@ -551,10 +603,9 @@ class Tokenizer:
         for m in pattern.finditer(text):
             tok = by_text[m.group()]
             start, stop = m.start(), m.end()
-            if tok.single_word:
-                if (start > 0 and _WORD_CHAR_RE.match(text[start - 1])) or \
-                        (stop < len(text) and _WORD_CHAR_RE.match(text[stop])):
-                    continue
+            if tok.single_word and ((start > 0 and _WORD_CHAR_RE.match(text[start - 1]))
+                                    or (stop < len(text) and _WORD_CHAR_RE.match(text[stop]))):
+                continue  # HF: a single_word token must not touch word chars on either side
             if tok.lstrip:
                 s = start
                 while s > 0 and text[s - 1] in _IS_SPACE:
@@ -587,7 +638,8 @@ class Tokenizer:
                     matched.append((len(ids), piece))
                     ids.append(piece_id)
                     continue
-                for word in (self._pre_re.findall(piece) if self._pre_re else [piece] if piece else []):
+                words = self._pre_re[_level(piece)].findall(piece) if self._pre_re else [piece] if piece else []
+                for word in words:
                     ids.extend(word_ids(word))
         to_token = self._id_to_token
         tokens = [to_token[i] for i in ids]
@@ -610,7 +662,7 @@ class Tokenizer:
                 raise ValueError("truncation needs max_length (tokenizer.json has no truncation settings)")
             base = self.truncation or Truncation(max_length=length)
             trunc = Truncation(length, base.strategy, base.stride, base.direction)
-        base_pad = self.padding or Padding(pad_id=self._vocab.get("[PAD]", 0))
+        base_pad = self._default_padding
         if padding is None:
             padding = False if self.padding is None else ("longest" if self.padding.length is None else "max_length")
         if padding is True:

@@ -129,6 +129,7 @@ COMMANDS: dict[str, Callable[[Subparsers], None] | str] = {
     "devices": register_devices,
     "export-js": "webinfer.tools.export_js",
     "convert": "webinfer.tools.convert",
+    "conformance": "webinfer.tools.conformance",
 }
 
 

@@ -15,7 +15,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import WebinferError
 
@@ -28,9 +29,9 @@ def convert_model(
     model: str,
     out_dir: str | os.PathLike[str],
     *,
-    source: Optional[str | os.PathLike[str]] = None,
+    source: str | os.PathLike[str] | None = None,
     dtype: str = "float32",
-    max_length: Optional[int] = None,
+    max_length: int | None = None,
 ) -> dict[str, Any]:
     """Convert ``model`` ("minilm", or "bert" with a HF ``source`` dir) into ``out_dir``; returns a summary."""
     from ..models.minilm import MODEL_NAME, PIP_NAME, build_from_dir, minilm_path

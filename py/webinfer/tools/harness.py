@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -217,23 +218,22 @@ class Browser:
     def start(self) -> Browser:
         """Start the server and Chromium; raises BrowserNotFound when there is no Chromium."""
         flags = launch_flags(self.profile)
-        self._closers: list[Callable[[], None]] = []
+        self._stack = ExitStack()
         try:
-            roots = self.roots or Roots.discover()
-            server_cm = background_server(roots)
-            self.server: RunningServer = server_cm.__enter__()
-            self._closers.append(lambda: server_cm.__exit__(None, None, None))
+            self.server: RunningServer = self._stack.enter_context(
+                background_server(self.roots or Roots.discover())
+            )
             self._pw: Playwright = sync_playwright().start()
-            self._closers.append(self._pw.stop)
+            self._stack.callback(self._pw.stop)
             self.chromium = find_chromium(self.browser_path, managed=self._pw.chromium.executable_path)
             # A persistent context has a disk cache, so V8 can cache Pyodide's compiled wasm:
             # pages after the first boot warm (~1 s faster). The profile is temporary.
             profile_dir = tempfile.mkdtemp(prefix="webinfer-chromium-")
-            self._closers.append(lambda: shutil.rmtree(profile_dir, ignore_errors=True))
+            self._stack.callback(shutil.rmtree, profile_dir, ignore_errors=True)
             self.context = self._pw.chromium.launch_persistent_context(
                 profile_dir, executable_path=str(self.chromium.path), args=flags, headless=self.headless
             )
-            self._closers.append(self.context.close)
+            self._stack.callback(self.context.close)
         except BaseException:
             self.close()
             raise
@@ -279,12 +279,12 @@ class Browser:
 
     def close(self) -> None:
         """Close Chromium, Playwright and the server (in reverse order of starting)."""
-        closers = getattr(self, "_closers", [])
-        while closers:
+        stack = getattr(self, "_stack", None)
+        if stack is not None:
             try:
-                closers.pop()()
+                stack.close()
             except PlaywrightError:
-                pass
+                pass  # the browser was already gone
 
     def __enter__(self) -> Browser:
         return self.start()

@@ -51,7 +51,7 @@ def build_lock(pyodide_lock: Path, wheels: Path, pyodide_version: str) -> Pyodid
                 "(run `make setup`, which downloads it with pip)"
             )
         packages[name] = update_package_sha256(spec, wheel)
-    base = PyodideLockSpec(info=_known_fields(info, InfoSpec.model_fields), packages=packages)
+    base = PyodideLockSpec(info=InfoSpec(**_known_fields(info, InfoSpec.model_fields)), packages=packages)
     return add_wheels_to_spec(base, [_one_wheel(wheels, "webinfer")], base_path=wheels)
 
 

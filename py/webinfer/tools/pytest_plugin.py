@@ -42,6 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: runs Python inside Pyodide in headless Chromium")
     config.stash[_ran_browser_tests] = 0
 
 
@@ -56,7 +57,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report: pytest.TestReport = yield
     if item.get_closest_marker("browser") is None:
         return report
-    if report.skipped and item.config.getoption("require_browser"):
+    if report.skipped and not hasattr(report, "wasxfail") and item.config.getoption("require_browser"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"browser test skipped, but --require-browser is set: {reason}"
@@ -67,7 +68,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if config.getoption("require_browser") and config.stash[_ran_browser_tests] == 0 and exitstatus == 0:
+    no_browser_test = config.stash[_ran_browser_tests] == 0
+    if config.getoption("require_browser") and no_browser_test and exitstatus in (0, 5):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -20,11 +20,11 @@ from ...tensor import Tensor
 from ..session import Session, check_options
 from .partition import Partition, partition
 
-OPTIONS = ("place", "prefer", "device", "power_preference", "accelerated", "interop", "webgpu", "webnn")
+OPTIONS = ("place", "prefer", "device", "power_preference", "accelerated", "interop", "webgpu", "webnn", "bindings")
 
 
 def webgpu_support() -> Any:
-    """The WebGPU backend's ``supports(node, descs) -> reason | None`` if it has one, else None."""
+    """The WebGPU backend's ``supports(node, descs) -> reason | None`` if it has one (else: it runs every op)."""
     try:
         module = importlib.import_module("webinfer.backends.webgpu")
     except ImportError:
@@ -32,14 +32,12 @@ def webgpu_support() -> Any:
     return getattr(module, "supports", None)
 
 
-def webgpu_device() -> Any:
-    """The GPUDevice the WebGPU backend runs on (it lends one per page), or None where it has none."""
-    try:
-        module = importlib.import_module("webinfer.backends.webgpu")
-    except ImportError:
-        return None
-    getter = getattr(module, "shared_device", None) or getattr(module, "get_device", None)
-    return getter() if getter else None
+def webgpu_device(webgpu_options: Mapping[str, Any]) -> Any:
+    """The GPUDevice the WebGPU islands will run on (the WebGPU backend shares one per page)."""
+    from ..webgpu import runtime as webgpu_runtime
+
+    power = webgpu_options.get("power_preference", "high-performance")
+    return webgpu_runtime.get_device(power, webgpu_options.get("precision") == "float16").js
 
 
 class HybridSession(Session):
@@ -59,8 +57,9 @@ class HybridSession(Session):
         self.transfer = "readback"
         self.context: Optional[WebNNContext] = None
         try:
-            device = webgpu_device() if options.get("interop", "auto") else None
-            use_gpu_device = device is not None and options.get("device") is None
+            want_interop = options.get("interop", "auto") and options.get("device") is None
+            device = webgpu_device(options.get("webgpu") or {}) if want_interop else None
+            use_gpu_device = device is not None
             self.context = WebNNContext.open(
                 options.get("device"), options.get("power_preference"), options.get("accelerated"),
                 gpu_device=device if use_gpu_device else None,
@@ -88,18 +87,35 @@ class HybridSession(Session):
             )
             for island in self.partition.islands:
                 sub = island.subgraph(graph)
+                extra: dict[str, Any] = {}
+                if options.get("bindings") and not sub.is_static:  # build now for these dims
+                    extra["bindings"] = {k: v for k, v in options["bindings"].items() if k in sub.symbols}
                 if island.backend == "webnn":
-                    sess: Session = WebNNSession(sub, context=self.context, **(options.get("webnn") or {}))
+                    sess: Session = WebNNSession(sub, context=self.context, **{**(options.get("webnn") or {}), **extra})
                 else:
                     from .. import compile as compile_backend
 
-                    sess = compile_backend(sub, "webgpu", **(options.get("webgpu") or {}))
+                    sess = compile_backend(sub, "webgpu", **{**(options.get("webgpu") or {}), **extra})
                 self.islands_sessions.append(sess)
         except BaseException:
             self._close()
             raise
         self.stats["compile_ms"] = (time.perf_counter() - t0) * 1e3
         self._last_bindings: dict[str, int] = {}
+        self._keep = self._keep_on_device()
+
+    def _keep_on_device(self) -> list[bool]:
+        """Per island: leave its outputs in GPU buffers (a WebGPU island read only by WebGPU islands)."""
+        readers: dict[str, set[str]] = {}
+        for island in self.partition.islands:
+            for name in island.inputs:
+                readers.setdefault(name, set()).add(island.backend)
+        graph_outputs = set(self.graph.outputs.values())
+        return [
+            island.backend == "webgpu"
+            and all(readers.get(o, set()) <= {"webgpu"} and o not in graph_outputs for o in island.outputs)
+            for island in self.partition.islands
+        ]
 
     def _probe_interop(self, rt: Any, device: Any) -> dict[str, Any]:
         assert self.context is not None
@@ -121,9 +137,10 @@ class HybridSession(Session):
             raise BackendError(f"hybrid: run takes no option {next(iter(kwargs))!r}")
         env: dict[str, Tensor] = dict(inputs)
         timings = []
-        for island, sess in zip(self.partition.islands, self.islands_sessions):
+        for island, sess, keep in zip(self.partition.islands, self.islands_sessions, self._keep):
             t0 = time.perf_counter()
-            env.update(sess.run(self._island_inputs(env, island.inputs)))
+            extra = {"keep_on_device": True} if keep else {}
+            env.update(sess.run(self._island_inputs(env, island.inputs), **extra))
             timings.append(round((time.perf_counter() - t0) * 1e3, 3))
         self.stats["island_ms"] = timings
         self._last_bindings = dict(bindings)
@@ -133,8 +150,9 @@ class HybridSession(Session):
         if kwargs:
             raise BackendError(f"hybrid: run takes no option {next(iter(kwargs))!r}")
         env: dict[str, Tensor] = dict(inputs)
-        for island, sess in zip(self.partition.islands, self.islands_sessions):
-            env.update(await sess.run_async(self._island_inputs(env, island.inputs)))
+        for island, sess, keep in zip(self.partition.islands, self.islands_sessions, self._keep):
+            extra = {"keep_on_device": True} if keep else {}
+            env.update(await sess.run_async(self._island_inputs(env, island.inputs), **extra))
         self._last_bindings = dict(bindings)
         return self._outputs(env)
 

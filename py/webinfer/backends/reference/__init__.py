@@ -30,9 +30,11 @@ def evaluate(
         values[name] = _load(t.numpy(), float64)
     for name, c in graph.constants.items():
         desc = c.desc
-        arr = np.frombuffer(c.data(), dtype=np.dtype(desc.dtype).newbyteorder("<")).reshape(desc.shape)
+        arr = np.frombuffer(c.data(), dtype=np.dtype(desc.dtype).newbyteorder("<")).reshape(
+            tuple(int(d) for d in desc.shape)
+        )
         values[name] = _load(arr, float64)
-    consumers_left = {}
+    consumers_left: dict[str, int] = {}
     if not keep:
         for n in graph.nodes:
             for i in n.inputs:
@@ -46,14 +48,16 @@ def evaluate(
         args = [None if i is None else values[i] for i in node.inputs]
         outs = [graph.operands[o] for o in node.outputs]
         try:
-            results = kern(args, dict(node.attributes), outs)
+            with np.errstate(all="ignore"):  # IEEE results (inf, NaN) are the point, not a warning
+                results = kern(args, dict(node.attributes), outs)
+                results = [np.asarray(r) for r in results]
+                for o, desc, r in zip(node.outputs, outs, results):
+                    if tuple(r.shape) != tuple(desc.shape):
+                        raise BackendError(f"reference: {node.label} produced {list(r.shape)}, expected {list(desc.shape)}")
+                    keep_dtype = desc.info.is_integer or not float64
+                    values[o] = _load(r.astype(desc.dtype), float64) if keep_dtype else r.astype(np.float64)
         except (ValueError, IndexError, TypeError, FloatingPointError) as e:
             raise BackendError(f"reference: {node.label} failed: {e}") from e
-        for o, desc, r in zip(node.outputs, outs, results):
-            r = np.asarray(r)
-            if tuple(r.shape) != tuple(desc.shape):
-                raise BackendError(f"reference: {node.label} produced {list(r.shape)}, expected {list(desc.shape)}")
-            values[o] = _load(r.astype(desc.dtype), float64) if desc.info.is_integer or not float64 else r.astype(np.float64)
         if not keep:
             for i in node.inputs:
                 if i is not None:
@@ -94,7 +98,7 @@ class ReferenceSession(Session):
         for name, arr in results.items():
             desc = graph.operands[graph.outputs[name]]
             with np.errstate(all="ignore"):
-                t = Tensor(np.ascontiguousarray(arr.astype(desc.dtype)))
+                t = Tensor(np.asarray(arr).astype(desc.dtype, order="C"))  # (ascontiguousarray makes 0-d 1-d)
             t.backend, t.device = "reference", "cpu"
             out[name] = t
         return out

@@ -55,7 +55,7 @@ def _pow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(neg, inv, y)
 
 
-_BINARY = {
+_BINARY: dict[str, Callable[..., np.ndarray]] = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": _int_div,
     "max": np.maximum, "min": np.minimum, "pow": _pow,
 }
@@ -70,7 +70,7 @@ for _n, _f in _COMPARE.items():
     KERNELS[_n] = _elementwise(lambda a, b, f=_f: f(a, b).astype(np.uint8))
 
 KERNELS["logical_not"] = _elementwise(lambda a: (a == 0).astype(np.uint8))
-KERNELS["where"] = _elementwise(lambda c, t, f: np.where(c != 0, t, f))
+KERNELS["where"] = _elementwise(lambda c, t, f: np.asarray(np.where(c != 0, t, f)))
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
@@ -101,10 +101,13 @@ def _cast(inputs, attrs, outs):  # type: ignore[no-untyped-def]
     (x,) = inputs
     dt = np.dtype(attrs["data_type"])
     with np.errstate(all="ignore"):
-        if x.dtype.kind == "f" and dt.kind in "iu":
+        if x.dtype.kind == "f" and dt.kind in "iu":  # truncate, NaN -> 0, saturate: the documented result
             info = np.iinfo(dt)
-            x = np.nan_to_num(np.trunc(x), nan=0.0)
-            return [np.clip(x, info.min, info.max).astype(dt)]  # saturate: the documented result
+            x = np.nan_to_num(np.trunc(x.astype(np.float64)), nan=0.0, posinf=np.inf, neginf=-np.inf)
+            top = float(info.max)  # for 64-bit types this rounds up to 2**63 (2**64), which is out of range
+            y = np.clip(x, info.min, np.nextafter(top, 0.0) if top > info.max else top).astype(dt)
+            y[x >= top] = info.max
+            return [y]
         if dt.kind == "f":  # round to the target precision, then carry it as float64
             return [x.astype(dt).astype(np.float64)]
         return [x.astype(dt)]
@@ -135,8 +138,7 @@ def _softmax(inputs, attrs, outs):  # type: ignore[no-untyped-def]
     axis = attrs["axis"]
     if x.size == 0:
         return [x.copy()]
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
+    m = np.max(x, axis=axis, keepdims=True)  # an inf (or NaN) in the slice makes it all NaN, as in torch
     e = np.exp(x - m)
     return [e / np.sum(e, axis=axis, keepdims=True)]
 
@@ -199,8 +201,8 @@ def _reduce(fn):  # type: ignore[no-untyped-def]
     return k
 
 
-for _n, _f in _REDUCE.items():
-    KERNELS[_n] = _reduce(_f)
+for _n, _rf in _REDUCE.items():
+    KERNELS[_n] = _reduce(_rf)
 
 
 @kernel("reshape")

@@ -86,6 +86,7 @@ class ContextReport:
             "max_tensor_byte_length": self.limits.max_tensor_byte_length,
             "ops_in_limits": sum(1 for v in self.limits.raw.values() if isinstance(v, dict)) - 3,
             "int64": self.limits.supports_int64(),
+            "features": {k: v or "works" for k, v in sorted(self.limits.features.items())},
             "same_limits_as_cpu_context": self.cpu_limits_equal,
             "note": self.note(),
         }

@@ -13,14 +13,18 @@ from typing import Any, Mapping, Optional
 from ...ir.operand import OperandDesc, fmt_shape
 
 GRAPH_ROLES = ("input", "constant", "output")
+FEATURES_KEY = "webinferFeatures"  # probed behaviour the limits do not describe, stored beside them
 
 
 class Limits:
     """A context's ``opSupportLimits()``; ``Limits(None)`` accepts everything (no context to ask)."""
 
-    def __init__(self, raw: Optional[Mapping[str, Any]]) -> None:
-        self.raw: dict[str, Any] = dict(raw) if raw is not None else {}
+    def __init__(self, raw: Optional[Mapping[str, Any]], features: Optional[Mapping[str, Optional[str]]] = None) -> None:
+        self.raw: dict[str, Any] = {k: v for k, v in (raw or {}).items() if k != FEATURES_KEY}
         self.known = raw is not None
+        stored = (raw or {}).get(FEATURES_KEY) or {}
+        #: feature ("pad.edge") -> why the context refuses it, None where it works; absent: not probed
+        self.features: dict[str, Optional[str]] = {**stored, **(features or {})}
 
     @classmethod
     def from_json(cls, text: str) -> "Limits":

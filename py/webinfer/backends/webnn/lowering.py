@@ -29,6 +29,7 @@ class NodeDescs:
 Operands = Sequence[Optional[PlanOperand]]
 LowerFn = Callable[[PlanBuilder, Node, Operands, Sequence[OperandDesc]], list[PlanOperand]]
 CheckFn = Callable[[Node, NodeDescs, Limits], Optional[str]]
+NoteFn = Callable[[Node, Limits], Optional[str]]
 
 
 def camel(name: str) -> str:
@@ -47,6 +48,7 @@ class Lowering:
     check: Optional[CheckFn] = None
     out_role: str = "output"
     variadic: bool = False
+    note: Optional[NoteFn] = None  # how a workaround is used (not a failure), for info()
 
     def supports(self, node: Node, descs: NodeDescs, limits: Limits) -> Optional[str]:
         """Why the context cannot run this node with the direct WebNN op, or None."""
@@ -63,6 +65,9 @@ class Lowering:
             reason = limits.check_operand(self.webnn, self.out_role, d) or _check_dims(self.webnn, self.out_role, d, limits)
             if reason:
                 return reason
+        first = next((d for d in descs.inputs if d is not None), None)
+        if first is not None and limits.features.get(f"{self.webnn}.{first.dtype}"):  # a value probe failed
+            return limits.features[f"{self.webnn}.{first.dtype}"]
         return self.check(node, descs, limits) if self.check else None
 
 
@@ -98,7 +103,21 @@ def _same_args(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[Operand
     return [b.call(camel(node.op), list(ops), outs[0])]
 
 
-_register(("add", "sub", "mul", "div", "max", "min", "pow"), ("a", "b"), _same_args)
+def _div(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    """Float division as is; integer division with x / 0 = 0 (the IR's rule) made explicit, since backends
+    differ there (TFLite's int32 div zeroes the *whole* output when any divisor is 0)."""
+    x, y = _in(ops, 0), _in(ops, 1)
+    if x.desc.info.is_float:
+        return [b.call("div", [x, y], outs[0])]
+    zero, one = b.scalar(0, y.dtype), b.scalar(1, y.dtype)
+    is_zero = b.call("equal", [y, zero], OperandDesc("uint8", y.shape))
+    safe = b.call("where", [is_zero, one, y], y.desc)
+    quotient = b.call("div", [x, safe], outs[0])
+    return [b.call("where", [is_zero, b.scalar(0, outs[0].dtype), quotient], outs[0])]
+
+
+_register(("add", "sub", "mul", "max", "min", "pow"), ("a", "b"), _same_args)
+_register(("div",), ("a", "b"), _div)
 _register(("equal", "greater", "greater_or_equal", "lesser", "lesser_or_equal"), ("a", "b"), _same_args)
 _register(("logical_not",), ("a",), _same_args)
 _register(("where",), ("condition", "trueValue", "falseValue"), _same_args)
@@ -235,11 +254,44 @@ _register(("gather",), ("input", "indices"), _gather)
 
 def _pad(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
     a = node.attributes
+    x = _in(ops, 0)
+    begin, end = list(a["beginning_padding"]), list(a["ending_padding"])
+    if a["mode"] == "edge" and b.features.get("pad.edge"):
+        return [_pad_edge(b, x, begin, end)]
     options = {"mode": a["mode"], "value": a["value"]}
-    return [b.call("pad", [_in(ops, 0), list(a["beginning_padding"]), list(a["ending_padding"])], outs[0], options)]
+    return [b.call("pad", [x, begin, end], outs[0], options)]
 
 
-_register(("pad",), ("input",), _pad)
+def _pad_edge(b: PlanBuilder, x: PlanOperand, begin: list[int], end: list[int]) -> PlanOperand:
+    """Edge padding from slice + expand + concat, axis by axis (for backends whose pad lacks "edge")."""
+    cur = x
+    for axis, (pb, pe) in enumerate(zip(begin, end)):
+        if not (pb or pe):
+            continue
+        shape = list(cur.shape)
+
+        def edge(start: int, copies: int) -> PlanOperand:
+            starts = [0] * len(shape)
+            starts[axis] = start
+            one = [1 if i == axis else d for i, d in enumerate(shape)]
+            piece = b.call("slice", [cur, starts, one], OperandDesc(cur.dtype, tuple(one)))
+            wide = [copies if i == axis else d for i, d in enumerate(shape)]
+            return b.call("expand", [piece, wide], OperandDesc(cur.dtype, tuple(wide)))
+
+        parts = ([edge(0, pb)] if pb else []) + [cur] + ([edge(shape[axis] - 1, pe)] if pe else [])
+        grown = [d + pb + pe if i == axis else d for i, d in enumerate(shape)]
+        cur = b.call("concat", [parts, axis], OperandDesc(cur.dtype, tuple(grown)))
+    return cur
+
+
+def _pad_note(node: Node, limits: Limits) -> Optional[str]:
+    reason = limits.features.get("pad.edge")
+    if node.attributes["mode"] == "edge" and reason:
+        return f"edge padding built from slice/expand/concat: this context's pad refuses it ({reason})"
+    return None
+
+
+_register(("pad",), ("input",), _pad, note=_pad_note)
 
 
 def _conv2d(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
@@ -256,14 +308,42 @@ _register(("conv2d",), ("input", "filter", "bias"), _conv2d)
 def _pool(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
     a = node.attributes
     x = _in(ops, 0)
-    h, w = (x.shape[2], x.shape[3]) if a["layout"] == "nchw" else (x.shape[1], x.shape[2])
+    nchw = a["layout"] == "nchw"
+    h, w = (x.shape[2], x.shape[3]) if nchw else (x.shape[1], x.shape[2])
+    oh, ow = (outs[0].shape[2], outs[0].shape[3]) if nchw else (outs[0].shape[1], outs[0].shape[2])
     window = list(a["window_dimensions"]) if a["window_dimensions"] is not None else [h, w]
-    options = {"windowDimensions": window, "padding": list(a["padding"]), "strides": list(a["strides"]),
-               "dilations": list(a["dilations"]), "layout": a["layout"], "roundingType": a["output_shape_rounding"]}
-    return [b.call(camel(node.op), [x], outs[0], options)]
+    options: dict[str, Any] = {"windowDimensions": window, "padding": list(a["padding"]), "strides": list(a["strides"]),
+                               "dilations": list(a["dilations"]), "layout": a["layout"]}
+    if a["output_shape_rounding"] == "ceil":  # outputSizes pins the shape (Chromium 153 ignores roundingType)
+        options.update(roundingType="ceil", outputSizes=[oh, ow])
+    y = b.call(camel(node.op), [x], outs[0], options)
+    if node.op == "average_pool2d" and (any(a["padding"]) or _overhangs(a, (h, w), window, (oh, ow))):
+        # windows over padding (explicit, or ceil rounding's overhang): divide by the average of ones, so the
+        # result averages the real cells only, whatever the backend divides by (TFLite counts padding it
+        # had to make explicit, e.g. asymmetric padding)
+        ones = b.scalar(1.0, x.dtype, (1, 1, h, w) if nchw else (1, h, w, 1))
+        count = b.call("averagePool2d", [ones], OperandDesc(x.dtype, (1, 1, oh, ow) if nchw else (1, oh, ow, 1)), options)
+        y = b.call("div", [y, count], outs[0])
+    return [y]
 
 
-_register(("average_pool2d", "max_pool2d"), ("input",), _pool)
+def _overhangs(a: Any, size: tuple[int, int], window: list[int], out: tuple[int, int]) -> bool:
+    pad, strides, dil = a["padding"], a["strides"], a["dilations"]
+    for i in range(2):
+        span = (window[i] - 1) * dil[i] + 1
+        if (out[i] - 1) * strides[i] + span > size[i] + pad[2 * i] + pad[2 * i + 1]:
+            return True
+    return False
+
+
+def _pool_check(node: Node, descs: NodeDescs, limits: Limits) -> Optional[str]:
+    webnn = camel(node.op)
+    if any(d != 1 for d in node.attributes["dilations"]) and limits.features.get(f"{webnn}.dilations"):
+        return f"{webnn} with dilations {list(node.attributes['dilations'])}: {limits.features[f'{webnn}.dilations']}"
+    return None
+
+
+_register(("average_pool2d", "max_pool2d"), ("input",), _pool, check=_pool_check)
 
 
 def supports(node: Node, descs: NodeDescs, limits: Limits) -> Optional[str]:
@@ -272,6 +352,13 @@ def supports(node: Node, descs: NodeDescs, limits: Limits) -> Optional[str]:
     if lowering is None:
         return f"no WebNN lowering for op {node.op!r}"
     return lowering.supports(node, descs, limits)
+
+
+def note(node: Node, limits: Limits) -> Optional[str]:
+    """A note (not a failure) on how a supported node is built: workarounds, non-preferred layouts."""
+    lowering = LOWERINGS.get(node.op)
+    extra = lowering.note(node, limits) if lowering and lowering.note else None
+    return extra or layout_note(node, limits)
 
 
 def layout_note(node: Node, limits: Limits) -> Optional[str]:
@@ -283,4 +370,4 @@ def layout_note(node: Node, limits: Limits) -> Optional[str]:
     return None
 
 
-__all__ = ["LOWERINGS", "Lowering", "NodeDescs", "camel", "layout_note", "supports"]
+__all__ = ["LOWERINGS", "Lowering", "NodeDescs", "camel", "layout_note", "note", "supports"]

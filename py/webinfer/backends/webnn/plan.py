@@ -118,9 +118,10 @@ def encode(value: Any) -> Any:
 class PlanBuilder:
     """Records MLGraphBuilder calls; the lowerings use it as they would use the real builder."""
 
-    def __init__(self, narrow_int64: bool = False) -> None:
+    def __init__(self, narrow_int64: bool = False, features: Optional[dict[str, Optional[str]]] = None) -> None:
         self.plan = Plan()
         self.narrow_int64 = narrow_int64
+        self.features: dict[str, Optional[str]] = dict(features or {})  # probed feature -> why not (None: works)
         self.node = ""  # the graph node being lowered (named in the plan, for JS error messages)
         self._next = 0
 

@@ -18,7 +18,7 @@ from ...ir.graph import Graph, Node
 from ...ir.operand import OperandDesc
 from ...ir.registry import get_op
 from .limits import Limits
-from .lowering import LOWERINGS, NodeDescs, camel, layout_note, supports
+from .lowering import LOWERINGS, NodeDescs, camel, note, supports
 from .plan import Plan, PlanBuilder, PlanOperand
 
 
@@ -68,11 +68,11 @@ class Checker:
         """Support for one node with these (IR) descriptors."""
         n = self.narrow_int64
         descs = NodeDescs([None if d is None else narrowed(d, n) for d in inputs], [narrowed(d, n) for d in outputs])
-        note = layout_note(node, self.limits)
+        explain = note(node, self.limits)
         lowering = LOWERINGS.get(node.op)
         reason = supports(node, descs, self.limits)
         if reason is None:
-            return Support(node.name, node.op, lowering.webnn if lowering else node.op, note=note)
+            return Support(node.name, node.op, lowering.webnn if lowering else node.op, note=explain)
         spec = get_op(node.op)
         if not (self.decompose and spec.decompose is not None and all(d is None or d.is_static for d in inputs)):
             return Support(node.name, node.op, None, reason)
@@ -139,7 +139,7 @@ def plan_graph(graph: Graph, limits: Limits, decompose: bool = True) -> tuple[Pl
     if problems:
         raise unsupported_error(problems)
 
-    b = PlanBuilder(narrow_int64=checker.narrow_int64)
+    b = PlanBuilder(narrow_int64=checker.narrow_int64, features=limits.features)
     env: dict[str, PlanOperand] = {}
     for name, desc in graph.inputs.items():
         env[name] = b.input(name, desc)

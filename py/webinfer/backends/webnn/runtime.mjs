@@ -200,6 +200,71 @@ export async function limitsFor(options) {
   }
 }
 
+// Behaviour opSupportLimits() does not describe, found once per context: graphs the builder accepts but
+// build() refuses, and ops that build but compute wrong values (checked on known inputs).
+const POOL4 = { dataType: "float32", shape: [1, 4, 4, 1] };
+const BUILD_PROBES = {
+  "pad.edge": (b) => b.pad(b.input("x", { dataType: "float32", shape: [3, 3] }), [1, 1], [1, 1], { mode: "edge" }),
+  "pad.reflection": (b) => b.pad(b.input("x", { dataType: "float32", shape: [3, 3] }), [1, 1], [1, 1], { mode: "reflection" }),
+  "maxPool2d.dilations": (b) => b.maxPool2d(b.input("x", POOL4), { windowDimensions: [2, 2], dilations: [2, 2], layout: "nhwc" }),
+  "averagePool2d.dilations": (b) => b.averagePool2d(b.input("x", POOL4), { windowDimensions: [2, 2], dilations: [2, 2], layout: "nhwc" }),
+};
+// op.dataType -> [a, b, expected op(a, b)]
+const VALUE_PROBES = {
+  "add.int32": [[7, -7, 6], [2, 2, -3], [9, -5, 3]],
+  "sub.int32": [[7, -7, 6], [2, 2, -3], [5, -9, 9]],
+  "mul.int32": [[7, -7, 6], [2, 2, -3], [14, -14, -18]],
+  "max.int32": [[7, -7, 6], [2, 2, -3], [7, 2, 6]],
+  "min.int32": [[7, -7, 6], [2, 2, -3], [2, -7, -3]],
+  "div.int32": [[7, -7, 6], [2, 2, -3], [3, -3, -2]],
+  "pow.int32": [[2, -3, 5, 1], [3, 2, 0, -1], [8, 9, 1, 1]],
+};
+
+async function valueProbe(context, name, [a, b, want]) {
+  const [op, dataType] = name.split(".");
+  const desc = { dataType, shape: [a.length] };
+  const builder = new MLGraphBuilder(context);
+  const graph = await builder.build({ y: builder[op](builder.input("a", desc), builder.input("b", desc)) });
+  const [ta, tb, ty] = await Promise.all([
+    context.createTensor({ ...desc, writable: true }), context.createTensor({ ...desc, writable: true }),
+    context.createTensor({ ...desc, readable: true }),
+  ]);
+  try {
+    context.writeTensor(ta, typedView(dataType, new Int32Array(a)));
+    context.writeTensor(tb, typedView(dataType, new Int32Array(b)));
+    context.dispatch(graph, { a: ta, b: tb }, { y: ty });
+    const got = Array.from(typedView(dataType, await context.readTensor(ty)));
+    if (got.join() === want.join()) return null;
+    return `${op}(${dataType}) computes wrong values here: ${op}([${a}], [${b}]) gave [${got}], not [${want}]`;
+  } finally {
+    for (const t of [ta, tb, ty]) t.destroy();
+    graph.destroy();
+  }
+}
+
+/** JSON {feature: null (works) | why not} for every build and value probe (run concurrently). */
+export async function probeFeatures(context) {
+  const failure = (e) => `${e.name ?? "Error"}: ${e.message ?? e}`;
+  const builds = Object.entries(BUILD_PROBES).map(async ([name, make]) => {
+    const builder = new MLGraphBuilder(context);
+    try {
+      const graph = await builder.build({ y: make(builder) });
+      graph.destroy();
+      return [name, null];
+    } catch (e) {
+      return [name, failure(e)];
+    }
+  });
+  const values = Object.entries(VALUE_PROBES).map(async ([name, probe]) => {
+    try {
+      return [name, await valueProbe(context, name, probe)];
+    } catch (e) {
+      return [name, failure(e)];
+    }
+  });
+  return JSON.stringify(Object.fromEntries(await Promise.all([...builds, ...values])));
+}
+
 /** A GPUDevice of the default adapter (for createContext(gpuDevice) when no WebGPU session lends one). */
 export async function requestGPUDevice() {
   if (!globalThis.navigator?.gpu) throw new Error("webinfer webnn: navigator.gpu is missing (no WebGPU in this browser)");

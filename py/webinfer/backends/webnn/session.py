@@ -27,6 +27,9 @@ from .planner import Checker, Support, plan_graph, unsupported_error
 OPTIONS = ("device", "power_preference", "accelerated", "gpu_device", "context", "decompose", "bindings")
 
 
+_PROBED: dict[tuple[str, str], dict[str, Optional[str]]] = {}  # (options, limits) -> probed features
+
+
 def runtime() -> Any:
     """The runtime.mjs module in the page (loaded once from the wheel)."""
     source = resources.files(__package__).joinpath("runtime.mjs").read_text(encoding="utf-8")
@@ -48,6 +51,7 @@ class WebNNContext:
     def open(cls, device: Optional[str] = None, power_preference: Optional[str] = None,
              accelerated: Optional[bool] = None, gpu_device: Any = None) -> "WebNNContext":
         """Create a context: from ``gpu_device`` (a GPUDevice, or True for a fresh one) or from options."""
+        t0 = time.perf_counter()
         request = ContextRequest(device, power_preference, accelerated, gpu_device is not None and gpu_device is not False)
         rt = runtime()
         if request.gpu_device:
@@ -63,12 +67,17 @@ class WebNNContext:
         except Exception as e:  # the browser's own words (NotSupportedError, ...)
             raise BackendError(f"webnn: createContext({json.dumps(sent) if isinstance(sent, dict) else sent}) failed: {e}") from None
         limits = limits_from_json(str(rt.limitsJSON(handle)))
+        key = (json.dumps(sent, sort_keys=True) if isinstance(sent, dict) else str(sent), limits.fingerprint())
+        if key not in _PROBED:  # behaviour probes: once per page for each kind of context
+            _PROBED[key] = json.loads(str(ffi.run_sync(rt.probeFeatures(handle))))
+        limits.features.update(_PROBED[key])
         cpu_equal: Optional[bool] = None
         if request.gpu_device or request.device not in (None, "cpu") or request.accelerated:
             cpu_text = ffi.run_sync(rt.limitsFor(ffi.to_js({"deviceType": "cpu", "accelerated": False})))
             cpu_equal = None if cpu_text is None else limits_from_json(str(cpu_text)).fingerprint() == limits.fingerprint()
         accelerated_attr = rt.contextAccelerated(handle)
-        report = ContextReport(request, sent, None if accelerated_attr is None else bool(accelerated_attr), limits, cpu_equal)
+        report = ContextReport(request, sent, None if accelerated_attr is None else bool(accelerated_attr), limits, cpu_equal,
+                               {"open_ms": round((time.perf_counter() - t0) * 1e3, 3)})
         return cls(handle, report, owned=True, gpu_device=gpu_device if request.gpu_device else None)
 
     def destroy(self) -> None:
@@ -116,7 +125,8 @@ class WebNNSession(Session):
                 raise unsupported_error(problems)
             if graph.is_static:
                 self._build({})
-            for bindings in options.get("bindings") or ():
+            prebuild = options.get("bindings") or ()
+            for bindings in [prebuild] if isinstance(prebuild, Mapping) else prebuild:  # dims to build for now
                 self._build(dict(bindings))
         except BaseException:
             self._close()

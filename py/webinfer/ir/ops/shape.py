@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from ..operand import Dim, OperandDesc, fmt_shape
 from ..registry import Attr, Call, OpSpec, dims_product, normalize_axis, register, same_dims
-from ._common import INDEX_TYPES, NUMBERS, exact, inp
+from ._common import INDEX_TYPES, exact, inp
 
 
 def _x(call: Call) -> OperandDesc:
@@ -139,6 +139,8 @@ def _split_parts(call: Call, x: OperandDesc, axis: int) -> list[int]:
     if isinstance(splits, int):
         if splits < 1:
             raise call.error(f"splits must be >= 1, got {splits}")
+        if splits > 4096:  # as many outputs as a splits list may have; never build a huge list from one int
+            raise call.error(f"splits {splits} asks for more than 4096 outputs")
         if not isinstance(dim, int):
             raise call.error(f"cannot split the symbolic dim {dim!r} into equal parts")
         if dim % splits:

@@ -67,8 +67,8 @@ def conv2d_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int
              f"    for (var kx = 0; kx < {w['KW']}; kx = kx + 1) {{",
              f"      let ix = ix0 + kx * {w['DW']};",
              f"      if (ix < 0 || ix >= {w['W']}) {{ continue; }}",
-             f"      acc = acc + f32({ldx}(xb + u32(iy) * {sx[2]} + u32(ix) * {sx[3]})) * "
-             f"f32({ldf}(fb + u32(ky) * {sf[2]} + u32(kx) * {sf[3]}));",
+             f"      acc = fma(f32({ldx}(xb + u32(iy) * {sx[2]} + u32(ix) * {sx[3]})), "
+             f"f32({ldf}(fb + u32(ky) * {sf[2]} + u32(kx) * {sf[3]})), acc);",
              "    }",
              "  }",
              "}",
@@ -90,6 +90,7 @@ def pool2d_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int
     total = math.prod(step.shape)
     if is_max:
         mx = use(prog, "max", "f32")
+        use(prog, "inf", "f32")
         init, update, fin = "-inf_f32()", f"acc = {mx}(acc, v);", "acc"
     else:
         init, update, fin = "0.0", "acc = acc + v; cnt = cnt + 1.0;", "acc / cnt"

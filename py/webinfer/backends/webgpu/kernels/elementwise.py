@@ -172,14 +172,14 @@ def wrap8(expr: str, dtype: str, t: str) -> str:
     return expr
 
 
-def render_tree(prog: Program, tree: Expr, leaf: dict[int, str], acc: str, f16: bool) -> tuple[list[str], str]:
+def render_tree(prog: Program, tree: Expr, leaf: dict[int, str], acc: str, f16: bool, acc_type: str = "") -> tuple[list[str], str]:
     """WGSL statements evaluating ``tree`` (loads at the offsets in ``leaf``, keyed by id) and the result."""
     lines: list[str] = []
     names: dict[int, str] = {}
     for k, node in enumerate(walk(tree)):
         t = compute_type(node.dtype, f16)
         if isinstance(node, Acc):
-            expr = acc
+            expr = acc if acc_type in ("", t) else f"{t}({acc})"
         elif isinstance(node, Load):
             expr = f"{prog.loader(node.view.value)}({leaf[id(node)]})"
             if COMPUTE_TYPE[node.view.value.store] != t:
@@ -211,7 +211,7 @@ def render_store(prog: Program, out: View, shape: tuple[int, ...], tree: Optiona
     views = [(s, ld.view.offset) for s, ld in zip(cstrides, lds)] + [(cstrides[-1], out.offset)]
     idx_lines, offs = prog.index("oi", cshape, views, "e")
     leaf = {id(ld): o for ld, o in zip(lds, offs)}
-    tree_lines, result = render_tree(prog, tree, leaf, "acc", f16)
+    tree_lines, result = render_tree(prog, tree, leaf, "acc", f16, acc_type)
     b = prog.bind(out.value, writable=True)
     body = "\n  ".join(idx_lines + tree_lines + [f"b{b}[{offs[-1]}] = {result};"])
     param = f", acc: {acc_type}" if has_acc(tree) else ""

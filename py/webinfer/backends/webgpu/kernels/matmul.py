@@ -103,7 +103,8 @@ def matmul_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int
         "  workgroupBarrier();",
         f"  for (var kk = 0u; kk < {TK}u; kk = kk + 1u) {{",
         f"    let bv = Bs[kk * {TN // 4}u + tx];",
-        *[f"    acc{i} = acc{i} + As[(ty * 4u + {i}u) * {TK}u + kk] * bv;" for i in range(4)],
+        *[(f"    acc{i} = fma(vec4<{t}>(As[(ty * 4u + {i}u) * {TK}u + kk]), bv, acc{i});" if t in ("f32", "f16") else
+           f"    acc{i} = acc{i} + As[(ty * 4u + {i}u) * {TK}u + kk] * bv;") for i in range(4)],
         "  }",
         "  workgroupBarrier();",
         "}",

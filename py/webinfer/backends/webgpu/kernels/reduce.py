@@ -43,8 +43,8 @@ def _tree_reduce(t: str, combine: str, src: str, dst: str) -> list[str]:
     return [
         f"red[li] = {src};",
         "workgroupBarrier();",
-        "for (var s = 32u; s > 0u; s = s >> 1u) {",
-        f"  if (li < s) {{ let a = red[li]; let b = red[li + s]; red[li] = {combine}; }}",
+        "for (var st = 32u; st > 0u; st = st >> 1u) {",
+        f"  if (li < st) {{ let a = red[li]; let b = red[li + st]; red[li] = {combine}; }}",
         "  workgroupBarrier();",
         "}",
         f"let {dst} = red[0];",
@@ -101,6 +101,17 @@ def _spaces(prog: Program, step: Step) -> tuple[tuple[int, int, int], tuple[int,
     return rows_h, red_h, math.prod(p["row_shape"]), p["red_count"]
 
 
+# exp(x - m) with the difference carried exactly (two-sum): x - m rounds when |x - m| is large, and
+# exp turns that rounding into a large relative error (75 ULP at x - m = -75)
+EXP_DIFF = """fn {ex}d(x: f32, m: f32) -> f32 {{
+  let d = x - m;
+  if (d != d || abs(d) > 3.0e38) {{ return {ex}(d); }}
+  let bv = d - x;
+  let err = (x - (d - bv)) + (-m - bv);
+  return {ex}(d) * (1.0 + err);
+}}"""
+
+
 def softmax_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
     """softmax along one axis: max, sum of exp(x - max), then exp(x - max) / sum — one workgroup per row."""
     (x,) = step.inputs
@@ -108,7 +119,7 @@ def softmax_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[in
     render_store(prog, step.out, step.shape, step.tree, "f32", f16)  # type: ignore[arg-type]
     rows_h, red_h, rows, count = _spaces(prog, step)
     ld = prog.loader(x.value)
-    mx, ex, fin = use(prog, "max", "f32"), use(prog, "exp", "f32"), use(prog, "finite", "f32")
+    mx, ex = use(prog, "max", "f32"), use(prog, "exp", "f32")
     prog.decls.append(f"var<workgroup> red: array<f32, {WG}>;")
     row_idx, (ri, rl) = prog.index_code("row", rows_h, "w")
     n = prog.u32(count)
@@ -117,11 +128,12 @@ def softmax_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[in
              f"var a = -inf_f32();",
              *_loop(red_h, prog, "n", "li", f"{WG}u", [f"a = {mx}(a, {val});"], "r"),
              *_tree_reduce("f32", f"{mx}(a, b)", "a", "m0"),
-             f"let m = select(0.0, m0, {fin}(m0));",
+             "let m = m0;  // an inf or NaN in the row makes the row NaN, as the reference (and torch) do",
              "var s = 0.0;",
-             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"s = s + {ex}({val} - m);"], "q"),
+             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"s = s + {ex}d({val}, m);"], "q"),
              *_tree_reduce("f32", "a + b", "s", "total"),
-             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"store({rl} + ro1, {ex}({val} - m) / total);"], "p")]
+             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"store({rl} + ro1, {ex}d({val}, m) / total);"], "p")]
+    prog.helper(f"{ex}d", EXP_DIFF.format(ex=ex))
     return prog.render("  " + "\n  ".join(lines), (WG, 1, 1)), grid(rows, prog.label)
 
 

@@ -27,8 +27,17 @@ _FLOAT = {
   let k1 = k / 2;
   return {T}(ldexp(ldexp(exp(r), k1), k - k1));
 }}""",
-    "log": "fn log_{T}(x: {T}) -> {T} {{ if (x < {T}(0.0)) {{ return nan_{T}(); }} if (x == {T}(0.0)) {{ return -inf_{T}(); }} return log(x); }}",
-    "sqrt": "fn sqrt_{T}(x: {T}) -> {T} {{ if (x < {T}(0.0)) {{ return nan_{T}(); }} return sqrt(x); }}",
+    "log": """fn log_{T}(x: {T}) -> {T} {{
+  if (isnan_{T}(x) || x < {T}(0.0)) {{ return nan_{T}(); }}
+  if (x == {T}(0.0)) {{ return -inf_{T}(); }}
+  if (!finite_{T}(x)) {{ return x; }}
+  return log(x);
+}}""",
+    "sqrt": """fn sqrt_{T}(x: {T}) -> {T} {{
+  if (isnan_{T}(x) || x < {T}(0.0)) {{ return nan_{T}(); }}
+  if (!finite_{T}(x)) {{ return x; }}
+  return sqrt(x);
+}}""",
     # Abramowitz & Stegun 7.1.26: |error| < 1.5e-7
     "erf": """fn erf_{T}(x0: {T}) -> {T} {{
   let x = f32(x0);
@@ -52,17 +61,33 @@ _FLOAT = {
 }}""",
     "gelu": "fn gelu_{T}(x: {T}) -> {T} {{ return {T}(0.5) * x * ({T}(1.0) + erf_{T}(x * {T}(0.7071067811865476))); }}",
     # sin/cos: reduce into [-pi, pi] first (WGSL only bounds the error there)
-    "sin": "fn sin_{T}(x: {T}) -> {T} {{ let v = f32(x); let n = round(v * 0.15915494309189535); return {T}(sin((v - n * 6.28125) - n * 0.0019353071795864769)); }}",
-    "cos": "fn cos_{T}(x: {T}) -> {T} {{ let v = f32(x); let n = round(v * 0.15915494309189535); return {T}(cos((v - n * 6.28125) - n * 0.0019353071795864769)); }}",
+    "sin": """fn sin_{T}(x: {T}) -> {T} {{
+  if (!finite_{T}(x)) {{ return nan_{T}(); }}
+  let v = f32(x); let n = round(v * 0.15915494309189535);
+  return {T}(sin(((v - n * 6.28125) - n * 0.0019350051879882812) - n * 3.0199159795074593e-07));
+}}""",
+    "cos": """fn cos_{T}(x: {T}) -> {T} {{
+  if (!finite_{T}(x)) {{ return nan_{T}(); }}
+  let v = f32(x); let n = round(v * 0.15915494309189535);
+  return {T}(cos(((v - n * 6.28125) - n * 0.0019350051879882812) - n * 3.0199159795074593e-07));
+}}""",
     # numpy pow: negative bases with integer exponents, pow(x, 0) = 1, NaN where numpy gives NaN
     "pow": """fn pow_{T}(a: {T}, b: {T}) -> {T} {{
-  if (b == {T}(0.0)) {{ return {T}(1.0); }}
+  if (b == {T}(0.0) || a == {T}(1.0)) {{ return {T}(1.0); }}
   if (isnan_{T}(a) || isnan_{T}(b)) {{ return nan_{T}(); }}
-  if (a == {T}(0.0)) {{ return select({T}(0.0), inf_{T}(), b < {T}(0.0)); }}
+  if (!finite_{T}(b)) {{
+    if (abs(a) == {T}(1.0)) {{ return {T}(1.0); }}
+    return select({T}(0.0), inf_{T}(), (abs(a) > {T}(1.0)) == (b > {T}(0.0)));
+  }}
+  let odd = fract(b) == {T}(0.0) && abs(b) < {T}(16777216.0) && (i32(abs(b)) & 1) == 1;
+  let neg = (bitcast<u32>(f32(a)) >> 31u) == 1u;
+  if (a == {T}(0.0) || !finite_{T}(a)) {{
+    let r = select({T}(0.0), inf_{T}(), (a == {T}(0.0)) == (b < {T}(0.0)));
+    return select(r, -r, neg && odd);
+  }}
   let r = {T}(exp2(f32(b) * log2(abs(f32(a)))));
   if (a > {T}(0.0)) {{ return r; }}
   if (fract(b) != {T}(0.0)) {{ return nan_{T}(); }}
-  let odd = abs(b) < {T}(16777216.0) && (i32(abs(b)) & 1) == 1;
   return select(r, -r, odd);
 }}""",
     "max": "fn max_{T}(a: {T}, b: {T}) -> {T} {{ if (isnan_{T}(a) || isnan_{T}(b)) {{ return nan_{T}(); }} return max(a, b); }}",
@@ -126,8 +151,8 @@ _INT = {
 
 # helpers that other helpers call
 _DEPENDS = {
-    "exp": ("inf", "isnan"), "log": ("nan", "inf"), "sqrt": ("nan",), "erf": ("exp",), "tanh": ("exp",),
-    "sigmoid": ("exp",), "gelu": ("erf",), "pow": ("nan", "inf", "isnan"), "max": ("nan", "isnan"),
+    "exp": ("inf", "isnan"), "log": ("nan", "inf", "isnan", "finite"), "sqrt": ("nan", "isnan", "finite"), "erf": ("exp",), "tanh": ("exp",),
+    "sigmoid": ("exp",), "gelu": ("erf",), "pow": ("nan", "inf", "isnan", "finite"), "sin": ("nan", "finite"), "cos": ("nan", "finite"), "max": ("nan", "isnan"),
     "min": ("nan", "isnan"), "clamp": ("isnan",), "to_i32": ("isnan",), "to_u32": ("isnan",), "round_f16": ("f16_bits",),
 }
 

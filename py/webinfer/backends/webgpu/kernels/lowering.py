@@ -1,0 +1,294 @@
+"""Lowerings: what each graph op becomes in the planner — a fused elementwise tree, a view, or a kernel.
+
+``LOWERINGS[op] = (family, fn)``; ``fn(pl, node)`` uses the planner's small API:
+``pl.view(x)`` (the operand as a view, materializing only if it must), ``pl.elementwise(node, inputs,
+build)`` (fusing into a lazy tree), ``pl.kernel(node, family, views, shape, dtype, params)`` (a kernel
+whose value later gets an epilogue), ``pl.set_view``, ``pl.set_lazy``, ``pl.desc``, ``pl.concat``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from ....ir.graph import Node
+from ..expr import Acc, Const, Expr, Load, Op
+from ..views import View, coalesce, dense_strides
+from .elementwise import EW_OPS
+
+Lowering = Callable[[Any, Node], None]
+LOWERINGS: dict[str, tuple[str, Lowering]] = {}
+
+
+def _ew(pl: Any, node: Node) -> None:
+    desc = pl.desc(node.outputs[0])
+    attrs = dict(node.attributes)
+    pl.elementwise(node, list(node.inputs), lambda args: Op(node.op, args, desc.dtype, attrs, node.name))
+
+
+for _op in EW_OPS:
+    LOWERINGS[_op] = ("elementwise", _ew)
+
+
+def _batch_norm(pl: Any, node: Node) -> None:
+    desc = pl.desc(node.outputs[0])
+    shape, dt = desc.shape, desc.dtype
+    axis = node.attributes["axis"] % len(shape)
+    bshape = tuple(shape[axis] if i == axis else 1 for i in range(len(shape)))
+
+    def chan(name: Optional[str]) -> Optional[Expr]:
+        if name is None:
+            return None
+        v = pl.view(name).reshape(bshape)
+        if v is None:
+            v = pl.dense(name).reshape(bshape)
+        return Load(v.broadcast_to(shape), dt)
+
+    x, mean, var, scale, bias = node.inputs
+
+    def build(args: list[Expr]) -> Expr:
+        (xe,) = args
+        y: Expr = Op("div", [Op("sub", [xe, chan(mean)], dt),  # type: ignore[list-item]
+                             Op("sqrt", [Op("add", [chan(var), Const(node.attributes["epsilon"], dt)], dt)], dt)], dt)
+        if scale is not None:
+            y = Op("mul", [y, chan(scale)], dt)  # type: ignore[list-item]
+        if bias is not None:
+            y = Op("add", [y, chan(bias)], dt)  # type: ignore[list-item]
+        return Op("identity", [y], dt, {}, node.name)
+
+    pl.elementwise(node, [x], build)
+
+
+LOWERINGS["batch_normalization"] = ("elementwise", _batch_norm)
+
+
+# -- views -----------------------------------------------------------------------------------------
+def _reshape(pl: Any, node: Node) -> None:
+    shape = pl.desc(node.outputs[0]).shape
+    v = pl.view(node.inputs[0]).reshape(shape)
+    if v is None:  # strides cannot express it: copy into a dense buffer first
+        v = pl.dense(node.inputs[0]).reshape(shape)
+    pl.set_view(node.outputs[0], v)
+
+
+def _transpose(pl: Any, node: Node) -> None:
+    v = pl.view(node.inputs[0])
+    perm = node.attributes["permutation"]
+    if perm is None:
+        perm = tuple(reversed(range(len(v.shape))))
+    pl.set_view(node.outputs[0], v.transpose(perm))
+
+
+def _slice(pl: Any, node: Node) -> None:
+    v = pl.view(node.inputs[0])
+    a = node.attributes
+    steps = a["strides"] if a["strides"] is not None else (1,) * len(v.shape)
+    pl.set_view(node.outputs[0], v.slice(a["starts"], a["sizes"], steps))
+
+
+def _expand(pl: Any, node: Node) -> None:
+    pl.set_view(node.outputs[0], pl.view(node.inputs[0]).broadcast_to(pl.desc(node.outputs[0]).shape))
+
+
+def _split(pl: Any, node: Node) -> None:
+    v = pl.view(node.inputs[0])
+    axis = node.attributes["axis"] % len(v.shape)
+    start = 0
+    for out in node.outputs:
+        shape = pl.desc(out).shape
+        starts = [start if d == axis else 0 for d in range(len(shape))]
+        pl.set_view(out, v.slice(starts, shape, (1,) * len(shape)))
+        start += shape[axis]
+
+
+LOWERINGS.update({"reshape": ("view", _reshape), "transpose": ("view", _transpose), "slice": ("view", _slice),
+                  "expand": ("view", _expand), "split": ("view", _split)})
+
+
+def _concat(pl: Any, node: Node) -> None:
+    pl.concat(node)
+
+
+LOWERINGS["concat"] = ("concat", _concat)
+
+
+# -- kernels ---------------------------------------------------------------------------------------
+def _matmul(pl: Any, node: Node) -> None:
+    desc = pl.desc(node.outputs[0])
+    a, b = (pl.view(i) for i in node.inputs)
+    pl.kernel(node, "matmul", [a, b], desc.shape, desc.dtype, {})
+
+
+def _gemm(pl: Any, node: Node) -> None:
+    desc = pl.desc(node.outputs[0])
+    at = node.attributes
+    a, b = pl.view(node.inputs[0]), pl.view(node.inputs[1])
+    if at["a_transpose"]:
+        a = a.transpose((1, 0))
+    if at["b_transpose"]:
+        b = b.transpose((1, 0))
+    dt = desc.dtype
+    step = pl.kernel(node, "matmul", [a, b], desc.shape, dt, {}, lazy=False)
+    tree: Expr = Acc(dt)
+    if at["alpha"] != 1.0:
+        tree = Op("mul", [tree, Const(at["alpha"], dt)], dt)
+    c = node.inputs[2]
+    if c is not None and at["beta"] != 0.0:
+        ce: Expr = Load(pl.view(c).broadcast_to(desc.shape), dt)
+        if at["beta"] != 1.0:
+            ce = Op("mul", [ce, Const(at["beta"], dt)], dt)
+        tree = Op("add", [tree, ce], dt)
+    pl.set_lazy(node.outputs[0], tree, desc.shape, dt, step)
+
+
+LOWERINGS["matmul"] = ("matmul", _matmul)
+LOWERINGS["gemm"] = ("matmul", _gemm)
+
+
+def _split_spaces(x: View, out_shape: tuple[int, ...], red: list[int], extra_red: list[tuple[tuple[int, ...], int]] = (),  # type: ignore[assignment]
+                  with_out: bool = True) -> dict[str, Any]:
+    """Row space (dims not in ``red``) and reduced space, as coalesced index spaces (input, logical output, extras)."""
+    rank = len(x.shape)
+    rows = [d for d in range(rank) if d not in red]
+    lstr = dense_strides(x.shape)
+    row_sets = [[x.strides[d] for d in rows]] + ([[lstr[d] for d in rows]] if with_out else [])
+    rshape, rstr = coalesce([x.shape[d] for d in rows], row_sets)
+    red_sets = [[x.strides[d] for d in red]] + ([[lstr[d] for d in red]] if with_out else [])
+    red_sets += [list(s) for s, _ in extra_red]
+    qshape, qstr = coalesce([x.shape[d] for d in red], red_sets)
+    row_offsets = [x.offset] + ([0] if with_out else [])
+    red_offsets = [0] + ([0] if with_out else []) + [off for _, off in extra_red]
+    count = 1
+    for d in red:
+        count *= x.shape[d]
+    return {"row_shape": rshape, "row_views": list(zip(rstr, row_offsets)),
+            "red_shape": qshape, "red_views": list(zip(qstr, red_offsets)), "red_count": count}
+
+
+def _reduce(pl: Any, node: Node) -> None:
+    desc = pl.desc(node.outputs[0])
+    x = pl.view(node.inputs[0])
+    rank = len(x.shape)
+    axes = node.attributes["axes"]
+    red = sorted(a % rank for a in axes) if axes is not None else list(range(rank))
+    params = _split_spaces(x, desc.shape, red, with_out=False)
+    params["kind"] = node.op.split("_")[1]
+    pl.kernel(node, "reduce", [x], desc.shape, desc.dtype, params)
+
+
+for _op in ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min"):
+    LOWERINGS[_op] = ("reduce", _reduce)
+
+
+def _softmax(pl: Any, node: Node) -> None:
+    desc = pl.desc(node.outputs[0])
+    x = pl.view(node.inputs[0])
+    axis = node.attributes["axis"] % len(x.shape)
+    pl.kernel(node, "softmax", [x], desc.shape, desc.dtype, _split_spaces(x, desc.shape, [axis]))
+
+
+def _layer_norm(pl: Any, node: Node) -> None:
+    desc = pl.desc(node.outputs[0])
+    x = pl.view(node.inputs[0])
+    rank = len(x.shape)
+    axes_attr = node.attributes["axes"]
+    axes = [a % rank for a in (axes_attr if axes_attr is not None else range(1, rank))]
+    red = sorted(axes)
+    extra, views = [], [x]
+    for name in node.inputs[1:]:
+        if name is None:
+            continue
+        v = pl.view(name)  # its dims follow `axes` order; give strides in sorted-axis order
+        extra.append((tuple(v.strides[axes.index(d)] for d in red), v.offset))
+        views.append(v)
+    params = _split_spaces(x, desc.shape, red, extra)
+    params.update(has_scale=node.inputs[1] is not None, has_bias=node.inputs[2] is not None,
+                  epsilon=node.attributes["epsilon"])
+    pl.kernel(node, "layer_norm", views, desc.shape, desc.dtype, params)
+
+
+LOWERINGS["softmax"] = ("softmax", _softmax)
+LOWERINGS["layer_normalization"] = ("layer_norm", _layer_norm)
+
+_FILTER_OIHW = {"oihw": (0, 1, 2, 3), "hwio": (3, 2, 0, 1), "ohwi": (0, 3, 1, 2), "ihwo": (3, 0, 1, 2)}
+
+
+def _nchw(v: View, layout: str) -> tuple[int, ...]:
+    s = v.strides
+    return s if layout == "nchw" else (s[0], s[3], s[1], s[2])
+
+
+def _out_nchw(shape: tuple[int, ...], layout: str) -> tuple[int, int, int, int]:
+    n, a, b, c = shape
+    return (n, a, b, c) if layout == "nchw" else (n, c, a, b)
+
+
+def _conv2d(pl: Any, node: Node) -> None:
+    desc = pl.desc(node.outputs[0])
+    at = node.attributes
+    layout = at["input_layout"]
+    x, f = pl.view(node.inputs[0]), pl.view(node.inputs[1])
+    xs = x.shape if layout == "nchw" else (x.shape[0], x.shape[3], x.shape[1], x.shape[2])
+    fperm = _FILTER_OIHW[at["filter_layout"]]
+    fshape = tuple(f.shape[p] for p in fperm)
+    o, ci, kh, kw = fshape
+    out = _out_nchw(desc.shape, layout)
+    params = {"layout": layout, "out_nchw": out, "in_hw": xs[2:], "kernel": (kh, kw), "strides": at["strides"],
+              "dilations": at["dilations"], "pad_tl": (at["padding"][0], at["padding"][2]),
+              "x_strides": _nchw(x, layout), "f_strides": tuple(f.strides[p] for p in fperm),
+              "cin_per_group": ci, "cout_per_group": o // at["groups"]}
+    dt = desc.dtype
+    step = pl.kernel(node, "conv2d", [x, f], desc.shape, dt, params, lazy=False)
+    tree: Expr = Acc(dt)
+    if node.inputs[2] is not None:
+        bshape = (1, o, 1, 1) if layout == "nchw" else (1, 1, 1, o)
+        bv = pl.view(node.inputs[2]).reshape(bshape)
+        tree = Op("add", [tree, Load(bv.broadcast_to(desc.shape), dt)], dt)
+    pl.set_lazy(node.outputs[0], tree, desc.shape, dt, step)
+
+
+def _pool(pl: Any, node: Node) -> None:
+    desc = pl.desc(node.outputs[0])
+    at = node.attributes
+    layout = at["layout"]
+    x = pl.view(node.inputs[0])
+    xs = x.shape if layout == "nchw" else (x.shape[0], x.shape[3], x.shape[1], x.shape[2])
+    window = at["window_dimensions"] or xs[2:]
+    params = {"layout": layout, "out_nchw": _out_nchw(desc.shape, layout), "in_hw": xs[2:], "kernel": tuple(window),
+              "strides": at["strides"], "dilations": at["dilations"], "pad_tl": (at["padding"][0], at["padding"][2]),
+              "x_strides": _nchw(x, layout), "kind": "max" if node.op == "max_pool2d" else "avg"}
+    pl.kernel(node, "pool2d", [x], desc.shape, desc.dtype, params)
+
+
+LOWERINGS["conv2d"] = ("conv2d", _conv2d)
+LOWERINGS["average_pool2d"] = ("pool2d", _pool)
+LOWERINGS["max_pool2d"] = ("pool2d", _pool)
+
+
+def _gather(pl: Any, node: Node) -> None:
+    desc = pl.desc(node.outputs[0])
+    x, idx = pl.view(node.inputs[0]), pl.view(node.inputs[1])
+    axis = node.attributes["axis"] % len(x.shape)
+    oshape, (ostr,) = coalesce(x.shape[:axis], [x.strides[:axis]])
+    ishape, (istr,) = coalesce(x.shape[axis + 1:], [x.strides[axis + 1:]])
+    jshape, (jstr,) = coalesce(idx.shape, [idx.strides])
+    count = 1
+    for d in idx.shape:
+        count *= d
+    params = {"outer_shape": oshape, "outer_strides": ostr, "inner_shape": ishape, "inner_strides": istr,
+              "idx_shape": jshape, "idx_strides": jstr, "idx_count": count, "axis_len": x.shape[axis],
+              "axis_stride": x.strides[axis]}
+    pl.kernel(node, "gather", [x, idx], desc.shape, desc.dtype, params)
+
+
+def _pad(pl: Any, node: Node) -> None:
+    desc = pl.desc(node.outputs[0])
+    at = node.attributes
+    value = at["value"]
+    if desc.dtype not in ("float32", "float16"):
+        value = int(value) if abs(value) < 2**31 else 0
+    params = {"begin": at["beginning_padding"], "mode": at["mode"], "value": value}
+    pl.kernel(node, "pad", [pl.view(node.inputs[0])], desc.shape, desc.dtype, params)
+
+
+LOWERINGS["gather"] = ("gather", _gather)
+LOWERINGS["pad"] = ("pad", _pad)

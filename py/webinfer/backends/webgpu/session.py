@@ -1,0 +1,259 @@
+"""WebGPUSession: compile plans (per concrete input shapes), run them through the JS executor."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from typing import Any, Optional
+
+from ... import ffi
+from ...errors import BackendError, InputError
+from ...ir.graph import Graph
+from ...tensor import Tensor
+from ..session import Session, check_options
+from . import runtime
+from .planner import DeviceFacts, IOSlot, Plan, Planner
+
+OPTIONS = ("precision", "power_preference", "device", "bindings", "max_plans")
+DEVICES = {"gpu": "high-performance", "high-performance": "high-performance", "low-power": "low-power"}
+PRECISIONS = ("float32", "float16")
+
+
+class Compiled:
+    """One plan for one set of input shapes, and the executor built from it."""
+
+    def __init__(self, plan: Plan, executor: Any, graph: Graph) -> None:
+        self.plan = plan
+        self.executor = executor
+        self.graph = graph
+
+    def destroy(self) -> None:
+        try:
+            self.executor.destroy()
+        except Exception:  # the device may be gone already
+            pass
+
+
+def _decoder(slot: IOSlot) -> Any:
+    n = 1
+    for d in slot.shape:
+        n *= d
+    itemsize = {"f32": 4, "i32": 4, "u32": 4, "f16": 2, "p16": 2, "pi8": 1, "pu8": 1}[slot.store]
+    size = n * itemsize
+    if slot.dtype == "int64":
+        return lambda raw: runtime.widen_int32(raw[:size])
+    return lambda raw: raw[:size]
+
+
+class WebGPUSession(Session):
+    """Runs a graph with WGSL compute shaders planned in Python and executed by a small JS executor.
+
+    Options: ``precision`` ("float32", or "float16" to compute float16 data in f16 where the adapter
+    has shader-f16), ``power_preference``, ``bindings`` (dim sizes to plan for at compile time when
+    the graph has symbolic dims), ``max_plans`` (plans kept per session, one per input shapes).
+    """
+
+    backend = "webgpu"
+
+    def __init__(self, graph: Graph, **options: Any) -> None:
+        check_options("webgpu", options, OPTIONS)
+        precision = options.get("precision", "float32")
+        if precision not in PRECISIONS:
+            raise BackendError(f"compile: webgpu precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        super().__init__(graph, **options)
+        t0 = time.perf_counter()
+        self.precision = precision
+        device = options.get("device", "gpu")
+        if device not in DEVICES:
+            raise BackendError(f"compile: webgpu device must be one of {', '.join(DEVICES)}, got {device!r}")
+        power = options.get("power_preference", DEVICES[device])
+        self.device = runtime.get_device(power, precision == "float16")
+        self.f16 = precision == "float16" and bool(self.device.facts["f16"])
+        self.max_plans = int(options.get("max_plans", 8))
+        self._plans: OrderedDict[tuple[tuple[str, int], ...], Compiled] = OrderedDict()
+        self._last: Optional[Compiled] = None
+        self.device.sessions.add(self)
+        self.stats.update(last_run=None)
+        if graph.is_static:
+            self._compiled({})
+        elif options.get("bindings"):
+            self._compiled(dict(options["bindings"]))
+        self.stats["compile_ms"] = (time.perf_counter() - t0) * 1e3
+
+    # -- plans -------------------------------------------------------------------------------------
+    def _compiled(self, bindings: dict[str, int]) -> Compiled:
+        key = tuple(sorted(bindings.items()))
+        got = self._plans.get(key)
+        if got is not None:
+            self._plans.move_to_end(key)
+            self._last = got
+            return got
+        graph = self.graph if self.graph.is_static else self.graph.specialize(bindings)
+        facts = DeviceFacts(dict(self.device.facts["limits"]), self.f16)
+        plan = Planner(graph, facts, lambda name: graph.constants[name].data()).plan()
+        executor = self._build(plan, graph)
+        got = Compiled(plan, executor, graph)
+        self._plans[key] = got
+        while len(self._plans) > self.max_plans:
+            _, old = self._plans.popitem(last=False)
+            old.destroy()
+        self._last = got
+        return got
+
+    def _build(self, plan: Plan, graph: Graph) -> Any:
+        mod = runtime.executor_module()
+        views = runtime.ByteViews()
+        try:
+            uniforms = views.view(plan.uniforms)
+            try:
+                executor = ffi.run_sync(mod.createExecutor(self.device.js, self.device.state, json.dumps(plan.spec), uniforms))
+            except ffi.FFIError:
+                raise
+            except Exception as e:
+                raise runtime.js_error(e, "building the plan", self.device) from None
+        finally:
+            views.release()
+        for buffer, name in plan.constants:
+            const = graph.constants[name]
+            data: Any = const.data()
+            if const.desc.dtype == "int64":
+                data = runtime.narrow_int64(bytes(data), f"constant {name!r}")
+            if len(data) % 4:
+                data = bytes(data) + bytes(-len(data) % 4)
+            views = runtime.ByteViews()
+            try:
+                executor.writeConstant(buffer, views.view(data))
+            finally:
+                views.release()
+        return executor
+
+    # -- runs --------------------------------------------------------------------------------------
+    def run(self, inputs: Any, **kwargs: Any) -> dict[str, Tensor]:
+        """Run on ``inputs``; ``keep_on_device=True`` leaves the outputs in GPU buffers (no readback)."""
+        self._t_call = time.perf_counter()
+        return super().run(inputs, **kwargs)
+
+    async def run_async(self, inputs: Any, **kwargs: Any) -> dict[str, Tensor]:
+        """``run`` without JSPI: awaits the GPU instead of blocking."""
+        self._t_call = time.perf_counter()
+        return await super().run_async(inputs, **kwargs)
+
+    def _stage(self, compiled: Compiled, inputs: dict[str, Tensor], views: runtime.ByteViews) -> Any:
+        items: list[Any] = []
+        for slot in compiled.plan.inputs:
+            t = inputs[slot.name]
+            storage = t.storage if t.on_device else None
+            if isinstance(storage, runtime.GPUStorage) and storage.device_ref is self.device and storage.store == slot.store:
+                items.append(storage.buffer)
+                continue
+            data: Any = t.tobytes()
+            if slot.dtype == "int64":
+                data = runtime.narrow_int64(data, f"input {slot.name!r}")
+            if len(data) % 4 or not data:
+                data = bytes(data) + bytes(-len(data) % 4 or 4)
+            items.append(views.view(data))
+        return ffi.to_js(items)
+
+    def _start(self, bindings: dict[str, int], inputs: dict[str, Tensor], keep: bool) -> tuple[Compiled, Any]:
+        compiled = self._compiled(bindings)
+        if self.device.lost is not None:
+            raise runtime.js_error(RuntimeError("lost"), "run", self.device)
+        views = runtime.ByteViews()
+        try:
+            js_inputs = self._stage(compiled, inputs, views)
+            try:
+                promise = compiled.executor.run(js_inputs, keep)
+            except Exception as e:
+                raise runtime.js_error(e, "run", self.device) from None
+        finally:
+            views.release()
+        return compiled, promise
+
+    def _finish(self, compiled: Compiled, result: Any, keep: bool) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = {}
+        if keep:
+            buffers = list(result)
+            for slot, buf in zip(compiled.plan.outputs, buffers):
+                st = runtime.GPUStorage(self.device, buf, slot.nbytes, slot.store, _decoder(slot))
+                out[slot.name] = Tensor.from_device(slot.dtype, slot.shape, st)
+        else:
+            raw = result.to_bytes()
+            for slot in compiled.plan.outputs:
+                data = _decoder(slot)(raw[slot.offset: slot.offset + slot.nbytes])
+                t = Tensor(data, dtype=slot.dtype, shape=slot.shape)
+                t.backend, t.device = "webgpu", self.device.label
+                out[slot.name] = t
+        wall = (time.perf_counter() - self._t_call) * 1e3
+        enc, gpu, read, total = compiled.executor.timings().to_py()
+        # python_ms: everything but the executor's own time (input checks, staging, output tensors)
+        self.stats["last_run"] = {"total_ms": wall, "python_ms": wall - total, "encode_ms": enc, "gpu_ms": gpu,
+                                  "readback_ms": read, "executor_ms": total}
+        return out
+
+    def _run(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
+        keep = self._keep(kwargs)
+        compiled, promise = self._start(bindings, inputs, keep)
+        try:
+            result = ffi.run_sync(promise)
+        except ffi.FFIError:
+            raise
+        except Exception as e:
+            raise runtime.js_error(e, "run", self.device) from None
+        return self._finish(compiled, result, keep)
+
+    async def _run_async(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
+        keep = self._keep(kwargs)
+        compiled, promise = self._start(bindings, inputs, keep)
+        try:
+            result = await promise
+        except Exception as e:
+            raise runtime.js_error(e, "run", self.device) from None
+        return self._finish(compiled, result, keep)
+
+    @staticmethod
+    def _keep(kwargs: dict[str, Any]) -> bool:
+        unknown = [k for k in kwargs if k != "keep_on_device"]
+        if unknown:
+            raise InputError(f"run: webgpu takes no option {unknown[0]!r}; options: keep_on_device")
+        return bool(kwargs.get("keep_on_device", False))
+
+    # -- info and cleanup ----------------------------------------------------------------------------
+    def device_info(self) -> dict[str, Any]:
+        f = self.device.facts
+        return {"type": "gpu", "name": self.device.label, "adapter": f["adapter"],
+                "is_fallback_adapter": f["isFallbackAdapter"], "features": f["features"], "limits": f["limits"],
+                "lost": self.device.lost}
+
+    def placement(self) -> dict[str, str]:
+        if self._last is None:
+            return {n.name: "webgpu: planned at first run (symbolic input shapes)" for n in self.graph.nodes}
+        return dict(self._last.plan.placement)
+
+    def info(self) -> dict[str, Any]:
+        info = super().info()
+        if self.precision == "float16":
+            f16 = ("float16 computed in f16 (adapter has shader-f16)" if self.f16 else
+                   "float16 asked, but the adapter lacks shader-f16: float16 data is stored packed and computed in f32")
+        else:
+            f16 = "float16 data (if any) is stored packed (2 per u32) and computed in f32; converted at the boundary"
+        plans = []
+        for key, c in self._plans.items():
+            try:
+                ex = json.loads(c.executor.stats())
+            except Exception:
+                ex = {}
+            plans.append({"bindings": dict(key), **c.plan.stats, "submits": ex.get("submits")})
+        info.update(precision={"requested": self.precision, "float16": f16}, plans=plans,
+                    plan=plans[-1] if plans else None)
+        try:
+            info["gpu"] = runtime.counters()
+        except Exception:
+            info["gpu"] = None
+        return info
+
+    def _close(self) -> None:
+        for c in self._plans.values():
+            c.destroy()
+        self._plans.clear()
+        self._last = None

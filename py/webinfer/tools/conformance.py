@@ -1,0 +1,463 @@
+"""``webinfer conformance``: run every op's cases on a backend and compare with the float64 reference.
+
+The cases are the registry's (:mod:`webinfer.ir.opcases`: random and edge inputs, broadcasting, empty
+tensors, every dtype a case names). The host makes the inputs and the float64 reference outputs
+(numpy); a browser backend runs the same cases inside Pyodide (the page gets the input bytes, builds
+one graph per case, compiles it with the backend and returns the output bytes); the host compares
+at the registry's tolerance (:func:`webinfer.ir.tolerance.compare`) and prints, per op, the largest
+error in ULP and absolute terms, the tolerance and pass/fail. Generic over backends:
+``--backend reference|webgpu|webnn|hybrid``.
+
+Known deviations live in :data:`KNOWN_DEVIATIONS` (strict: a listed case that passes is reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import math
+import sys
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+BACKENDS = ("reference", "webgpu", "webnn", "hybrid")
+BROWSER_BACKENDS = ("webgpu", "webnn", "hybrid")
+CHUNK = 48  # cases per page call (progress, and bounded page memory)
+
+_TFLITE_NAN = "Chromium's WebNN (TFLite/XNNPack) max/min ignore NaN (they return the other operand); the reference propagates it"
+
+#: (backend, case id) -> why the result deviates. Strict: a case listed here that passes is an "xpass" and fails the run.
+KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {
+    ("webgpu", "sin(float32[24])[edge]"): "sin(±3e38): WGSL bounds sin's error only on [-π, π]; arguments are reduced "
+                                          "with a 3-part 2π (exact to |x| ≈ 1e5), not Payne–Hanek",
+    ("webgpu", "cos(float32[24])[edge]"): "cos(±3e38): as sin",
+    ("webgpu", "pow(float32[12,1],float32[1,12])[edge]"): "pow(-2.5, 88) is 70 ULP off: WGSL's exp2/log2 are float32 "
+                                                          "accurate, so the error grows with |b·log2|a|| (and "
+                                                          "3e38^-1 is subnormal, flushed to zero)",
+    ("webgpu", "cast(float32[20];data_type=int64)[saturate]"): "int64 is computed as int32 (WGSL has no 64-bit "
+                                                               "integers): float → int64 saturates at the int32 range",
+    ("webgpu", "cast(int64[6];data_type=int32)[wrap]"): "int64 inputs outside the int32 range are refused with an "
+                                                        "InputError naming the input, never wrapped",
+    # Chromium 153's WebNN runs on TFLite (XNNPack) on the CPU: its fast math differs from IEEE at NaN/inf edges.
+    ("webnn", "max(float32[12,1],float32[1,12])[edge]"): _TFLITE_NAN,
+    ("webnn", "min(float32[12,1],float32[1,12])[edge]"): _TFLITE_NAN,
+    ("webnn", "reduce_max(float32[3,12];axes=[1])[edge]"): _TFLITE_NAN,
+    ("webnn", "reduce_min(float32[3,12];axes=[1])[edge]"): _TFLITE_NAN,
+    ("webnn", "max_pool2d(float32[1,2,4,4];window_dimensions=[2,2],strides=[2,2])[edge]"): _TFLITE_NAN,
+    ("webnn", "average_pool2d(float32[1,2,4,4];window_dimensions=[2,2],strides=[2,2])[edge]"):
+        "TFLite averages windows holding inf and -inf (or NaN) to -inf; the reference gives NaN",
+    ("webnn", "exp(float32[24])[edge]"): "TFLite's exp (XNNPack polynomial) maps NaN to 0",
+    ("webnn", "log(float32[24])[edge]"): "TFLite's log gives 88.78 instead of NaN for NaN and negative inputs",
+    ("webnn", "sqrt(float32[24])[edge]"): "TFLite's sqrt(+inf) is NaN",
+    ("webnn", "sin(float32[24])[edge]"): "TFLite's sin gives NaN at |x| = 3e38 (no argument reduction that far)",
+    ("webnn", "cos(float32[24])[edge]"): "TFLite's cos gives NaN at |x| = 3e38 (no argument reduction that far)",
+    ("webnn", "softmax(float32[4,3];axis=-2)[large]"): "TFLite's softmax is 28 ULP off (table: 15) on results near "
+                                                       "1e-21 from inputs spanning 100 (XNNPack's exp)",
+    **{("webnn", f"cast(float32[20];data_type={t})[saturate]"): "TFLite casts NaN to the type's maximum; the reference "
+       "gives 0 (the IR leaves NaN and out-of-range casts undefined)" for t in ("int32", "uint32", "int8", "uint8", "int64")},
+}
+
+#: Ops whose result is a sum of many rounded terms. When such a result fails the ULP table only because the terms
+#: cancel (a small result from large terms), the float32 rounding bound ulp·u·Σ|terms| (u = 2^-24, or 2^-11 for
+#: float16) still holds; such a case is reported as a known deviation ("cancellation"), not a pass.
+ACCUMULATING = ("matmul", "gemm", "conv2d", "average_pool2d", "reduce_sum", "reduce_mean", "batch_normalization")
+UNIT_ROUNDOFF = {"float32": 2.0**-24, "float16": 2.0**-11}
+MIN_NORMAL = {"float32": 2.0**-126, "float16": 2.0**-14}
+
+Runner = Callable[[str], Any]  # runs Python source in the page, returns its last expression's JSON value
+
+
+# ---- building and running cases (pure Python: this half also runs inside Pyodide) -------------------------
+def case_graph(op: str, inputs: Sequence[Optional[tuple[str, Sequence[int]]]], attrs: dict[str, Any]) -> Any:
+    """A graph applying ``op`` once to inputs ``in0, in1, ...``; outputs ``out0, out1, ...``."""
+    from webinfer.ir.builder import GraphBuilder
+
+    g = GraphBuilder()
+    operands = [None if d is None else g.input(f"in{i}", d[0], list(d[1])) for i, d in enumerate(inputs)]
+    outs = g.apply(op, operands, attrs, name=op)
+    return g.build({f"out{i}": o for i, o in enumerate(outs)})
+
+
+def run_cases(payload: list[dict[str, Any]], backend: str, device: Optional[str] = None) -> list[dict[str, Any]]:
+    """Run each case (graph from op/inputs/attrs, input bytes base64) on ``backend``; output bytes base64."""
+    import webinfer as wi
+    from webinfer.errors import UnsupportedError
+
+    results = []
+    options = {"device": device} if device else {}
+    for case in payload:
+        t0 = time.perf_counter()
+        res: dict[str, Any] = {"id": case["id"], "outputs": [], "error": None}
+        try:
+            graph = case_graph(case["op"], case["inputs"], case["attrs"])
+            feeds = {}
+            for i, (desc, shape, data) in enumerate(zip(case["inputs"], case["shapes"], case["data"])):
+                if desc is not None:
+                    feeds[f"in{i}"] = wi.Tensor(base64.b64decode(data), dtype=desc[0], shape=shape)
+            sess = wi.compile(graph, backend=backend, **options)
+            try:
+                out = sess.run(feeds)
+            finally:
+                sess.close()
+            for k in range(len(graph.outputs)):
+                t = out[f"out{k}"]
+                res["outputs"].append([t.dtype, list(t.shape), base64.b64encode(t.tobytes()).decode()])
+        except UnsupportedError as e:  # the backend says up front it cannot run this node: not a failure
+            res["unsupported"] = e.reason
+        except Exception as e:  # reported per case, with the exception type
+            res["error"] = f"{type(e).__name__}: {e}"
+        res["ms"] = (time.perf_counter() - t0) * 1e3
+        results.append(res)
+    return results
+
+
+def run_cases_json(payload: str, backend: str, device: Optional[str] = None) -> list[dict[str, Any]]:
+    """``run_cases`` with its payload as JSON text (what the host sends the page)."""
+    return run_cases(json.loads(payload), backend, device)
+
+
+# ---- host side: inputs, reference, comparison ----------------------------------------------------------
+@dataclass
+class CaseResult:
+    """One case's outcome."""
+
+    id: str
+    op: str
+    status: str  # pass | fail | error | xfail | xpass | unsupported
+    max_ulp: float = 0.0
+    max_abs: float = 0.0
+    tolerance: str = ""
+    message: str = ""
+    ms: float = 0.0
+
+
+@dataclass
+class OpReport:
+    """All cases of one op."""
+
+    op: str
+    cases: int = 0
+    passed: int = 0
+    failed: int = 0
+    xfail: int = 0
+    unsupported: int = 0
+    max_ulp: float = 0.0
+    max_abs: float = 0.0
+    tolerance: str = ""
+    results: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+
+@dataclass
+class Report:
+    """A conformance run: the backend, where it ran, and every op's report."""
+
+    backend: str
+    device: str
+    ops: list[OpReport]
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.ops)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "device": self.device,
+            "ok": self.ok,
+            "seconds": round(self.seconds, 2),
+            "summary": {"ops": len(self.ops), "ops_passed": sum(r.ok for r in self.ops),
+                        "cases": sum(r.cases for r in self.ops), "cases_failed": sum(r.failed for r in self.ops),
+                        "cases_unsupported": sum(r.unsupported for r in self.ops)},
+            "ops": [{**{k: v for k, v in asdict(r).items() if k != "results"}, "ok": r.ok,
+                     "results": [asdict(c) for c in r.results]} for r in self.ops],
+        }
+
+
+def select_cases(ops: Optional[Iterable[str]] = None) -> list[Any]:
+    """The registry's runnable (valid, bindable) cases, for ``ops`` (all ops when None)."""
+    from webinfer.errors import GraphError
+    from webinfer.ir.opcases import CASES
+    from webinfer.ir.registry import all_ops
+
+    known = [s.name for s in all_ops()]
+    wanted = list(ops) if ops else known
+    unknown = [o for o in wanted if o not in known]
+    if unknown:
+        raise GraphError(f"conformance: unknown op {unknown[0]!r}; ops are {', '.join(known)}")
+    return [c for c in CASES if c.op in wanted and c.runnable]
+
+
+def _attrs_json(attrs: Any) -> Any:
+    if isinstance(attrs, dict):
+        return {k: _attrs_json(v) for k, v in attrs.items()}
+    if isinstance(attrs, (list, tuple)):
+        return [_attrs_json(v) for v in attrs]
+    if isinstance(attrs, float) and math.isinf(attrs):
+        return "inf" if attrs > 0 else "-inf"
+    return attrs
+
+
+def prepare(cases: Sequence[Any], seed: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Payload for the runner (inputs as bytes) and, per case id, (graph, reference outputs)."""
+    from webinfer.backends.reference import evaluate
+    from webinfer.ir.opcases import make_inputs
+    from webinfer.tensor import Tensor
+
+    payload, expected = [], {}
+    for n, case in enumerate(cases):
+        cid = f"{n:03d} {case.id}"
+        arrays = make_inputs(case, seed=seed + zlib.crc32(case.id.encode()))  # same data whatever --ops selects
+        descs = [None if d is None else [d.dtype, list(d.shape)] for d in case.inputs]
+        shapes = [None if d is None else [int(x) for x in d.shape] for d in case.static_inputs()]
+        attrs = _attrs_json(dict(case.attrs))
+        item = {"id": cid, "op": case.op, "inputs": descs, "shapes": shapes, "attrs": attrs,
+                "data": [None if a is None else base64.b64encode(a.tobytes()).decode() for a in arrays]}
+        try:
+            graph = case_graph(case.op, descs, attrs)
+            if case.bind:
+                graph = graph.specialize(dict(case.bind))
+            feeds = {f"in{i}": Tensor(a) for i, a in enumerate(arrays) if a is not None}
+            ref = evaluate(graph, feeds)
+        except Exception as e:
+            expected[cid] = (None, f"{type(e).__name__}: {e}", arrays)
+        else:
+            expected[cid] = (graph, ref, arrays)
+        payload.append(item)
+    return payload, expected
+
+
+def _magnitude(op: str, graph: Any, arrays: list[Any]) -> Any:
+    """Σ|terms| of each output element of an accumulating op (float64), for the cancellation bound."""
+    import numpy as np
+
+    from webinfer.backends.reference import evaluate
+    from webinfer.tensor import Tensor
+
+    node = graph.nodes[0]
+    if op == "batch_normalization":
+        x, mean, var, scale, bias = (None if a is None else a.astype(np.float64) for a in (arrays + [None] * 5)[:5])
+        axis = node.attributes["axis"] % x.ndim
+        shape = [x.shape[axis] if i == axis else 1 for i in range(x.ndim)]
+        y = np.abs((x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + node.attributes["epsilon"]))
+        y = y * (np.abs(scale.reshape(shape)) if scale is not None else 1.0)
+        return y + (np.abs(bias.reshape(shape)) if bias is not None else 0.0)
+    attrs = dict(node.attributes)
+    if op == "gemm":
+        attrs["alpha"], attrs["beta"] = abs(attrs["alpha"]), abs(attrs["beta"])
+    descs = [None if i is None else [graph.operands[i].dtype, list(graph.operands[i].shape)] for i in node.inputs]
+    g = case_graph(op, descs, _attrs_json(attrs))
+    feeds = {f"in{i}": Tensor(np.abs(a)) for i, a in enumerate(arrays) if a is not None}
+    return evaluate(g, feeds)["out0"]
+
+
+def compare_case(cid: str, op: str, graph: Any, reference: dict[str, Any], got: dict[str, Any], backend: str,
+                 arrays: Optional[list[Any]] = None) -> CaseResult:
+    """Compare one case's outputs with the reference at the op's tolerance (and the deviation rules)."""
+    import numpy as np
+
+    from webinfer.ir.tolerance import compare, node_tolerance
+
+    node = graph.nodes[0]
+    tol = node_tolerance(graph, node)
+    res = CaseResult(cid, op, "pass", tolerance=str(tol), ms=float(got.get("ms", 0.0)))
+    if got.get("unsupported"):
+        res.status, res.message = "unsupported", got["unsupported"]
+        return res
+    if got.get("error"):
+        res.status, res.message = "error", got["error"]
+    else:
+        for k, (dtype, shape, data) in enumerate(got["outputs"]):
+            want = graph.operands[graph.outputs[f"out{k}"]]
+            if dtype != want.dtype or tuple(shape) != tuple(want.shape):
+                res.status = "fail"
+                res.message = f"out{k}: got {dtype}{shape}, expected {want}"
+                break
+            actual = np.frombuffer(base64.b64decode(data), dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
+            expected = reference[f"out{k}"]
+            c = compare(actual, expected, tol, dtype, where=f"out{k}")
+            res.max_ulp = max(res.max_ulp, c.max_ulp)
+            res.max_abs = max(res.max_abs, c.max_abs)
+            if not c.ok:
+                res.status, res.message = "fail", c.message
+                why = _explained(op, graph, arrays, actual, expected, dtype, tol)
+                if why:
+                    res.status, res.message = "xfail", f"{why} ({c.message})"
+                    continue
+                break
+    known = KNOWN_DEVIATIONS.get((backend, cid.split(" ", 1)[1]))
+    if known is not None:
+        if res.status == "pass":
+            res.status, res.message = "xpass", f"listed as a known deviation ({known}) but passed"
+        else:
+            res.status, res.message = "xfail", f"known deviation: {known} ({res.message})"
+    return res
+
+
+def _explained(op: str, graph: Any, arrays: Optional[list[Any]], actual: Any, expected: Any, dtype: str, tol: Any) -> str:
+    """Why a failing float result still deviates only as float arithmetic must (or "" if it does not)."""
+    import numpy as np
+
+    if dtype not in UNIT_ROUNDOFF:
+        return ""
+    a, e = actual.astype(np.float64), np.asarray(expected, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        e_r = e.astype(dtype).astype(np.float64)
+        bad = ~((a == e_r) | (np.isnan(a) & np.isnan(e)))
+        if tol.ulp is not None:
+            from webinfer.ir.tolerance import ulp_distance
+
+            bad &= ~(ulp_distance(a, e, dtype) <= tol.ulp)
+        if tol.abs is not None:
+            bad &= ~(np.abs(a - e) <= tol.abs)
+    if not bad.any():
+        return ""
+    if np.all((a[bad] == 0) & (np.abs(e[bad]) < MIN_NORMAL[dtype])):
+        return "subnormal results flush to zero on this adapter (WGSL allows flushing subnormals)"
+    if op in ACCUMULATING and arrays is not None and tol.ulp:
+        mag = np.broadcast_to(_magnitude(op, graph, arrays), e.shape)
+        bound = tol.ulp * UNIT_ROUNDOFF[dtype] * mag
+        if np.all(np.abs(a - e)[bad] <= bound[bad]):
+            return ("cancellation: the result is small next to its terms, so float rounding exceeds the ULP table, "
+                    "but stays within ulp·u·Σ|terms|")
+    return ""
+
+
+def run_conformance(
+    backend: str,
+    ops: Optional[Iterable[str]] = None,
+    *,
+    runner: Optional[Runner] = None,
+    device: Optional[str] = None,
+    seed: int = 0,
+    progress: Optional[Callable[[str], None]] = None,
+) -> Report:
+    """Run the cases of ``ops`` on ``backend``; a browser backend needs ``runner`` (a page's ``run``)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"conformance: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    t0 = time.perf_counter()
+    cases = select_cases(ops)
+    payload, expected = prepare(cases, seed)
+    got: dict[str, dict[str, Any]] = {}
+    where = "host (numpy)"
+    if backend in BROWSER_BACKENDS:
+        if runner is None:
+            raise ValueError(f"conformance: backend {backend!r} runs in the browser; give a page runner")
+        for start in range(0, len(payload), CHUNK):
+            chunk = payload[start:start + CHUNK]
+            if progress:
+                progress(f"cases {start + 1}-{start + len(chunk)} of {len(payload)}")
+            src = (f"from webinfer.tools.conformance import run_cases_json\n"
+                   f"run_cases_json({json.dumps(chunk)!r}, {backend!r}, {device!r})")
+            for r in runner(src):
+                got[r["id"]] = r
+        try:
+            where = str(runner(_DEVICE_PROBE.format(backend=backend)))
+        except Exception as e:  # the report still stands without a device name
+            where = f"browser (device unknown: {type(e).__name__})"
+    else:
+        for r in run_cases(payload, backend, device):
+            got[r["id"]] = r
+    reports: dict[str, OpReport] = {}
+    for case, item in zip(cases, payload):
+        rep = reports.setdefault(case.op, OpReport(case.op))
+        graph, ref, arrays = expected[item["id"]]
+        if graph is None:
+            res = CaseResult(item["id"], case.op, "error", message=f"reference failed: {ref}")
+        else:
+            res = compare_case(item["id"], case.op, graph, ref, got.get(item["id"], {"error": "no result"}), backend,
+                               arrays)
+        rep.results.append(res)
+        rep.cases += 1
+        rep.passed += res.status == "pass"
+        rep.xfail += res.status == "xfail"
+        rep.unsupported += res.status == "unsupported"
+        rep.failed += res.status in ("fail", "error", "xpass")
+        rep.max_ulp = max(rep.max_ulp, res.max_ulp)
+        rep.max_abs = max(rep.max_abs, res.max_abs)
+        if res.tolerance and (not rep.tolerance or len(res.tolerance) > len(rep.tolerance)):
+            rep.tolerance = res.tolerance
+    order = [s for s in dict.fromkeys(c.op for c in cases)]
+    return Report(backend, where, [reports[o] for o in order], time.perf_counter() - t0)
+
+
+_DEVICE_PROBE = """
+import webinfer as wi
+_g = wi.GraphBuilder(); _x = _g.input("x", "float32", [1])
+_s = wi.compile(_g.build({{"y": _g.identity(_x)}}), backend={backend!r})
+_d = _s.info()["device"]; _s.close()
+f"{{_d.get('type', '')}}: {{_d.get('name', '')}}"
+"""
+
+
+def format_report(report: Report, verbose: bool = False) -> str:
+    """A table: op, cases passed, max ULP, max abs error, tolerance, PASS/FAIL (and what failed)."""
+    lines = [f"conformance: backend {report.backend} on {report.device}", ""]
+    head = f"{'op':<22} {'cases':>7} {'max ULP':>10} {'max abs':>10}  {'tolerance':<26} result"
+    lines += [head, "-" * len(head)]
+    for r in report.ops:
+        status = "PASS" if r.ok else "FAIL"
+        if r.xfail:
+            status += f" ({r.xfail} known deviation{'s' if r.xfail > 1 else ''})"
+        if r.unsupported:
+            status += f" ({r.unsupported} unsupported)"
+        ulp = "inf" if math.isinf(r.max_ulp) else f"{r.max_ulp:g}"
+        lines.append(f"{r.op:<22} {r.passed:>3}/{r.cases:<3} {ulp:>10} {r.max_abs:>10.3g}  {r.tolerance[:26]:<26} {status}")
+        for c in r.results:
+            if c.status != "pass" and (verbose or c.status in ("fail", "error", "xpass", "unsupported")):
+                lines.append(f"    {c.status}: {c.id}: {c.message}")
+    total = sum(r.cases for r in report.ops)
+    failed = sum(r.failed for r in report.ops)
+    unsupported = sum(r.unsupported for r in report.ops)
+    lines += ["", f"{sum(r.ok for r in report.ops)}/{len(report.ops)} ops pass; {total - failed}/{total} cases "
+                  f"({unsupported} of them unsupported by the backend, with the reason) ({report.seconds:.1f} s)"]
+    return "\n".join(lines)
+
+
+# ---- the command ----------------------------------------------------------------------------------------
+def _command(args: argparse.Namespace) -> int:
+    ops = [o.strip() for o in args.ops.split(",") if o.strip()] if args.ops else None
+
+    def progress(msg: str) -> None:
+        if not args.json:
+            print(f"[conformance] {msg}", file=sys.stderr, flush=True)
+
+    def go(runner: Optional[Runner]) -> Report:
+        return run_conformance(args.backend, ops, runner=runner, device=args.device, seed=args.seed, progress=progress)
+
+    try:
+        if args.backend in BROWSER_BACKENDS:
+            from webinfer.tools.harness import Browser
+
+            with Browser(browser_path=args.browser, profile=args.profile) as browser:
+                page = browser.open_page()
+                report = go(lambda src: page.run(src, timeout=args.timeout).raise_for_error())
+        else:
+            report = go(None)
+    except Exception as e:
+        print(f"webinfer conformance: {type(e).__name__}: {e}", file=sys.stderr)
+        return 3
+    print(json.dumps(report.to_json(), indent=2) if args.json else format_report(report, args.verbose))
+    return 0 if report.ok else 1
+
+
+def register(subparsers: Any) -> None:
+    """``webinfer conformance``: every op vs the float64 reference at the registry's tolerances."""
+    p = subparsers.add_parser("conformance", help="check every op on a backend against the float64 reference")
+    p.add_argument("--backend", choices=BACKENDS, default="webgpu")
+    p.add_argument("--device", help="device option passed to compile (e.g. WebNN's cpu/gpu/npu)")
+    p.add_argument("--ops", help="comma-separated op names (default: all)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--verbose", action="store_true", help="list every case that did not pass")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="per page call")
+    p.add_argument("--browser", metavar="PATH", help="Chromium executable (else WEBINFER_CHROMIUM, then found)")
+    p.add_argument("--profile", choices=("swiftshader", "hardware"), default="swiftshader")
+    p.set_defaults(handler=_command)

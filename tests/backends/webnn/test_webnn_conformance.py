@@ -1,0 +1,44 @@
+"""``webinfer conformance --backend webnn``: every op vs the float64 reference; what the context cannot run
+is listed as unsupported, with the context's reason, and does not fail the run."""
+
+from __future__ import annotations
+
+import pytest
+
+from webinfer.tools.conformance import OpReport, Report, compare_case, format_report, run_conformance
+from webinfer.tools.pytest_plugin import BrowserPy
+
+
+def test_unsupported_is_reported_not_failed() -> None:
+    res = compare_case("000 pow(int32[7],int32[7])", "pow", _pow_graph(), {}, {"unsupported": "pow(int32) is wrong here"},
+                       "webnn")
+    assert res.status == "unsupported" and res.message == "pow(int32) is wrong here"
+    rep = OpReport("pow", cases=1, unsupported=1, results=[res])
+    report = Report("webnn", "cpu", [rep])
+    assert report.ok and report.to_json()["summary"]["cases_unsupported"] == 1
+    text = format_report(report)
+    assert "PASS (1 unsupported)" in text and "unsupported: 000 pow(int32[7],int32[7]): pow(int32) is wrong here" in text
+
+
+def _pow_graph():  # type: ignore[no-untyped-def]
+    from webinfer.tools.conformance import case_graph
+
+    return case_graph("pow", [("int32", [7]), ("int32", [7])], {})
+
+
+@pytest.mark.browser
+def test_conformance_every_op_on_webnn_cpu(browser_py: BrowserPy) -> None:
+    report = run_conformance("webnn", runner=browser_py.run, device="cpu")
+    assert report.ok, format_report(report)
+    assert len(report.ops) >= 52
+    by_op = {r.op: r for r in report.ops}
+    # every op runs at least one case on this context
+    assert all(r.passed + r.xfail > 0 for r in report.ops), [r.op for r in report.ops if not r.passed + r.xfail]
+    reasons = [c.message for r in report.ops for c in r.results if c.status == "unsupported"]
+    assert reasons and all(reasons)
+    assert any("matmul a is int32; this context takes float32, float16" in m for m in reasons)
+    assert any("WebNN has no zero-size tensors" in m for m in reasons)
+    pow_int = [c for c in by_op["pow"].results if "int32" in c.id]
+    assert pow_int and pow_int[0].status == "unsupported" and "computes wrong values here" in pow_int[0].message
+    div_int = [c for c in by_op["div"].results if "div(int32" in c.id]
+    assert div_int and div_int[0].status == "pass"  # x / 0 = 0 made explicit around TFLite's int div

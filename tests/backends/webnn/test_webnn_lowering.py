@@ -1,0 +1,148 @@
+"""The lowering table: covers the registry, names real MLGraphBuilder methods, records the right calls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from webnn_cases import CASES, base_op
+
+import webinfer as wi
+from webinfer.backends.webnn.limits import Limits
+from webinfer.backends.webnn.lowering import LOWERINGS, NodeDescs, camel, supports
+from webinfer.backends.webnn.planner import plan_graph
+from webinfer.ir import all_ops
+from webinfer.ir.graph import Node
+
+HERE = Path(__file__).parent
+LIMITS = json.loads((HERE / "limits_chromium153_cpu.json").read_text())
+BUILDER_METHODS = set(json.loads((HERE / "mlgraphbuilder_methods_chromium153.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def limits() -> Limits:
+    return Limits(LIMITS)
+
+
+def test_every_registry_op_has_a_lowering() -> None:
+    assert sorted(s.name for s in all_ops()) == sorted(LOWERINGS)
+
+
+@pytest.mark.parametrize("op", sorted(LOWERINGS))
+def test_lowering_names_a_real_webnn_op_and_roles(op: str) -> None:
+    lowering = LOWERINGS[op]
+    assert lowering.webnn in BUILDER_METHODS, f"{op}: MLGraphBuilder has no {lowering.webnn}"
+    entry = LIMITS[lowering.webnn]
+    for role in (*lowering.roles, lowering.out_role):
+        assert role in entry, f"{op}: opSupportLimits().{lowering.webnn} has no role {role!r}"
+
+
+def test_camel_names() -> None:
+    assert camel("greater_or_equal") == "greaterOrEqual"
+    assert camel("average_pool2d") == "averagePool2d"
+    assert camel("add") == "add"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_case_plans_with_direct_ops(case: str, limits: Limits) -> None:
+    graph, _ = CASES[case]()
+    plan, report = plan_graph(graph, limits)
+    op = base_op(case)
+    assert all(s.ok for s in report.values()), report
+    calls = [o["op"] for o in plan.ops if o["node"] in report]
+    assert calls[0] == LOWERINGS[op].webnn
+    assert len(calls) == 1 or case.startswith("average_pool2d_")
+    for record in plan.ops:
+        assert record["op"] in BUILDER_METHODS
+    json.dumps(plan.to_dict())  # plain data all the way down
+
+
+def test_recorded_arguments_and_options(limits: Limits) -> None:
+    g = wi.GraphBuilder()
+    x = g.input("x", "float32", [2, 3, 4])
+    s = g.constant(np.ones(4, np.float32))
+    y = g.layer_normalization(x, s, axes=[-1], epsilon=1e-3)
+    z = g.reduce_sum(y, keep_dimensions=True)
+    c = g.clamp(z, min_value=0.0)
+    plan, _ = plan_graph(g.build({"c": c}), limits)
+    ln, rs, cl = plan.ops
+    assert ln["op"] == "layerNormalization" and ln["options"] == {"scale": {"$": 1}, "axes": [2], "epsilon": 1e-3}
+    assert "bias" not in ln["options"]  # absent optional inputs are left out, not sent as null
+    assert rs["options"] == {"axes": [0, 1, 2], "keepDimensions": True}
+    assert cl["options"] == {"minValue": 0.0, "maxValue": {"$num": "Infinity"}}
+
+
+def test_reshape_resolves_minus_one_and_split_is_multi(limits: Limits) -> None:
+    plan, _ = plan_graph(CASES["reshape"]()[0], limits)
+    assert plan.ops[0]["args"][1] == [6, 4]
+    plan, _ = plan_graph(CASES["split"]()[0], limits)
+    assert plan.ops[0]["multi"] and len(plan.ops[0]["outs"]) == 2
+
+
+def test_int_matmul_is_unsupported_with_reason(limits: Limits) -> None:
+    node = Node("matmul", ("a", "b"), ("y",), {}, "mm")
+    d = wi.OperandDesc("int32", (2, 2))
+    reason = supports(node, NodeDescs([d, d], [d]), limits)
+    assert reason == "matmul a is int32; this context takes float32, float16"
+
+
+def test_zero_size_tensors_are_unsupported(limits: Limits) -> None:
+    node = Node("relu", ("x",), ("y",), {}, "r")
+    d = wi.OperandDesc("float32", (0, 3))
+    assert "zero-size" in (supports(node, NodeDescs([d], [d]), limits) or "")
+
+
+def test_layout_note_for_non_preferred_layout(limits: Limits) -> None:
+    graph, _ = CASES["conv2d"]()
+    _, report = plan_graph(graph, limits)
+    (support,) = report.values()
+    assert support.ok and support.note and "prefers nhwc" in support.note
+    graph, _ = CASES["conv2d_depthwise_nhwc"]()
+    _, report = plan_graph(graph, limits)
+    assert next(iter(report.values())).note is None
+
+
+def test_edge_pad_falls_back_where_the_context_refuses_it() -> None:
+    graph, _ = CASES["pad_edge"]()
+    plan, _ = plan_graph(graph, Limits(LIMITS))
+    assert [o["op"] for o in plan.ops] == ["pad"]  # not probed: the direct op
+    refusing = Limits(LIMITS, features={"pad.edge": "NotSupportedError: not in tflite"})
+    plan, report = plan_graph(graph, refusing)
+    assert "pad" not in [o["op"] for o in plan.ops]
+    assert {"slice", "expand", "concat"} <= {o["op"] for o in plan.ops}
+    assert "not in tflite" in (next(iter(report.values())).note or "")
+    plan, _ = plan_graph(CASES["pad_reflection"]()[0], refusing)
+    assert [o["op"] for o in plan.ops] == ["pad"]
+
+
+def test_ceil_pools_pin_output_sizes_and_average_only_real_cells(limits: Limits) -> None:
+    plan, _ = plan_graph(CASES["max_pool2d"]()[0], limits)
+    assert plan.ops[0]["options"]["outputSizes"] == [3, 3] and plan.ops[0]["options"]["roundingType"] == "ceil"
+    plan, _ = plan_graph(CASES["average_pool2d_ceil"]()[0], limits)
+    assert [o["op"] for o in plan.ops] == ["averagePool2d", "averagePool2d", "div"]
+    ones = next(c for c in plan.constants if c.data is not None)
+    assert ones.desc.shape == (1, 1, 5, 5)
+    plan, _ = plan_graph(CASES["average_pool2d_padded"]()[0], limits)  # explicit padding: corrected too
+    assert [o["op"] for o in plan.ops] == ["averagePool2d", "averagePool2d", "div"]
+    plan, _ = plan_graph(CASES["average_pool2d"]()[0], limits)  # no padding, no overhang: the op alone
+    assert [o["op"] for o in plan.ops] == ["averagePool2d"]
+
+
+def test_probed_features_make_nodes_unsupported(limits: Limits) -> None:
+    wrong = "div(int32) computes wrong values here: div([7], [2]) gave [0], not [3]"
+    probed = Limits(LIMITS, features={"div.int32": wrong, "maxPool2d.dilations": "NotSupportedError: no dilations"})
+    int_div = Node("div", ("a", "b"), ("y",), {}, "d")
+    d32 = wi.OperandDesc("int32", (3,))
+    assert supports(int_div, NodeDescs([d32, d32], [d32]), probed) == wrong
+    f32 = wi.OperandDesc("float32", (3,))
+    assert supports(int_div, NodeDescs([f32, f32], [f32]), probed) is None
+    g = wi.GraphBuilder()
+    x = g.input("x", "float32", [1, 1, 9, 9])
+    graph = g.build({"y": g.max_pool2d(x, window_dimensions=[2, 2], dilations=[2, 2], name="mp")})
+    from webinfer.backends.webnn.planner import check_graph
+
+    reason = check_graph(graph, probed)["mp"].reason
+    assert reason == "maxPool2d with dilations [2, 2]: NotSupportedError: no dilations"
+    assert check_graph(CASES["max_pool2d"]()[0], probed)["max_pool2d_0"].ok

@@ -1,0 +1,191 @@
+"""Graph format round trips: every sample graph (every op, every dtype, symbolic dims, multi-output split,
+absent optional inputs, inf attributes, unicode names) through dicts, bytes and files, inline and with weights."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from typing import Any
+
+import pytest
+
+import webinfer as wi
+from fmt_samples import DTYPE_VALUES, SAMPLES
+from webinfer.errors import GraphError
+from webinfer.format import INLINE_MAX_BYTES, from_json, load, load_bytes, save, to_bytes, to_json
+from webinfer.format.graph_json import _json_attr
+from webinfer.ir import Constant, Graph, Node, OperandDesc
+
+
+def _raw_constants(g: Graph) -> dict[str, bytes]:
+    return {k: bytes(c.data()) for k, c in g.constants.items()}
+
+
+def _same_graph(a: Graph, b: Graph) -> None:
+    assert to_json(a) == to_json(b)
+    assert _raw_constants(a) == _raw_constants(b)
+    assert a.operands == b.operands
+
+
+@pytest.mark.parametrize("sample", list(SAMPLES))
+def test_dict_round_trip(sample: str) -> None:
+    g = SAMPLES[sample]()
+    doc = to_json(g)
+    json.dumps(doc, allow_nan=False)  # a plain JSON document
+    _same_graph(g, from_json(doc))
+    _same_graph(g, from_json(json.loads(json.dumps(doc))))
+
+
+@pytest.mark.parametrize("sample", list(SAMPLES))
+@pytest.mark.parametrize("weights", ["m.safetensors", None])
+def test_bytes_round_trip(sample: str, weights: Any) -> None:
+    g = SAMPLES[sample]()
+    text, files = to_bytes(g, weights=weights)
+    big = any(c.desc.byte_length > INLINE_MAX_BYTES for c in g.constants.values())
+    assert list(files) == (["m.safetensors"] if big and weights else [])
+    g2 = load_bytes(text, weights=files)
+    _same_graph(g, g2)
+    assert to_bytes(g2, weights=weights) == (text, files)  # stable: loading and saving again changes nothing
+
+
+@pytest.mark.parametrize("sample", list(SAMPLES))
+def test_file_round_trip(sample: str, tmp_path: Any) -> None:
+    g = SAMPLES[sample]()
+    wi.save(g, str(tmp_path / "m.json"), weights="m.safetensors")
+    g2 = wi.load(str(tmp_path / "m.json"))
+    _same_graph(g, g2)
+    names = sorted(os.listdir(tmp_path))
+    assert names in (["m.json"], ["m.json", "m.safetensors"])  # no temp files left behind
+    first = (tmp_path / "m.json").read_bytes()
+    save(g2, tmp_path / "m.json", weights=tmp_path / "m.safetensors")
+    assert (tmp_path / "m.json").read_bytes() == first
+
+
+def test_every_registered_op_is_in_the_samples() -> None:
+    used = {n.op for make in SAMPLES.values() for n in make().nodes}
+    missing = sorted(s.name for s in wi.all_ops() if s.name not in used)
+    assert not missing, f"add these ops to tests/format/fmt_samples.py ops(): {missing}"
+
+
+@pytest.mark.parametrize("spec", list(wi.all_ops()), ids=lambda s: s.name)
+def test_attribute_defaults_survive_json(spec: Any) -> None:
+    """Every op's default attributes (None, inf, tuples) encode to JSON and normalize back unchanged."""
+    given = {a.name: a.default for a in spec.attrs if not _required(a)}
+    text = json.dumps({k: _json_attr(v) for k, v in given.items()}, allow_nan=False)
+    again = {k: v for k, v in spec.normalize_attrs({**_requireds(spec), **json.loads(text)}).items() if k in given}
+    assert again == {k: v for k, v in spec.normalize_attrs({**_requireds(spec), **given}).items() if k in given}
+
+
+def _required(a: Any) -> bool:
+    from webinfer.ir.registry import REQUIRED
+
+    return a.default is REQUIRED
+
+
+def _requireds(spec: Any) -> dict[str, Any]:
+    examples = {"int": 1, "dtype": "float32", "dims": [1], "ints": [0], "int_or_ints": 1}
+    return {a.name: examples[a.kind] for a in spec.attrs if _required(a)}
+
+
+def test_inf_attributes_are_strings_and_multi_output_split_keeps_its_outputs() -> None:
+    doc = to_json(SAMPLES["ops"]())
+    by_op: dict[str, list[dict[str, Any]]] = {}
+    for n in doc["nodes"]:
+        by_op.setdefault(n["op"], []).append(n)
+    assert {"min_value": "-inf", "max_value": 6.0} in [n["attributes"] for n in by_op["clamp"]]
+    assert {"min_value": -1.5, "max_value": "inf"} in [n["attributes"] for n in by_op["clamp"]]
+    assert any(n["attributes"]["value"] == "-inf" for n in by_op["pad"])
+    assert sorted(len(n["outputs"]) for n in by_op["split"]) == [2, 2]
+    assert [2, 4] in [n["attributes"]["splits"] for n in by_op["split"]]
+    ln = [n for n in by_op["layer_normalization"] if n["attributes"]["axes"] is None]
+    assert ln and ln[0]["inputs"] == [ln[0]["inputs"][0]]  # absent optional inputs are not written
+    bn = by_op["batch_normalization"][0]
+    assert bn["inputs"][3] is None and bn["inputs"][4] is not None  # ... unless one comes after them
+    g = from_json(doc)
+    assert any(n.inputs[1:] == (None, None) for n in g.nodes if n.op == "layer_normalization")
+    assert doc["inputs"]["x"]["shape"] == ["batch", 4, 6]
+    assert any(n["attributes"].get("new_shape") == ["batch", 24] for n in by_op["reshape"])
+
+
+def test_every_dtype_keeps_its_exact_bits() -> None:
+    g = SAMPLES["dtypes"]()
+    text, files = to_bytes(g, weights="w.safetensors")
+    doc = json.loads(text)
+    g2 = load_bytes(text, weights=files)
+    for dt, values in DTYPE_VALUES.items():
+        assert "value" in doc["constants"][f"small_{dt}"] and "weights" in doc["constants"][f"big_{dt}"]
+        code = wi.DTYPES[dt].struct_code
+        assert bytes(g2.constants[f"small_{dt}"].data()) == struct.pack(f"<{len(values)}{code}", *values)
+    assert doc["constants"]["small_float32"]["value"][3:6] == ["-inf", "inf", "nan"]
+    assert math.copysign(1, doc["constants"]["small_float32"]["value"][1]) == -1  # -0.0 survives
+    assert doc["constants"]["scalar_nan"] == {"dataType": "float32", "shape": [], "value": ["nan"]}
+
+
+def test_inline_threshold_and_weights_none(tmp_path: Any) -> None:
+    g = SAMPLES["mlp"]()  # w: 512 bytes, b: 64 bytes
+    doc = json.loads(to_bytes(g, weights="m.safetensors")[0])
+    assert "weights" in doc["constants"]["w"] and "value" in doc["constants"]["b"]
+    doc = json.loads(to_bytes(g, weights="m.safetensors", inline_max_bytes=0)[0])
+    assert all("weights" in c for c in doc["constants"].values())
+    save(g, tmp_path / "inline.json")  # weights=None: one self-contained file
+    assert os.listdir(tmp_path) == ["inline.json"]
+    assert "weights" not in json.loads((tmp_path / "inline.json").read_text())
+    _same_graph(g, load(tmp_path / "inline.json"))
+
+
+def test_constants_from_weights_are_lazy(tmp_path: Any) -> None:
+    g = SAMPLES["mlp"]()
+    wi.save(g, str(tmp_path / "m.json"), weights="m.safetensors")
+    g2 = wi.load(str(tmp_path / "m.json"))
+    w = g2.constants["w"]
+    assert not w.loaded and w.source == {"file": "m.safetensors", "key": "w"}
+    assert g2.constants["b"].loaded  # inline
+    assert bytes(w.data()) == bytes(g.constants["w"].data()) and w.loaded
+
+
+def test_metadata_round_trips() -> None:
+    g = SAMPLES["mlp"]()
+    doc = to_json(g, metadata={"producer": "test", "nested": {"vocab": ["a", "b"]}})
+    g2 = from_json(doc)
+    assert g2.metadata == {"producer": "test", "nested": {"vocab": ["a", "b"]}}  # type: ignore[attr-defined]
+    assert to_json(g2)["metadata"] == doc["metadata"]
+
+
+def test_unnamed_nodes_get_unique_names() -> None:
+    c = Constant(OperandDesc("float32", (2,)), struct.pack("<2f", 1, 2))
+    nodes = [Node("relu", ("x",), ("y",)), Node("relu", ("y",), ("z",), name="relu_0")]
+    g = Graph({"x": OperandDesc("float32", (2,))}, {"c": c}, nodes, {"z": "z"})
+    doc = to_json(g)
+    assert [n["name"] for n in doc["nodes"]] == ["relu_1", "relu_0"]
+    _same_graph(g, from_json(doc))
+
+
+def test_nodes_in_any_acyclic_order_load() -> None:
+    doc = to_json(SAMPLES["mlp"]())
+    doc["nodes"].reverse()
+    assert [n.op for n in from_json(doc).nodes] == ["matmul", "add", "gelu"]
+
+
+def test_save_refuses_weights_in_another_folder(tmp_path: Any) -> None:
+    (tmp_path / "a").mkdir()
+    with pytest.raises(GraphError, match="same folder"):
+        save(SAMPLES["mlp"](), tmp_path / "m.json", weights=tmp_path / "a" / "m.safetensors")
+
+
+def test_save_refuses_what_the_format_cannot_hold() -> None:
+    g = wi.GraphBuilder()
+    x = g.input("x", "float32", ["βatch", 2])  # the IR accepts unicode letters; the format's dim names are ASCII
+    with pytest.raises(GraphError, match="cannot be saved.*symbolic dimension"):
+        to_json(g.build({"y": g.relu(x)}))
+
+
+def test_loaded_graph_computes_the_same(tmp_path: Any) -> None:
+    np = pytest.importorskip("numpy")
+    g = SAMPLES["mlp"]()
+    wi.save(g, str(tmp_path / "m.json"), weights="m.safetensors")
+    x = np.linspace(-1, 1, 24, dtype="float32").reshape(3, 8)
+    want = wi.compile(g, backend="reference").run({"x": x})["y"].numpy()
+    got = wi.compile(wi.load(str(tmp_path / "m.json")), backend="reference").run({"x": x})["y"].numpy()
+    assert np.array_equal(want, got)
