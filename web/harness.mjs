@@ -3,6 +3,8 @@
 // pyodide.ffi.run_sync works. Output goes to window.__webinferOutput(stream, text) when the host
 // exposed it, else to the console and the page.
 
+import { loadWebinfer } from "./boot.mjs";
+
 let pyodide = null;
 let helpers = null;
 let booting = null;
@@ -70,12 +72,6 @@ function emit(stream, text) {
   }
 }
 
-function writer(stream) {
-  const decoder = new TextDecoder();
-  // isatty makes Python's stdout line-buffered, so lines stream as they are printed.
-  return { isatty: true, write: (buf) => { emit(stream, decoder.decode(buf, { stream: true })); return buf.length; } };
-}
-
 function setStatus(text) {
   const status = document.getElementById("status");
   if (status) status.textContent = text;
@@ -83,28 +79,10 @@ function setStatus(text) {
 
 async function doBoot() {
   const t0 = performance.now();
-  const response = await fetch("/webinfer-config.json");
-  const config = await response.json();
-  if (!response.ok) throw new Error(`webinfer-config.json: ${config.error ?? response.status}`);
-  const abs = (url) => new URL(url, location.href).href;
-  const { loadPyodide } = await import(abs(config.pyodideIndexURL + "pyodide.mjs"));
-  pyodide = await loadPyodide({ indexURL: abs(config.pyodideIndexURL), lockFileURL: abs(config.lockFileURL) });
-  pyodide.setStdout(writer("stdout"));
-  pyodide.setStderr(writer("stderr"));
-  timings.loadPyodide = (performance.now() - t0) / 1000;
-  const failures = [];
-  const loaded = await pyodide.loadPackage("micropip", {
-    messageCallback: () => {},
-    errorCallback: (message) => failures.push(message),
-  });
-  if (!loaded.length) throw new Error(`loading micropip from the lock failed: ${failures.join("; ") || "nothing loaded"}`);
-  timings.micropip = (performance.now() - t0) / 1000 - timings.loadPyodide;
-  const micropip = pyodide.pyimport("micropip");
-  try {
-    await micropip.install(abs(config.wheel));
-  } finally {
-    micropip.destroy();
-  }
+  const loaded = await loadWebinfer({ stdout: (text) => emit("stdout", text), stderr: (text) => emit("stderr", text) });
+  pyodide = loaded.pyodide;
+  timings.loadPyodide = loaded.timings.loadPyodide;
+  timings.micropip = loaded.timings.micropip;
   helpers = pyodide.toPy({});
   await pyodide.runPythonAsync(RUNNER, { globals: helpers, filename: "<webinfer-harness>" });
   pyodide.runPython("import webinfer");
@@ -129,7 +107,9 @@ function track(work) {
   const id = nextJob++;
   const job = { done: false, result: null };
   jobs.set(id, job);
-  work().then(
+  // Start on a later task: the caller's evaluate() must get the id back before Python may block
+  // this thread (a busy loop would otherwise hang the evaluate, which has no timeout of its own).
+  new Promise((resolve) => setTimeout(resolve, 0)).then(work).then(
     (value) => { job.result = value; },
     (error) => {
       const traceback = error?.type ? error.message : String(error?.stack ?? error);

@@ -70,7 +70,8 @@ class Stats:
     other_exceptions: int = 0
     internal_errors: int = 0
     over_time_limit: int = 0
-    max_seconds: float = 0.0
+    max_seconds: float = 0.0  # CPU seconds of the slowest case
+    max_wall_seconds: float = 0.0
     max_peak_bytes: int = 0
     max_input_bytes: int = 0
     kinds: Counter = dataclasses.field(default_factory=Counter)
@@ -85,7 +86,8 @@ class Stats:
             "exceptions_other_than_webinfer": self.other_exceptions,
             "internal_errors": self.internal_errors,
             "cases_over_1s": self.over_time_limit,
-            "slowest_case_s": round(self.max_seconds, 4),
+            "slowest_case_cpu_s": round(self.max_seconds, 4),
+            "slowest_case_wall_s": round(self.max_wall_seconds, 4),
             "peak_memory_bytes": self.max_peak_bytes,
             "largest_input_bytes": self.max_input_bytes,
             "kinds": dict(sorted(self.kinds.items())),
@@ -112,7 +114,7 @@ def run_case(case: Case, stats: Stats = STATS) -> Optional[str]:
     weights = {WEIGHTS: case.weights} if case.weights is not None else None
     tracemalloc.reset_peak()
     base_mem = tracemalloc.get_traced_memory()[0]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     problem = None
     try:
         if case.via_dict:
@@ -132,16 +134,18 @@ def run_case(case: Case, stats: Stats = STATS) -> Optional[str]:
     except Exception as e:  # noqa: BLE001 - counting exactly these is the point
         stats.other_exceptions += 1
         problem = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - c0  # CPU time: what the case costs, whatever else the machine runs
+    wall = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1] - base_mem
     stats.cases += 1
     stats.kinds[case.kind] += 1
     stats.max_seconds = max(stats.max_seconds, elapsed)
+    stats.max_wall_seconds = max(stats.max_wall_seconds, wall)
     stats.max_peak_bytes = max(stats.max_peak_bytes, peak)
     stats.max_input_bytes = max(stats.max_input_bytes, size)
     if elapsed > TIME_LIMIT_S:
         stats.over_time_limit += 1
-        problem = problem or f"took {elapsed:.2f} s"
+        problem = problem or f"took {elapsed:.2f} s of CPU"
     if peak > MEMORY_LIMIT_BYTES:
         problem = problem or f"peak memory {peak} bytes"
     if problem:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import struct
+import time
 from typing import Any, Callable
 
 import pytest
@@ -273,7 +274,7 @@ def _true_depth(v: Any) -> int:
         if isinstance(v, (dict, list)) else 0
 
 
-_nested = st.recursive(st.just(1) | st.just("[{"), lambda c: st.lists(c, max_size=3) | st.dictionaries(
+_nested = st.recursive(st.sampled_from([1, "[{", "\\", '"[', '\\"]', "a\\\\[", "}"]), lambda c: st.lists(c, max_size=3) | st.dictionaries(
     st.sampled_from(["a", "b"]), c, max_size=2), max_leaves=30)
 
 
@@ -287,3 +288,30 @@ def test_depth_check_is_exact(value: Any, limit: int) -> None:
     except GraphError:
         refused = True
     assert refused == (_true_depth(value) > limit)
+
+
+@pytest.mark.parametrize("text", [
+    b'"' + b'\\"' * 1_000_000,  # an unterminated string full of escaped quotes (quadratic for a naive regex)
+    b'["' + b'[' * 2_000_000 + b'"]',  # brackets inside a string: not nesting
+    b"[" * 2_000_000 + b"]" * 2_000_000,
+    b'["a\\\\", ' * 200_000 + b"1" + b"]" * 200_000,
+], ids=["escaped-quotes", "brackets-in-string", "deep", "escaped-backslashes"])
+def test_hostile_text_is_handled_in_linear_time(text: bytes) -> None:
+    t0 = time.perf_counter()
+    with pytest.raises(GraphError):
+        load_bytes(text)
+    assert time.perf_counter() - t0 < 1.0
+
+
+@pytest.mark.parametrize("limit,text,message", [
+    ("MAX_CONTAINERS", b"[" + b"[]," * 100 + b"[]]", "102 arrays and objects; at most 100"),
+    ("MAX_STRINGS", b"[" + b'"a",' * 60 + b'"a"]', "122 quotes; at most 100"),
+    ("MAX_ITEMS", b"[" + b"1," * 100 + b"1]", "100 commas; at most 50"),
+])
+def test_structure_counts_are_capped_before_parsing(monkeypatch: pytest.MonkeyPatch, limit: str, text: bytes,
+                                                    message: str) -> None:
+    import webinfer.format.jsontext as jt
+
+    monkeypatch.setattr(jt, limit, 50 if limit != "MAX_CONTAINERS" else 100)
+    with pytest.raises(GraphError, match=message):
+        load_bytes(text)

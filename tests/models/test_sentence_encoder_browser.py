@@ -93,10 +93,15 @@ def test_encode_in_the_browser_matches_the_host(page, tiny, backend):
     assert cos.min() >= 0.9999, cos
 
 
-def test_load_async_from_a_url(page, tiny):
-    """load_async with a URL: the files come through ffi.fetch_bytes (patched to serve them from memory)."""
+@pytest.mark.parametrize("how", ["load_async", "load"])
+def test_load_from_a_url(page, tiny, how):
+    """A URL: the files come through ffi.fetch_bytes (patched to serve them from memory).
+
+    ``load`` blocks on the same coroutine through JSPI (``ffi.run_sync``); ``load_async`` awaits it.
+    """
     _, ref = tiny
-    got = page.run("""
+    call = {"load_async": "await SentenceEncoder.load_async", "load": "SentenceEncoder.load"}[how]
+    got = page.run(f"""
         asked = []
         real_fetch = ffi.fetch_bytes
         async def fake_fetch(url):
@@ -104,15 +109,16 @@ def test_load_async_from_a_url(page, tiny):
             return FILES[url.rsplit("/", 1)[1]]
         ffi.fetch_bytes = fake_fetch
         try:
-            enc = await SentenceEncoder.load_async("https://models.example/tiny", backend="webnn")
+            enc = {call}("https://models.example/tiny", backend="webnn")
         finally:
             ffi.fetch_bytes = real_fetch
         emb = await enc.encode_async(TEXTS)
         enc.close()
-        [sorted(asked), emb.tolist()]
+        [sorted(asked), emb.tolist(), enc.metadata["loaded_from"]]
     """, timeout=300)
-    asked, rows = got
+    asked, rows, loaded_from = got
     assert asked == sorted(f"https://models.example/tiny/{n}"
                            for n in ("encoder.json", "model.json", "model.safetensors", "tokenizer.json"))
+    assert loaded_from == "https://models.example/tiny/"
     ours = np.array(rows)
     assert ((ours * ref).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(ref, axis=1)).min() >= 0.9999

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import webinfer as wi
 from webinfer.backends.reference import evaluate
 from webinfer.tensor import Tensor
@@ -58,7 +57,7 @@ def test_symbolic_dims_need_bindings(tmp_path: Path) -> None:
 
 
 def test_limits_check_and_decompose(tmp_path: Path) -> None:
-    graph = wi.load(str(_model(tmp_path)))
+    _model(tmp_path)
     raw = json.loads(LIMITS.read_text())
     del raw["gelu"]
     limits_path = tmp_path / "limits.json"
@@ -114,7 +113,8 @@ def test_replay_under_node_with_a_mock_builder(tmp_path: Path) -> None:
     url = "data:application/octet-stream;base64," + base64.b64encode(weights).decode()
     driver = tmp_path / "driver.mjs"
     driver.write_text(NODE_DRIVER)
-    proc = subprocess.run(["node", str(driver), str(tmp_path / "m.mjs"), url], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(["node", str(driver), str(tmp_path / "m.mjs"), url], capture_output=True, text=True, timeout=60,
+                          check=False)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
     ops = [op for op, _ in got["summary"]]

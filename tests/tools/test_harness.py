@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -126,3 +127,13 @@ def test_timeout_names_what_was_running(webinfer_browser: Browser) -> None:
 
 def test_run_result_defaults() -> None:
     assert RunResult(ok=True, exit_code=0, value=3).raise_for_error() == 3
+
+
+def test_the_callers_thread_keeps_no_running_event_loop(page: Page) -> None:
+    # Playwright's sync API would leave a "running" loop on this thread; host code needs asyncio.run.
+    page.run("1")
+
+    async def answer() -> int:
+        return 42
+
+    assert asyncio.run(answer()) == 42

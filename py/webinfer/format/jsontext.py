@@ -24,6 +24,7 @@ ErrorType = Callable[[str], WebinferError]
 _UNIFY = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKET_BYTES = bytes(b for b in range(256) if b not in b"[]{}")
 _NOT_BRACKET_OR_QUOTE = bytes(b for b in range(256) if b not in b'[]{}"')
+_MAYBE_HUGE_FLOAT = re.compile(rb"[eE]\+?0*[1-9][0-9]{2}|[0-9]{300}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -45,6 +46,8 @@ def _depth(brackets: bytes, limit: int) -> int:
     """Nesting depth of a string of ``[`` and ``]``: each ``replace(b"[]", b"")`` removes exactly the innermost
     level, so it is the number of passes until nothing is left (stopping once past ``limit``). What an
     unbalanced string leaves (``]]][[[``) counts its openers on top."""
+    if b"[" * (limit + 1) in brackets:  # the usual way to be too deep, found in one search
+        return limit + 1
     depth = 0
     while brackets and depth <= limit:
         shorter = brackets.replace(b"[]", b"")
@@ -83,7 +86,8 @@ def _reject_constant(name: str) -> Any:
 def _finite_float(s: str) -> float:
     v = float(s)
     if math.isinf(v):
-        raise ValueError(f"number {s} is too large for a float (write \"inf\" for infinity)")
+        shown = s if len(s) <= 24 else s[:20] + "..."
+        raise ValueError(f"number {shown} is too large for a float (write \"inf\" for infinity)")
     return v
 
 
@@ -124,9 +128,11 @@ def parse_json(
     if text.startswith("\ufeff"):
         raise error(f"{what}: starts with a byte order mark; write plain UTF-8")
     check_structure(raw, what, error, max_depth)
+    # a float literal can only overflow to inf with a 3-digit exponent or 300+ digits; check those only
+    parse_float = _finite_float if _MAYBE_HUGE_FLOAT.search(raw) else None
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant,
-                           parse_float=_finite_float)
+                           parse_float=parse_float)
     except json.JSONDecodeError as e:
         raise error(f"{what}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
     except (ValueError, RecursionError) as e:  # hooks above, or an int longer than Python's digit limit

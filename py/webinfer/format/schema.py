@@ -25,10 +25,13 @@ ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "$defs", "title", "descri
 
 
 @functools.cache
+def _schema_text() -> str:
+    return resources.files(__package__).joinpath("schema.json").read_text(encoding="utf-8")
+
+
 def graph_schema() -> dict[str, Any]:
-    """The JSON Schema of graph format v1, as shipped in the package."""
-    text = resources.files(__package__).joinpath("schema.json").read_text(encoding="utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    """The JSON Schema of graph format v1, as shipped in the package (a fresh copy)."""
+    return json.loads(_schema_text())  # type: ignore[no-any-return]
 
 
 def unsupported_keywords(schema: Any) -> set[str]:

@@ -106,8 +106,6 @@ def cases_for(op: str) -> list[OpCase]:
 # ---- elementwise binary -------------------------------------------------------------------------------
 BINARY = ("add", "sub", "mul", "div", "max", "min", "pow")
 COMPARE = ("equal", "greater", "greater_or_equal", "lesser", "lesser_or_equal")
-_EDGE_COL = {0: ("values", EDGE)}
-_EDGE_ROW = {1: ("values", EDGE)}
 
 for _op in BINARY + COMPARE:
     _out = "u8" if _op in COMPARE else "f32"
@@ -374,7 +372,6 @@ bad("expand", ["f32[3, 4]"], "input [3, 4] does not broadcast to new_shape [1, 4
 bad("expand", ["f32[3, 4]"], "input [3, 4] does not broadcast to new_shape [4]", new_shape=[4])
 bad("expand", ["f32[3]"], "new_shape may not contain -1", new_shape=[-1, 3])
 
-_GATHER_IDX = ("values", (0, 2, -1, -3))
 ok("gather", ["f32[4, 3]", "i32[2]"], "f32[2, 3]", data={1: ("int", -4, 3)})
 ok("gather", ["f32[3, 5, 2]", "i64[2, 2]"], "f32[3, 2, 2, 2]", data={1: ("values", (0, 4, -1, -5))}, axis=1)
 ok("gather", ["f32[3, 5]", "u32[4]"], "f32[3, 4]", data={1: ("values", (0, 4, 2, 1))}, axis=-1)
@@ -465,14 +462,10 @@ for _op in ("average_pool2d", "max_pool2d"):
 
 # ---- inputs for running a case ----------------------------------------------------------------------------
 def default_data(dtype: str, op: str, index: int) -> Data:
-    """How an input is filled when its case says nothing."""
+    """How an input is filled when its case says nothing: normal floats, small integers."""
     if dtype in ("float32", "float16"):
         return ("normal", 2.0)
-    if dtype == "uint8":
-        return ("int", 0, 9)
-    if dtype.startswith("uint"):
-        return ("int", 0, 9)
-    return ("int", -9, 9)
+    return ("int", 0, 9) if dtype.startswith("uint") else ("int", -9, 9)
 
 
 def make_inputs(case: OpCase, seed: int = 0) -> list[Any]:

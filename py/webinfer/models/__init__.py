@@ -8,5 +8,8 @@
 from .bert import BertConfig, build_bert
 from .minilm import ModelFilesNotFound, minilm_path
 from .sentence_encoder import SentenceEncoder, save_encoder
+from .tokenizer import Tokenizer
 
-__all__ = ["BertConfig", "ModelFilesNotFound", "SentenceEncoder", "build_bert", "minilm_path", "save_encoder"]
+__all__ = [
+    "BertConfig", "ModelFilesNotFound", "SentenceEncoder", "Tokenizer", "build_bert", "minilm_path", "save_encoder",
+]

@@ -1,4 +1,4 @@
-"""Drive Python inside Pyodide in headless Chromium (Playwright, sync API).
+"""Drive Python inside Pyodide in headless Chromium (Playwright).
 
 ``Browser`` owns one Chromium process, one browser context (one HTTP cache, so later pages boot
 warm) and the local server; ``Page`` is one tab with Pyodide booted and webinfer installed::
@@ -7,31 +7,39 @@ warm) and the local server; ``Page`` is one tab with Pyodide booted and webinfer
         page = browser.open_page()
         result = page.run("import webinfer; webinfer.__version__")
 
-Output printed by the page's Python streams to the host as it runs; an exception in the page
-comes back as a failed :class:`RunResult` (or :class:`PageError` from :meth:`Page.eval`).
+The API is synchronous, but Playwright runs (async) on a private event loop in a thread of its
+own: Playwright's sync API marks the caller's thread as running an asyncio loop for as long as
+it lives, which breaks ``asyncio.run`` in the caller (e.g. host tests in the same session).
+
+Output printed by the page's Python streams to the host as it runs (``on_output`` is called from
+the harness thread); an exception in the page comes back as a failed :class:`RunResult`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
-from playwright.sync_api import ConsoleMessage, Playwright, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.async_api import BrowserContext, ConsoleMessage, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page as PlaywrightPage
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from webinfer.tools.chromium import Chromium, find_chromium, launch_flags
 from webinfer.tools.project import Roots
 from webinfer.tools.server import RunningServer, background_server
 
+T = TypeVar("T")
 OutputCallback = Callable[[str, str], None]
 
 DEFAULT_BOOT_TIMEOUT = 120.0
@@ -55,6 +63,26 @@ class PageError(Exception):
         self.type_name = type_name
         self.traceback = traceback
         self.exit_code = exit_code
+
+
+class LoopThread:
+    """An asyncio loop in a daemon thread; :meth:`call` runs a coroutine there and waits."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="webinfer-playwright", daemon=True)
+        self.thread.start()
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop; its result (or exception) in the calling thread."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self) -> None:
+        """Stop the loop and its thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        if not self.thread.is_alive():
+            self.loop.close()
 
 
 @dataclass
@@ -90,6 +118,29 @@ def describe(source: str, filename: str) -> str:
     return repr(first[:60] + ("…" if len(first) > 60 else ""))
 
 
+class RawPage:
+    """A plain tab on the local server, without Pyodide (for probes): evaluate JS, close."""
+
+    def __init__(self, runner: LoopThread, page: PlaywrightPage) -> None:
+        self._runner = runner
+        self._page = page
+
+    def evaluate(self, expression: str, arg: Any = None) -> Any:
+        """Evaluate a JavaScript expression or function (Playwright ``page.evaluate``)."""
+        return self._runner.call(self._page.evaluate(expression, arg))
+
+    def set_default_timeout(self, milliseconds: float) -> None:
+        """Playwright's default timeout for this tab's waits."""
+        self._page.set_default_timeout(milliseconds)
+
+    def close(self) -> None:
+        """Close the tab."""
+        try:
+            self._runner.call(self._page.close())
+        except PlaywrightError:
+            pass
+
+
 class Page:
     """One browser tab with Pyodide booted and webinfer installed. Made by :meth:`Browser.open_page`."""
 
@@ -100,13 +151,18 @@ class Page:
         self.crashed = False
         self.broken: str | None = None
         self.timings: dict[str, float] = {}
-        self._page = browser.context.new_page()
-        self._page.on("console", self._on_console)
-        self._page.on("pageerror", self._on_page_error)
-        self._page.on("crash", self._on_crash)
-        self._page.expose_function("__webinferOutput", lambda stream, text: self.on_output(stream, text))
+        self._call = browser.runner.call
+        self._page: PlaywrightPage = self._call(self._open())
 
-    # -- events -------------------------------------------------------------------------------
+    async def _open(self) -> PlaywrightPage:
+        page = await self.browser.context.new_page()
+        page.on("console", self._on_console)
+        page.on("pageerror", self._on_page_error)
+        page.on("crash", self._on_crash)
+        await page.expose_function("__webinferOutput", lambda stream, text: self.on_output(stream, text))
+        return page
+
+    # -- events (called on the harness thread) -----------------------------------------------
     def _report(self, text: str) -> None:
         self.console_errors.append(text)
         print(f"[browser] {text}", file=sys.stderr, flush=True)
@@ -123,14 +179,21 @@ class Page:
         self._report("the page crashed")
 
     # -- jobs ---------------------------------------------------------------------------------
-    def _wait(self, job: int, what: str, timeout: float) -> dict[str, Any]:
+    async def _poll(self, start: str, arg: Any, timeout: float) -> dict[str, Any]:
+        job = await self._page.evaluate(start, arg)
+        await self._page.wait_for_function(
+            "id => window.webinferHarness.done(id)", arg=job, timeout=timeout * 1000, polling="raf"
+        )
+        result: dict[str, Any] = await self._page.evaluate("id => window.webinferHarness.result(id)", job)
+        return result
+
+    async def _job(self, start: str, arg: Any, what: str, timeout: float) -> dict[str, Any]:
+        """Start a page job, poll until it is done (bounded by ``timeout``), collect its result."""
         try:
-            self._page.wait_for_function(
-                "id => window.webinferHarness.done(id)", arg=job, timeout=timeout * 1000, polling="raf"
-            )
-            result: dict[str, Any] = self._page.evaluate("id => window.webinferHarness.result(id)", job)
-            return result
-        except PlaywrightTimeout:
+            # wait_for_function enforces the timeout; the outer bound covers the evaluate calls,
+            # which have none and hang when the page's thread is blocked.
+            return await asyncio.wait_for(self._poll(start, arg, timeout), timeout + 10)
+        except (PlaywrightTimeout, TimeoutError):  # asyncio.wait_for raises TimeoutError
             self.broken = f"timed out while running {what}"
             raise HarnessTimeout(
                 f"timed out after {timeout:g} s while running {what} in the browser page "
@@ -141,18 +204,21 @@ class Page:
             state = "crashed" if self.crashed else "failed"
             raise HarnessError(f"the browser page {state} while running {what}: {exc}") from None
 
+    async def _boot(self, timeout: float) -> dict[str, Any]:
+        try:
+            await self._page.goto(self.browser.server.url + HARNESS_PAGE + "?noboot", timeout=timeout * 1000)
+        except PlaywrightError as exc:
+            raise HarnessError(f"could not open {HARNESS_PAGE}: {exc}") from None
+        what = "the Pyodide boot (load Pyodide, micropip, install webinfer)"
+        return await self._job("() => window.webinferHarness.startBoot()", None, what, timeout)
+
     def boot(self, timeout: float = DEFAULT_BOOT_TIMEOUT) -> dict[str, float]:
         """Open the harness page and boot Pyodide + webinfer; returns timings in seconds.
 
         ``openToImport`` is host-measured: from starting navigation to ``import webinfer`` done.
         """
         start = time.perf_counter()
-        try:
-            self._page.goto(self.browser.server.url + HARNESS_PAGE + "?noboot", timeout=timeout * 1000)
-        except PlaywrightError as exc:
-            raise HarnessError(f"could not open {HARNESS_PAGE}: {exc}") from None
-        job = self._page.evaluate("() => window.webinferHarness.startBoot()")
-        result = self._wait(job, "the Pyodide boot (load Pyodide, micropip, install webinfer)", timeout)
+        result = self._call(self._boot(timeout))
         if not result["ok"]:
             self.broken = "boot failed"
             raise HarnessError(f"booting Pyodide + webinfer failed:\n{result['traceback']}")
@@ -174,12 +240,15 @@ class Page:
         """
         if self.broken:
             raise HarnessError(f"this page is unusable: it {self.broken}")
-        what = describe(source, filename)
         start = time.perf_counter()
-        job = self._page.evaluate(
-            "([s, f, fresh]) => window.webinferHarness.start(s, f, fresh)", [source, filename, fresh]
+        result = self._call(
+            self._job(
+                "([s, f, fresh]) => window.webinferHarness.start(s, f, fresh)",
+                [source, filename, fresh],
+                describe(source, filename),
+                timeout,
+            )
         )
-        result = self._wait(job, what, timeout)
         return RunResult(
             ok=bool(result["ok"]),
             exit_code=int(result.get("exit", 0 if result["ok"] else 1)),
@@ -195,12 +264,12 @@ class Page:
 
     def evaluate_js(self, expression: str, arg: Any = None) -> Any:
         """Evaluate a JavaScript expression or function in the page (Playwright semantics)."""
-        return self._page.evaluate(expression, arg)
+        return self._call(self._page.evaluate(expression, arg))
 
     def close(self) -> None:
         """Close the tab (its Pyodide, proxies and GPU objects go with it)."""
         try:
-            self._page.close()
+            self._call(self._page.close())
         except PlaywrightError:
             pass
 
@@ -223,30 +292,42 @@ class Browser:
             self.server: RunningServer = self._stack.enter_context(
                 background_server(self.roots or Roots.discover())
             )
-            self._pw: Playwright = sync_playwright().start()
-            self._stack.callback(self._pw.stop)
+            self.runner = LoopThread()
+            self._stack.callback(self.runner.stop)
+            self._pw: Playwright = self.runner.call(self._start_playwright())
+            self._stack.callback(lambda: self.runner.call(self._pw.stop()))
             self.chromium = find_chromium(self.browser_path, managed=self._pw.chromium.executable_path)
             # A persistent context has a disk cache, so V8 can cache Pyodide's compiled wasm:
             # pages after the first boot warm (~1 s faster). The profile is temporary.
             profile_dir = tempfile.mkdtemp(prefix="webinfer-chromium-")
             self._stack.callback(shutil.rmtree, profile_dir, ignore_errors=True)
-            self.context = self._pw.chromium.launch_persistent_context(
-                profile_dir, executable_path=str(self.chromium.path), args=flags, headless=self.headless
+            self.context: BrowserContext = self.runner.call(
+                self._pw.chromium.launch_persistent_context(
+                    profile_dir, executable_path=str(self.chromium.path), args=flags, headless=self.headless
+                )
             )
-            self._stack.callback(self.context.close)
+            self._stack.callback(lambda: self.runner.call(self.context.close()))
         except BaseException:
             self.close()
             raise
         return self
 
+    @staticmethod
+    async def _start_playwright() -> Playwright:
+        return await async_playwright().start()
+
+    async def _product(self) -> str:
+        page = self.context.pages[0] if self.context.pages else await self.context.new_page()
+        session = await self.context.new_cdp_session(page)
+        product: str = (await session.send("Browser.getVersion"))["product"]
+        await session.detach()
+        return product
+
     @property
     def version(self) -> str:
         """The browser's product and version, e.g. ``HeadlessChrome/153.0.8010.0``."""
         if not hasattr(self, "_version"):
-            page = self.context.pages[0] if self.context.pages else self.context.new_page()
-            session = self.context.new_cdp_session(page)
-            self._version: str = session.send("Browser.getVersion")["product"]
-            session.detach()
+            self._version: str = self.runner.call(self._product())
         return self._version
 
     @property
@@ -271,14 +352,18 @@ class Browser:
                 raise
         return page
 
-    def open_blank(self, path: str = HARNESS_PAGE + "?noboot") -> Any:
-        """A raw Playwright page on the local server, without Pyodide (for probes)."""
-        page = self.context.new_page()
-        page.goto(self.server.url + path)
-        return page
+    def open_blank(self, path: str = HARNESS_PAGE + "?noboot") -> RawPage:
+        """A plain tab on the local server, without Pyodide (for probes)."""
+
+        async def open_tab() -> PlaywrightPage:
+            page = await self.context.new_page()
+            await page.goto(self.server.url + path)
+            return page
+
+        return RawPage(self.runner, self.runner.call(open_tab()))
 
     def close(self) -> None:
-        """Close Chromium, Playwright and the server (in reverse order of starting)."""
+        """Close Chromium, Playwright, the harness thread and the server (reverse start order)."""
         stack = getattr(self, "_stack", None)
         if stack is not None:
             try:

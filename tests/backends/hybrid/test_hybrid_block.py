@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 import pytest
-
 import webinfer as wi
 import webinfer.format
 from webinfer.backends.reference import evaluate

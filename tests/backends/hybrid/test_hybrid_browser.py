@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import webinfer as wi
 from webinfer.tools.pytest_plugin import BrowserPy
 
@@ -109,3 +108,29 @@ def test_hybrid_with_a_plain_context_and_run_async(page: BrowserPy) -> None:
     same, interop, transfer, where = value
     assert same and transfer == "readback" and where == "webgpu"
     assert interop["context_from_webgpu_device"] is False
+
+
+def test_webgpu_island_feeding_only_webgpu_keeps_data_on_the_gpu(page: BrowserPy) -> None:
+    g = wi.GraphBuilder()
+    x = g.input("x", "float32", [2, 3])
+    a = g.exp(x, name="a")  # webgpu#0, read only by webgpu#2
+    b = g.neg(x, name="b")  # webnn#1
+    c = g.add(a, b, name="c")  # webgpu#2
+    graph = g.build({"c": c})
+    inputs = {"x": np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)}
+    value = page.run(
+        f"""
+        import base64, json
+        from webinfer.format import from_json
+        doc = json.loads({cases.payload({'g': (graph, inputs)})!r})["g"]
+        sess = wi.compile(from_json(doc["graph"]), backend="hybrid", place={{"exp": "webgpu", "add": "webgpu"}})
+        x = wi.Tensor(base64.b64decode(doc["inputs"]["x"]["data"]), dtype="float32", shape=[2, 3])
+        c = sess.run({{"x": x}})["c"].tolist()
+        info = sess.info()
+        sess.close()
+        [c, [i["island"] for i in info["hybrid"]["islands"]], sess._keep]
+        """
+    )
+    c, islands, keep = value
+    assert islands == ["webgpu#0", "webnn#1", "webgpu#2"] and keep == [True, False, False]
+    np.testing.assert_allclose(c, np.exp(inputs["x"]) - inputs["x"], rtol=1e-6)

@@ -6,7 +6,6 @@ from typing import Optional
 
 import numpy as np
 import pytest
-
 import webinfer as wi
 from webinfer.backends.hybrid.partition import partition, place_nodes
 from webinfer.errors import BackendError, UnsupportedError

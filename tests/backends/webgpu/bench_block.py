@@ -37,7 +37,7 @@ json.dumps({{"median_ms": med, "python_share": med["python_ms"] / med["total_ms"
             "nodes": info["nodes"], "dispatches": info["plan"]["dispatches"],
             "pipelines": info["plan"]["pipelines"], "fused_groups": info["plan"]["fused_groups"],
             "buffers": info["plan"]["buffers"], "peak_bytes": info["plan"]["peak_bytes"],
-            "pool_bytes": info["plan"]["pool_bytes"], "unpooled_bytes": info["plan"]["unfused_bytes"]}})
+            "pool_bytes": info["plan"]["pool_bytes"], "unpooled_bytes": info["plan"]["unpooled_bytes"]}})
 """
 
 

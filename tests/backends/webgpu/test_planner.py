@@ -99,7 +99,7 @@ def test_memory_plan_reuses_dead_buffers() -> None:
     p = plan(g.build({"y": h}))
     assert p.stats["values"] >= 9
     assert p.stats["pool_buffers"] <= 3
-    assert p.stats["pool_bytes"] < p.stats["unfused_bytes"]
+    assert p.stats["pool_bytes"] < p.stats["unpooled_bytes"]
 
 
 def test_intervals_of_shared_buffers_never_overlap() -> None:

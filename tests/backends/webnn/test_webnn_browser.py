@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-from webnn_cases import CASES, PAGE_RUNNER, decode_outputs, mismatches, payload
-
 from webinfer.tools.pytest_plugin import BrowserPy
+from webnn_cases import CASES, PAGE_RUNNER, decode_outputs, mismatches, payload
 
 pytestmark = pytest.mark.browser
 

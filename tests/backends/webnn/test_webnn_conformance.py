@@ -4,8 +4,13 @@ is listed as unsupported, with the context's reason, and does not fail the run."
 from __future__ import annotations
 
 import pytest
-
-from webinfer.tools.conformance import OpReport, Report, compare_case, format_report, run_conformance
+from webinfer.tools.conformance import (
+    OpReport,
+    Report,
+    compare_case,
+    format_report,
+    run_conformance,
+)
 from webinfer.tools.pytest_plugin import BrowserPy
 
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from webinfer.backends.webnn.context import ContextReport, ContextRequest
 from webinfer.backends.webnn.limits import Limits
 from webinfer.errors import BackendError

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from webinfer.backends.webnn.limits import Limits
 from webinfer.ir.operand import OperandDesc
 

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from webnn_cases import CASES, base_op
-
 import webinfer as wi
 from webinfer.backends.webnn.limits import Limits
 from webinfer.backends.webnn.lowering import LOWERINGS, NodeDescs, camel, supports
 from webinfer.backends.webnn.planner import plan_graph
 from webinfer.ir import all_ops
 from webinfer.ir.graph import Node
+from webnn_cases import CASES, base_op
 
 HERE = Path(__file__).parent
 LIMITS = json.loads((HERE / "limits_chromium153_cpu.json").read_text())
@@ -146,3 +145,12 @@ def test_probed_features_make_nodes_unsupported(limits: Limits) -> None:
     reason = check_graph(graph, probed)["mp"].reason
     assert reason == "maxPool2d with dilations [2, 2]: NotSupportedError: no dilations"
     assert check_graph(CASES["max_pool2d"]()[0], probed)["max_pool2d_0"].ok
+
+
+def test_integer_division_by_zero_is_made_explicit(limits: Limits) -> None:
+    plan, _ = plan_graph(CASES["div"]()[0], limits)
+    assert [o["op"] for o in plan.ops] == ["div"]  # float: the op alone
+    g = wi.GraphBuilder()
+    a, b = g.input("a", "int32", [3]), g.input("b", "int32", [3])
+    plan, _ = plan_graph(g.build({"q": g.div(a, b)}), limits)
+    assert [o["op"] for o in plan.ops] == ["equal", "where", "div", "where"]

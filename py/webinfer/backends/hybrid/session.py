@@ -160,7 +160,8 @@ class HybridSession(Session):
         out = {}
         for name, operand in self.graph.outputs.items():
             const = self.graph.constants.get(operand)
-            out[name] = env[operand] if const is None else Tensor(bytes(const.data()), const.desc.dtype, list(const.desc.shape))
+            shape = [int(d) for d in const.desc.shape] if const is not None else []
+            out[name] = env[operand] if const is None else Tensor(bytes(const.data()), const.desc.dtype, shape)
         return out
 
     # -- reporting and cleanup ---------------------------------------------------------------------

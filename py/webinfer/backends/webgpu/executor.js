@@ -196,6 +196,40 @@ class Executor {
     })();
   }
 
+  /** Debug: time each dispatch alone (after one full run has filled every buffer), `repeats` times; the
+   *  median ms per dispatch, as JSON [{label, ms}]. Each timing is one dispatch in its own submit, waited
+   *  with onSubmittedWorkDone, so it includes a fixed submit cost (measured with an empty submit, subtracted). */
+  async profile(inputs, repeats) {
+    await this.run(inputs, false);
+    const q = this.device.queue;
+    const once = async (x) => {
+      const enc = this.device.createCommandEncoder();
+      if (x) {
+        const pass = enc.beginComputePass();
+        pass.setPipeline(x.pipeline);
+        pass.setBindGroup(0, x.group);
+        pass.dispatchWorkgroups(x.grid[0], x.grid[1], x.grid[2]);
+        pass.end();
+      }
+      const t = performance.now();
+      q.submit([enc.finish()]);
+      await q.onSubmittedWorkDone();
+      return performance.now() - t;
+    };
+    const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const empty = [];
+    for (let r = 0; r < Math.max(3, repeats); r++) empty.push(await once(null));
+    const base = median(empty);
+    const out = [];
+    for (let i = 0; i < this.passes.length; i++) {
+      const ts = [];
+      for (let r = 0; r < repeats; r++) ts.push(await once(this.passes[i]));
+      const x = this.spec.dispatches[i];
+      out.push({ label: x.label, ms: Math.max(0, median(ts) - base), grid: x.grid });
+    }
+    return JSON.stringify(out);
+  }
+
   /** Timings of the last run in ms: [encode, gpu (submit to mapped), read, total]. */
   timings() {
     return [this.last.encodeMs, this.last.gpuMs, this.last.readMs, this.last.totalMs];

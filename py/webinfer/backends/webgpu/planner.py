@@ -45,6 +45,7 @@ class DeviceFacts:
 
     limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     f16: bool = False  # compute float16 in f16 (shader-f16 present and asked for)
+    tiling: str = "workgroup"  # matmul tiling: "workgroup" (GPUs) or "register" (CPU adapters, e.g. SwiftShader)
 
 
 @dataclass
@@ -118,7 +119,7 @@ def compute_store(dtype: str, f16: bool) -> str:
 class Planner:
     """Builds a Plan for one static graph (see the module docstring)."""
 
-    def __init__(self, graph: Graph, facts: DeviceFacts, constant_bytes: Callable[[str], bytes]) -> None:
+    def __init__(self, graph: Graph, facts: DeviceFacts, constant_bytes: Callable[[str], Union[bytes, memoryview]]) -> None:
         if not graph.is_static:
             raise BackendError("webgpu: the planner needs a static graph; specialize its dims first")
         self.graph = graph
@@ -157,6 +158,10 @@ class Planner:
     def desc(self, operand: str) -> OperandDesc:
         return self.graph.operands[operand]
 
+    def shape(self, operand: str) -> tuple[int, ...]:
+        """The operand's shape (the graph is static, so every dim is an int)."""
+        return tuple(int(d) for d in self.graph.operands[operand].shape)
+
     # -- the API lowerings use ---------------------------------------------------------------------
     def view(self, operand: str) -> View:
         """The operand as a view over a buffer (materializing a lazy value, uploading a constant)."""
@@ -167,7 +172,7 @@ class Planner:
             desc = self.desc(operand)
             v = self.new_value(desc.dtype, desc.size, "const", operand, io_store(desc.dtype, self.f16))
             self.const_values[operand] = v
-            view = View.dense(v, desc.shape)
+            view = View.dense(v, self.shape(operand))
             self.env[operand] = Mat(view)
             return view
         return self.materialize(operand)
@@ -177,9 +182,9 @@ class Planner:
         v = self.view(operand)
         if v.is_dense:
             return v
-        desc = self.desc(operand)
-        out = View.dense(self.new_value(desc.dtype, desc.size, "temp", operand), desc.shape)
-        self.emit(Step("elementwise", "", [], desc.shape, desc.dtype, tree=Load(v, desc.dtype), out=out))
+        desc, shape = self.desc(operand), self.shape(operand)
+        out = View.dense(self.new_value(desc.dtype, desc.size, "temp", operand), shape)
+        self.emit(Step("elementwise", "", [], shape, desc.dtype, tree=Load(v, desc.dtype), out=out))
         return out
 
     def set_view(self, operand: str, view: View) -> None:
@@ -198,8 +203,7 @@ class Planner:
 
     def elementwise(self, node: Node, inputs: list[Optional[str]], build: Callable[[list[Expr]], Expr]) -> None:
         """Build ``node``'s tree from its inputs' trees, inlining single-use lazy producers of the same shape."""
-        desc = self.desc(node.outputs[0])
-        shape = desc.shape
+        desc, shape = self.desc(node.outputs[0]), self.shape(node.outputs[0])
         names = [i for i in inputs if i is not None]
         inline = [self._can_inline(i, shape) for i in names]
         # at most one kernel (Acc) per tree: keep the first, materialize the others
@@ -253,24 +257,24 @@ class Planner:
 
     def concat(self, node: Node) -> None:
         """Allocate the output once; each input is computed (or copied) straight into its window."""
-        desc = self.desc(node.outputs[0])
-        axis = node.attributes["axis"] % len(desc.shape)
-        out = View.dense(self.new_value(desc.dtype, desc.size, "temp", node.outputs[0]), desc.shape)
+        desc, shape = self.desc(node.outputs[0]), self.shape(node.outputs[0])
+        axis = node.attributes["axis"] % len(shape)
+        out = View.dense(self.new_value(desc.dtype, desc.size, "temp", node.outputs[0]), shape)
         start = 0
         for name in node.inputs:
             assert name is not None
-            part = self.desc(name)
-            starts = [start if d == axis else 0 for d in range(len(desc.shape))]
-            start += part.shape[axis]
-            if part.size == 0:
+            part = self.shape(name)
+            starts = [start if d == axis else 0 for d in range(len(shape))]
+            start += part[axis]
+            if math.prod(part) == 0:
                 continue
-            window = out.slice(starts, part.shape, (1,) * len(part.shape))
+            window = out.slice(starts, part, (1,) * len(part))
             ref = self.env[name]
-            if isinstance(ref, Lazy) and self._can_inline(name, part.shape):
+            if isinstance(ref, Lazy) and self._can_inline(name, part):
                 self.materialize(name, dest=window, fused=node.name)
             else:
                 src = self.view(name)
-                self.emit(Step("elementwise", node.name, [], part.shape, desc.dtype, tree=Load(src, desc.dtype),
+                self.emit(Step("elementwise", node.name, [], part, desc.dtype, tree=Load(src, desc.dtype),
                                out=window, fused=[node.name]))
         self.set_view(node.outputs[0], out)
 
@@ -313,8 +317,8 @@ class Planner:
         for name, desc in g.inputs.items():
             store = io_store(desc.dtype, self.f16)
             v = self.new_value(desc.dtype, desc.size, "input", name, store)
-            self.env[name] = Mat(View.dense(v, desc.shape))
-            inputs.append(IOSlot(name, desc.dtype, tuple(desc.shape), store, v, v.nbytes))  # type: ignore[arg-type]
+            self.env[name] = Mat(View.dense(v, self.shape(name)))
+            inputs.append(IOSlot(name, desc.dtype, self.shape(name), store, v, v.nbytes))
         for name in g.constants:
             self.env[name] = ConstRef(name)
         for node in g.nodes:
@@ -337,7 +341,7 @@ class Planner:
         slots: list[IOSlot] = []
         done: dict[str, IOSlot] = {}
         for out_name, operand in self.graph.outputs.items():
-            desc = self.desc(operand)
+            desc, shape = self.desc(operand), self.shape(operand)
             if operand in done:
                 first = done[operand]
                 slots.append(IOSlot(out_name, first.dtype, first.shape, first.store, first.value, first.nbytes))
@@ -347,11 +351,11 @@ class Planner:
                 view = self.materialize(operand)
             else:
                 view = self.view(operand)
-            if view.is_dense and view.value.kind == "temp" and view.shape == tuple(desc.shape):
+            if view.is_dense and view.value.kind == "temp" and view.shape == shape:
                 view.value.kind = "output"
             else:
-                out = View.dense(self.new_value(desc.dtype, desc.size, "output", operand), desc.shape)
-                self.emit(Step("elementwise", "", [], desc.shape, desc.dtype, tree=Load(view, desc.dtype), out=out,
+                out = View.dense(self.new_value(desc.dtype, desc.size, "output", operand), shape)
+                self.emit(Step("elementwise", "", [], shape, desc.dtype, tree=Load(view, desc.dtype), out=out,
                                fused=[f"output {out_name}"]))
                 view = out
             store = io_store(desc.dtype, self.f16)
@@ -359,10 +363,10 @@ class Planner:
             if store in PACKED:
                 value.kind = "temp"
                 raw = self.new_value(desc.dtype, desc.size, "raw_out", operand, store)
-                self.emit(Step("pack", "", [view], desc.shape, desc.dtype, out=View.dense(raw, desc.shape),
+                self.emit(Step("pack", "", [view], shape, desc.dtype, out=View.dense(raw, shape),
                                fused=[f"output {out_name}"]))
                 value = raw
-            slot = IOSlot(out_name, desc.dtype, tuple(desc.shape), store, value, value.nbytes)  # type: ignore[arg-type]
+            slot = IOSlot(out_name, desc.dtype, shape, store, value, value.nbytes)
             done[operand] = slot
             slots.append(slot)
         return slots
@@ -372,12 +376,12 @@ class Planner:
         uniforms = bytearray()
         pipelines: dict[str, int] = {}
         pipeline_specs: list[dict[str, Any]] = []
-        dispatches = []
+        dispatches: list[dict[str, Any]] = []
         placement: dict[str, str] = {}
         for step in self.steps:
             if step.params.get("empty"):
                 continue
-            prog = Program(step.label)
+            prog = Program(step.label, self.facts.tiling)
             if step.kernel == "elementwise":
                 assert step.out is not None and step.tree is not None
                 code, grid = elementwise_program(prog, step.out, step.shape, step.tree, self.f16)
@@ -428,7 +432,7 @@ class Planner:
             "staging": max(offset, 8),
         }
         pool = [b for b in buffers if b.kind == "pool"]
-        fused_groups = [d["label"] for d in dispatches if "+" in d["label"]]
+        fused_groups = [str(d["label"]) for d in dispatches if "+" in str(d["label"])]
         stats = {
             "dispatches": len(dispatches),
             "pipelines": len(pipeline_specs),
@@ -439,9 +443,9 @@ class Planner:
             "pool_buffers": len(pool),
             "pool_bytes": sum(b.size for b in pool),
             "constant_bytes": sum(b.size for b in buffers if b.kind == "const"),
-            "peak_bytes": sum(b.size for b in buffers) + spec["staging"] + len(uniforms),
+            "peak_bytes": sum(b.size for b in buffers) + max(offset, 8) + len(uniforms),
             "uniform_bytes": len(uniforms),
-            "unfused_bytes": sum(-(-v.nbytes // 16) * 16 for v in self.values if v.kind != "const"),
+            "unpooled_bytes": sum(-(-v.nbytes // 16) * 16 for v in self.values if v.kind != "const"),
         }
         return Plan(spec, bytes(uniforms), inputs, outputs, const_slots, stats, placement)
 

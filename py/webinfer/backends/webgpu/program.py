@@ -24,8 +24,9 @@ MAX_GRID = 65535
 class Program:
     """One shader under construction; kernels add params, bindings and lines, then call ``render``."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, tiling: str = "workgroup") -> None:
         self.label = label
+        self.tiling = tiling  # "workgroup" (GPUs) or "register" (CPU adapters): see kernels/matmul.py
         self.words: list[int] = []
         self.bindings: list[tuple[Value, bool]] = []  # (value, writable), binding i+1
         self.vec4: set[int] = set()  # bindings declared as arrays of vec4
@@ -74,28 +75,59 @@ class Program:
             self.uses_f16 = True
         return len(self.bindings)
 
-    def bind_vec4(self, value: Value) -> Optional[int]:
-        """Bind ``value`` as an array of vec4 (for vectorized loads); None if it is already bound as scalars."""
-        if any(v is value for v, _ in self.bindings):
-            b = self.bind(value)
-            return b if b in self.vec4 else None
+    def bind_vec4(self, value: Value) -> int:
+        """Bind ``value`` as an array of vec4 (for vectorized loads); its scalar loaders adapt at render.
+
+        The declared element type of a binding is decided here, once per value, and every loader of
+        that value reads through it: a value read both vectorized (one matmul operand) and element by
+        element (the other operand, or an epilogue, over the same buffer) is declared vec4 and its
+        scalar loader indexes ``b[e >> 2u][e & 3u]``. Packed storage and written bindings stay scalar.
+        """
+        if value.store in PACKED:
+            raise ValueError(f"{self.label}: {value} is packed; it cannot be read as vec4")
         b = self.bind(value)
+        if self.bindings[b - 1][1]:
+            raise ValueError(f"{self.label}: {value} is written by this kernel; it cannot be read as vec4")
         self.vec4.add(b)
         return b
 
     def loader(self, value: Value) -> str:
-        """Name of ``fn ldN(e: u32) -> T`` reading element ``e`` of ``value`` (decoding packed storage)."""
+        """Name of ``fn ldN(e: u32) -> T`` reading element ``e`` of ``value`` (decoding packed storage).
+
+        Its body is written at :meth:`render`, when the binding's element type (scalar or vec4) is final.
+        """
         b = self.bind(value)
         name = f"ld{b}"
-        if name not in self.helpers:
-            t = COMPUTE_TYPE[value.store]
+        self.helpers.setdefault(name, "")  # keeps helper order; filled in by render
+        return name
+
+    def vec_loader(self, value: Value) -> str:
+        """Name of ``fn ldvN(q: u32) -> vec4<T>`` reading elements 4q..4q+3 of ``value`` (one vec4 load)."""
+        b = self.bind_vec4(value)
+        name = f"ldv{b}"
+        t = WGSL_SCALAR[value.store]
+        self.helpers.setdefault(name, f"fn {name}(q: u32) -> vec4<{t}> {{ return b{b}[q]; }}")
+        return name
+
+    def _loader_source(self, b: int) -> str:
+        value = self.bindings[b - 1][0]
+        t = COMPUTE_TYPE[value.store]
+        if b in self.vec4:
+            body = f"return b{b}[e >> 2u][e & 3u];"
+        else:
             body = {
                 "p16": f"return unpack2x16float(b{b}[e >> 1u])[e & 1u];",
                 "pi8": f"return extractBits(bitcast<i32>(b{b}[e >> 2u]), (e & 3u) * 8u, 8u);",
                 "pu8": f"return extractBits(b{b}[e >> 2u], (e & 3u) * 8u, 8u);",
             }.get(value.store, f"return b{b}[e];")
-            self.helpers[name] = f"fn {name}(e: u32) -> {t} {{ {body} }}"
-        return name
+        return f"fn ld{b}(e: u32) -> {t} {{ {body} }}"
+
+    def store_ref(self, value: Value, index: str) -> str:
+        """The WGSL lvalue of element ``index`` of a value this kernel writes (bound writable, scalar)."""
+        b = self.bind(value, writable=True)
+        if b in self.vec4:
+            raise ValueError(f"{self.label}: {value} is read as vec4 and written by one kernel")
+        return f"b{b}[{index}]"
 
     def helper(self, name: str, source: str) -> str:
         self.helpers.setdefault(name, source)
@@ -160,7 +192,8 @@ class Program:
                 t = f"vec4<{t}>"
             access = "read_write" if w else "read"
             out.append(f"@group(0) @binding({i + 1}) var<storage, {access}> b{i + 1}: array<{t}>;")
-        out.extend(self.helpers.values())
+        for name, src in self.helpers.items():
+            out.append(src or self._loader_source(int(name[2:])))
         out.extend(self.decls)
         x, y, z = workgroup
         out.append(

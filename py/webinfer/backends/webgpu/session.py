@@ -11,11 +11,12 @@ from ... import ffi
 from ...errors import BackendError, InputError
 from ...ir.graph import Graph
 from ...tensor import Tensor
-from ..session import Session, check_options
+from ..session import Session, bind_inputs, check_options
 from . import runtime
 from .planner import DeviceFacts, IOSlot, Plan, Planner
 
-OPTIONS = ("precision", "power_preference", "device", "bindings", "max_plans")
+OPTIONS = ("precision", "power_preference", "device", "bindings", "max_plans", "tiling")
+TILINGS = ("auto", "workgroup", "register")
 DEVICES = {"gpu": "high-performance", "high-performance": "high-performance", "low-power": "low-power"}
 PRECISIONS = ("float32", "float16")
 
@@ -35,6 +36,14 @@ class Compiled:
             pass
 
 
+def cpu_tiling(facts: dict[str, Any]) -> str:
+    """The matmul tiling for an adapter: "register" when it runs shaders on the CPU (SwiftShader, fallback)."""
+    a = facts.get("adapter", {})
+    text = " ".join(str(a.get(k, "")) for k in ("vendor", "architecture", "device", "description")).lower()
+    cpu = bool(facts.get("isFallbackAdapter")) or "swiftshader" in text or "llvmpipe" in text or "lavapipe" in text
+    return "register" if cpu else "workgroup"
+
+
 def _decoder(slot: IOSlot) -> Any:
     n = 1
     for d in slot.shape:
@@ -51,7 +60,9 @@ class WebGPUSession(Session):
 
     Options: ``precision`` ("float32", or "float16" to compute float16 data in f16 where the adapter
     has shader-f16), ``power_preference``, ``bindings`` (dim sizes to plan for at compile time when
-    the graph has symbolic dims), ``max_plans`` (plans kept per session, one per input shapes).
+    the graph has symbolic dims), ``max_plans`` (plans kept per session, one per input shapes),
+    ``tiling`` (matmul kernels: "auto" picks "register" on a CPU adapter such as SwiftShader and
+    "workgroup" on a GPU; see ``kernels/matmul.py``).
     """
 
     backend = "webgpu"
@@ -71,6 +82,10 @@ class WebGPUSession(Session):
         self.device = runtime.get_device(power, precision == "float16")
         self.f16 = precision == "float16" and bool(self.device.facts["f16"])
         self.max_plans = int(options.get("max_plans", 8))
+        tiling = options.get("tiling", "auto")
+        if tiling not in TILINGS:
+            raise BackendError(f"compile: webgpu tiling must be one of {', '.join(TILINGS)}, got {tiling!r}")
+        self.tiling = cpu_tiling(self.device.facts) if tiling == "auto" else tiling
         self._plans: OrderedDict[tuple[tuple[str, int], ...], Compiled] = OrderedDict()
         self._last: Optional[Compiled] = None
         self.device.sessions.add(self)
@@ -90,7 +105,7 @@ class WebGPUSession(Session):
             self._last = got
             return got
         graph = self.graph if self.graph.is_static else self.graph.specialize(bindings)
-        facts = DeviceFacts(dict(self.device.facts["limits"]), self.f16)
+        facts = DeviceFacts(dict(self.device.facts["limits"]), self.f16, self.tiling)
         plan = Planner(graph, facts, lambda name: graph.constants[name].data()).plan()
         executor = self._build(plan, graph)
         got = Compiled(plan, executor, graph)
@@ -211,6 +226,25 @@ class WebGPUSession(Session):
             raise runtime.js_error(e, "run", self.device) from None
         return self._finish(compiled, result, keep)
 
+    def profile(self, inputs: Any, repeats: int = 5) -> list[dict[str, Any]]:
+        """Debug: each dispatch of the plan for ``inputs`` timed alone (median ms of ``repeats``), slowest first.
+
+        Costs one full run plus one submit per dispatch and repeat; for finding hot kernels, not for serving.
+        """
+        self._check_open()
+        tensors, bindings = bind_inputs(self.graph, inputs)
+        compiled = self._compiled(bindings)
+        views = runtime.ByteViews()
+        try:
+            js_inputs = self._stage(compiled, tensors, views)
+            try:
+                got = ffi.run_sync(compiled.executor.profile(js_inputs, int(repeats)))
+            except Exception as e:
+                raise runtime.js_error(e, "profile", self.device) from None
+        finally:
+            views.release()
+        return sorted(json.loads(str(got)), key=lambda d: -d["ms"])
+
     @staticmethod
     def _keep(kwargs: dict[str, Any]) -> bool:
         unknown = [k for k in kwargs if k != "keep_on_device"]
@@ -244,7 +278,7 @@ class WebGPUSession(Session):
             except Exception:
                 ex = {}
             plans.append({"bindings": dict(key), **c.plan.stats, "submits": ex.get("submits")})
-        info.update(precision={"requested": self.precision, "float16": f16}, plans=plans,
+        info.update(precision={"requested": self.precision, "float16": f16}, tiling=self.tiling, plans=plans,
                     plan=plans[-1] if plans else None)
         try:
             info["gpu"] = runtime.counters()

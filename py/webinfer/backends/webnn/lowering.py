@@ -268,20 +268,20 @@ def _pad_edge(b: PlanBuilder, x: PlanOperand, begin: list[int], end: list[int]) 
     for axis, (pb, pe) in enumerate(zip(begin, end)):
         if not (pb or pe):
             continue
-        shape = list(cur.shape)
-
-        def edge(start: int, copies: int) -> PlanOperand:
-            starts = [0] * len(shape)
-            starts[axis] = start
-            one = [1 if i == axis else d for i, d in enumerate(shape)]
-            piece = b.call("slice", [cur, starts, one], OperandDesc(cur.dtype, tuple(one)))
-            wide = [copies if i == axis else d for i, d in enumerate(shape)]
-            return b.call("expand", [piece, wide], OperandDesc(cur.dtype, tuple(wide)))
-
-        parts = ([edge(0, pb)] if pb else []) + [cur] + ([edge(shape[axis] - 1, pe)] if pe else [])
-        grown = [d + pb + pe if i == axis else d for i, d in enumerate(shape)]
-        cur = b.call("concat", [parts, axis], OperandDesc(cur.dtype, tuple(grown)))
+        last = cur.shape[axis] - 1
+        parts = ([_edge_slab(b, cur, axis, 0, pb)] if pb else []) + [cur] + ([_edge_slab(b, cur, axis, last, pe)] if pe else [])
+        grown = tuple(d + pb + pe if i == axis else d for i, d in enumerate(cur.shape))
+        cur = b.call("concat", [parts, axis], OperandDesc(cur.dtype, grown))
     return cur
+
+
+def _edge_slab(b: PlanBuilder, x: PlanOperand, axis: int, index: int, copies: int) -> PlanOperand:
+    """``copies`` repeats of the slice of ``x`` at ``index`` along ``axis``."""
+    starts = [index if i == axis else 0 for i in range(x.rank)]
+    one = [1 if i == axis else d for i, d in enumerate(x.shape)]
+    piece = b.call("slice", [x, starts, one], OperandDesc(x.dtype, tuple(one)))
+    wide = [copies if i == axis else d for i, d in enumerate(x.shape)]
+    return b.call("expand", [piece, wide], OperandDesc(x.dtype, tuple(wide)))
 
 
 def _pad_note(node: Node, limits: Limits) -> Optional[str]:
@@ -310,7 +310,7 @@ def _pool(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]
     x = _in(ops, 0)
     nchw = a["layout"] == "nchw"
     h, w = (x.shape[2], x.shape[3]) if nchw else (x.shape[1], x.shape[2])
-    oh, ow = (outs[0].shape[2], outs[0].shape[3]) if nchw else (outs[0].shape[1], outs[0].shape[2])
+    oh, ow = (int(outs[0].shape[2]), int(outs[0].shape[3])) if nchw else (int(outs[0].shape[1]), int(outs[0].shape[2]))
     window = list(a["window_dimensions"]) if a["window_dimensions"] is not None else [h, w]
     options: dict[str, Any] = {"windowDimensions": window, "padding": list(a["padding"]), "strides": list(a["strides"]),
                                "dilations": list(a["dilations"]), "layout": a["layout"]}

@@ -39,12 +39,14 @@ def runtime() -> Any:
 class WebNNContext:
     """An MLContext with its limits and the report of how it was made; shared by hybrid islands."""
 
-    def __init__(self, handle: Any, report: ContextReport, owned: bool = True, gpu_device: Any = None) -> None:
+    def __init__(self, handle: Any, report: ContextReport, owned: bool = True, gpu_device: Any = None,
+                 owns_device: bool = False) -> None:
         self.handle = handle
         self.report = report
         self.limits: Limits = report.limits
         self.owned = owned
         self.gpu_device = gpu_device
+        self.owns_device = owns_device  # the GPUDevice was requested for this context alone
         self.destroyed = False
 
     @classmethod
@@ -54,8 +56,9 @@ class WebNNContext:
         t0 = time.perf_counter()
         request = ContextRequest(device, power_preference, accelerated, gpu_device is not None and gpu_device is not False)
         rt = runtime()
+        own_device = gpu_device is True
         if request.gpu_device:
-            if gpu_device is True:
+            if own_device:
                 gpu_device = ffi.run_sync(rt.requestGPUDevice())
             arg: Any = gpu_device
             sent: Any = "GPUDevice"
@@ -78,12 +81,16 @@ class WebNNContext:
         accelerated_attr = rt.contextAccelerated(handle)
         report = ContextReport(request, sent, None if accelerated_attr is None else bool(accelerated_attr), limits, cpu_equal,
                                {"open_ms": round((time.perf_counter() - t0) * 1e3, 3)})
-        return cls(handle, report, owned=True, gpu_device=gpu_device if request.gpu_device else None)
+        return cls(handle, report, owned=True, gpu_device=gpu_device if request.gpu_device else None,
+                   owns_device=own_device)
 
     def destroy(self) -> None:
+        """Destroy the context (and a GPUDevice requested for it alone); shared ones are left alone."""
         if self.owned and not self.destroyed:
             self.destroyed = True
             self.handle.destroy()
+            if self.owns_device and self.gpu_device is not None:
+                self.gpu_device.destroy()
 
 
 @dataclass
@@ -174,7 +181,7 @@ class WebNNSession(Session):
     # -- running -----------------------------------------------------------------------------------
     def _input_bytes(self, built: _Built, inputs: Mapping[str, Tensor]) -> list[bytes]:
         data = []
-        for name, operand in built.plan.inputs:
+        for name, _ in built.plan.inputs:
             t = inputs[name]
             raw = t.tobytes()
             if name in built.plan.narrowed:

@@ -12,7 +12,7 @@ import math
 
 from ..program import Program, flat_thread, grid
 from ..step import Step
-from .elementwise import compute_type, render_store
+from .elementwise import render_store
 from .wgslmath import use
 
 WG = 64
@@ -43,8 +43,7 @@ def _window_params(prog: Program, step: Step) -> dict[str, str]:
 def conv2d_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
     x, f = step.inputs[:2]
     p = step.params
-    t = compute_type(step.dtype, f16)
-    acc_t = "f32"
+    acc_t = "f32"  # conv sums in f32 (fma) whatever the storage type
     render_store(prog, step.out, step.shape, step.tree, acc_t, f16)  # type: ignore[arg-type]
     w = _window_params(prog, step)
     ldx, ldf = prog.loader(x.value), prog.loader(f.value)
@@ -73,7 +72,6 @@ def conv2d_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int
              "  }",
              "}",
              "store(oi, acc);"]
-    del t
     return prog.render("  " + "\n  ".join(lines), (WG, 1, 1)), grid(-(-total // WG), prog.label)
 
 

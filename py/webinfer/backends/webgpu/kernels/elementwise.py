@@ -212,8 +212,7 @@ def render_store(prog: Program, out: View, shape: tuple[int, ...], tree: Optiona
     idx_lines, offs = prog.index("oi", cshape, views, "e")
     leaf = {id(ld): o for ld, o in zip(lds, offs)}
     tree_lines, result = render_tree(prog, tree, leaf, "acc", f16, acc_type)
-    b = prog.bind(out.value, writable=True)
-    body = "\n  ".join(idx_lines + tree_lines + [f"b{b}[{offs[-1]}] = {result};"])
+    body = "\n  ".join(idx_lines + tree_lines + [f"{prog.store_ref(out.value, offs[-1])} = {result};"])
     param = f", acc: {acc_type}" if has_acc(tree) else ""
     prog.helper("store", f"fn store(oi: u32{param}) {{\n  {body}\n}}")
 

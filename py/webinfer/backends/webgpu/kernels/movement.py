@@ -84,7 +84,7 @@ def pack_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, 
     n = x.size
     words = -(-n // per)
     ld = prog.loader(x.value)
-    b = prog.bind(out.value, writable=True)
+    dst = prog.store_ref(out.value, "gi")
     nn, nw = prog.u32(n), prog.u32(words)
     lines = [flat_thread(WG), f"if (gi >= {nw}) {{ return; }}", f"let e = gi * {per}u;", "var w = 0u;"]
     for j in range(per):
@@ -93,5 +93,5 @@ def pack_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, 
             lines.append(f"if (e + {j}u < {nn}) {{ w = w | ({conv} << {16 * j}u); }}")
         else:
             lines.append(f"if (e + {j}u < {nn}) {{ w = w | ((bitcast<u32>({ld}(e + {j}u)) & 255u) << {8 * j}u); }}")
-    lines.append(f"b{b}[gi] = w;")
+    lines.append(f"{dst} = w;")
     return prog.render("  " + "\n  ".join(lines), (WG, 1, 1)), grid(-(-words // WG), prog.label)

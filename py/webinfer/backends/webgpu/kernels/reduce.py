@@ -115,7 +115,6 @@ EXP_DIFF = """fn {ex}d(x: f32, m: f32) -> f32 {{
 def softmax_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
     """softmax along one axis: max, sum of exp(x - max), then exp(x - max) / sum — one workgroup per row."""
     (x,) = step.inputs
-    t = compute_type(x.value.dtype, f16)
     render_store(prog, step.out, step.shape, step.tree, "f32", f16)  # type: ignore[arg-type]
     rows_h, red_h, rows, count = _spaces(prog, step)
     ld = prog.loader(x.value)
@@ -125,7 +124,7 @@ def softmax_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[in
     n = prog.u32(count)
     val = f"f32({ld}({ri} + ro0))"
     lines = [FLAT_WG, f"if (wg >= {prog.u32(rows)}) {{ return; }}", "let row = wg;", *row_idx, f"let n = {n};",
-             f"var a = -inf_f32();",
+             "var a = -inf_f32();",
              *_loop(red_h, prog, "n", "li", f"{WG}u", [f"a = {mx}(a, {val});"], "r"),
              *_tree_reduce("f32", f"{mx}(a, b)", "a", "m0"),
              "let m = m0;  // an inf or NaN in the row makes the row NaN, as the reference (and torch) do",
