@@ -67,7 +67,7 @@ class Demo:
     def load_corpus(self, manifest_json: str, embeddings: Any) -> str:
         """Take the corpus manifest (JSON text) and its float16 matrix (bytes or a JS Uint8Array)."""
         manifest = json.loads(manifest_json)
-        data = bytes(embeddings.to_py() if hasattr(embeddings, "to_py") else embeddings)
+        data = embeddings.to_bytes() if hasattr(embeddings, "to_bytes") else bytes(embeddings)  # JS Uint8Array
         count, dim = int(manifest["count"]), int(manifest["dimension"])
         if len(data) != count * dim * 2:
             raise ValueError(f"corpus: {len(data)} bytes of embeddings, expected {count}x{dim} float16")

@@ -29,7 +29,7 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -310,6 +310,7 @@ def build_corpus(
     encoder_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     *,
+    modules: Collection[str] | None = None,
     limit: int | None = None,
     force: bool = False,
     log: Callable[[str], None] | None = None,
@@ -317,13 +318,16 @@ def build_corpus(
     """Collect the stdlib entries, embed them with the encoder in ``encoder_dir`` and write ``out_dir``.
 
     Skipped (``"cached": True``) when ``out_dir`` already holds a corpus made from the same entries, encoder
-    weights and corpus version. ``limit`` keeps the first N entries (for tests). Returns a summary.
+    weights and corpus version. ``modules`` keeps only entries of those modules (``os.path``, ``shutil``),
+    ``limit`` the first N entries (for quick builds and tests). Returns a summary.
     """
     say = log or (lambda _msg: None)
     out = Path(out_dir)
     encoder = Path(encoder_dir)
     t0 = time.perf_counter()
     entries = collect_entries()
+    if modules is not None:
+        entries = [e for e in entries if e.module in modules]
     if limit is not None:
         entries = entries[:limit]
     collect_s = time.perf_counter() - t0

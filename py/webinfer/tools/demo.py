@@ -1,0 +1,254 @@
+"""``webinfer demo``: build the demo's data (model + stdlib corpus, cached), then serve it or query it headless.
+
+    webinfer demo                                   # serve http://127.0.0.1:8000/ (the demo, the REPL)
+    webinfer demo --query "remove a directory tree" [--backend webnn] [--json]
+
+The data lives in a build directory (default ``.cache/demo`` in the checkout), served at ``/models/``:
+``minilm/`` (``webinfer convert --dtype float16``), ``stdlib/`` (:mod:`webinfer.tools.corpus`) and
+``demo.json``, which lists every file with its size and sha256 (the page caches files by that hash).
+A second run with nothing changed reuses everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from .project import Roots, project_root
+
+DEMO_MANIFEST = "demo.json"
+MODEL_DIR = "minilm"
+CORPUS_DIR = "stdlib"
+#: Longest query the page feeds the encoder (the corpus lines use 64 tokens).
+MODEL_MAX_LENGTH = 128
+MODEL_DTYPE = "float16"
+BACKENDS = ("webgpu", "webnn", "hybrid")
+DEFAULT_TIMEOUT = 600.0
+Subparsers = Any
+Log = Callable[[str], None]
+
+
+def default_build_dir() -> Path:
+    """Where ``webinfer demo`` and ``build-site`` keep the converted model and the corpus."""
+    return project_root() / ".cache" / "demo"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _model_is_current(out: Path) -> bool:
+    try:
+        manifest = json.loads((out / "encoder.json").read_text())
+    except (OSError, ValueError):
+        return False
+    files = [out / manifest.get(k, "") for k in ("graph", "tokenizer")] + [out / "model.safetensors"]
+    return (manifest.get("weights_dtype") == MODEL_DTYPE and manifest.get("max_length") == MODEL_MAX_LENGTH
+            and all(f.is_file() for f in files))
+
+
+def build_demo_data(
+    build_dir: str | os.PathLike[str] | None = None,
+    *,
+    modules: Collection[str] | None = None,
+    force: bool = False,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Convert all-MiniLM-L6-v2 and embed the stdlib corpus into ``build_dir`` (each step skipped when current).
+
+    ``modules`` restricts the corpus (a quick build). Returns a summary with the steps' timings.
+    """
+    from .convert import convert_model
+    from .corpus import build_corpus
+
+    say = log or (lambda _msg: None)
+    root = Path(build_dir) if build_dir is not None else default_build_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {"build_dir": os.fspath(root)}
+    model = root / MODEL_DIR
+    t0 = time.perf_counter()
+    if force or not _model_is_current(model):
+        say(f"converting all-MiniLM-L6-v2 ({MODEL_DTYPE} weights) into {model} ...")
+        convert_model("minilm", model, dtype=MODEL_DTYPE, max_length=MODEL_MAX_LENGTH)
+        summary["model"] = {"cached": False, "seconds": round(time.perf_counter() - t0, 2)}
+    else:
+        summary["model"] = {"cached": True}
+    t1 = time.perf_counter()
+    corpus = build_corpus(model, root / CORPUS_DIR, modules=modules, force=force, log=say)
+    summary["corpus"] = {**corpus, "seconds": round(time.perf_counter() - t1, 2)}
+    if not corpus["cached"]:
+        say(f"corpus: {corpus['count']} lines embedded in {corpus['embed_s']:.1f} s")
+    summary["manifest"] = os.fspath(write_demo_manifest(root))
+    return summary
+
+
+def write_demo_manifest(root: Path) -> Path:
+    """Write ``demo.json``: where the model and corpus are, and each file's size and sha256."""
+    corpus = json.loads((root / CORPUS_DIR / "corpus.json").read_text())
+    names = [f"{MODEL_DIR}/{p.name}" for p in sorted((root / MODEL_DIR).iterdir()) if p.is_file()]
+    names += [f"{CORPUS_DIR}/corpus.json", f"{CORPUS_DIR}/{corpus['embeddings']}"]
+    manifest = {
+        "format": "webinfer-demo",
+        "version": 1,
+        "model": f"{MODEL_DIR}/",
+        "corpus": f"{CORPUS_DIR}/corpus.json",
+        "embeddings": f"{CORPUS_DIR}/{corpus['embeddings']}",
+        "files": {n: {"bytes": (root / n).stat().st_size, "sha256": _sha256(root / n)} for n in names},
+    }
+    path = root / DEMO_MANIFEST
+    path.write_text(json.dumps(manifest, indent=1) + "\n")
+    return path
+
+
+# -- one query, headless ---------------------------------------------------------------------------------
+
+
+def query_page(
+    roots: Roots,
+    query: str,
+    *,
+    backend: str | None = None,
+    k: int = 10,
+    browser_path: str | None = None,
+    profile: str = "swiftshader",
+    timeout: float = DEFAULT_TIMEOUT,
+    screenshot: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Open the demo page headless with ``?q=query``, wait for its hits and return ``window.demoState``."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    from .harness import Browser, HarnessError, HarnessTimeout
+
+    params = {"q": query, "k": str(k), **({"backend": backend} if backend else {})}
+    with Browser(browser_path=browser_path, profile=profile, roots=roots) as browser:
+        page = browser.context.new_page()
+        try:
+            page.goto(f"{browser.server.url}/index.html?{urlencode(params)}")
+            page.wait_for_function("() => window.demoState && (window.demoState.result || window.demoState.error)",
+                                   timeout=timeout * 1000, polling=200)
+        except PlaywrightError as exc:
+            if "Timeout" in type(exc).__name__ or "Timeout" in str(exc):
+                raise HarnessTimeout(f"the demo page gave no result within {timeout:g} s") from None
+            raise HarnessError(f"the demo page failed: {exc}") from None
+        state: dict[str, Any] = page.evaluate("() => JSON.parse(JSON.stringify(window.demoState))")
+        state["url"] = page.url
+        if screenshot is not None:
+            Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=os.fspath(screenshot), full_page=True)
+        page.close()
+    return state
+
+
+def format_state(state: dict[str, Any]) -> str:
+    """What ``webinfer demo --query`` prints: the hits, backend, device and timings."""
+    result = state.get("result") or {}
+    lines = [f"query: {result.get('query', '')!r} ({result.get('tokens', '?')} tokens)"]
+    for hit in result.get("hits", []):
+        where = hit["name"] if hit["module"] == "builtins" else f"{hit['module']}.{hit['name']}"
+        lines.append(f"  {hit['score']:.3f}  {where:34} {hit['line']}")
+    t = result.get("timings", {})
+    lines.append(f"backend: {result.get('backend')}    device: {result.get('device')}")
+    lines.append(
+        f"query:   tokenize {t.get('tokenize_ms', 0):.1f} ms · model run {t.get('run_ms', 0):.1f} ms · "
+        f"score {t.get('score_ms', 0):.1f} ms · total {t.get('total_ms', 0):.1f} ms "
+        f"(page round trip {result.get('roundTripMs', 0):.1f} ms)"
+    )
+    boot, weights, comp = state.get("boot") or {}, state.get("weights") or {}, (state.get("compile") or {}).get("timings", {})
+    lines.append(
+        f"page:    Pyodide + webinfer {boot.get('seconds', 0):.1f} s · weights {weights.get('bytes', 0) / 1e6:.1f} MB "
+        f"in {weights.get('seconds', 0):.1f} s · compile {(comp.get('load_ms', 0) + comp.get('scorer_ms', 0)) / 1e3:.1f} s"
+        f" + warm-up {comp.get('warmup_ms', 0) / 1e3:.1f} s · first result {state.get('firstResultSeconds') or 0:.1f} s "
+        "after opening the page"
+    )
+    return "\n".join(lines)
+
+
+# -- the command -----------------------------------------------------------------------------------------
+
+
+def _modules(text: str | None) -> list[str] | None:
+    return [m.strip() for m in text.split(",") if m.strip()] if text else None
+
+
+def _handler(args: argparse.Namespace) -> int:
+    from ..errors import WebinferError
+    from .chromium import BrowserNotFound
+    from .harness import HarnessError, HarnessTimeout
+
+    log: Log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
+    try:
+        build = build_demo_data(args.build_dir, modules=_modules(args.modules), force=args.rebuild, log=log)
+    except (WebinferError, OSError) as exc:
+        print(f"webinfer demo: building the demo data failed: {exc}", file=sys.stderr)
+        return 1
+    roots = Roots.discover(models=Path(build["build_dir"]))
+    if args.query is None:
+        from .server import serve
+
+        print(f"demo: http://{args.host}:{args.port}/   REPL: http://{args.host}:{args.port}/repl.html", flush=True)
+        serve(roots, host=args.host, port=args.port)
+        return 0
+    try:
+        state = query_page(roots, args.query, backend=args.backend, k=args.k, browser_path=args.browser,
+                           profile=args.profile, timeout=args.timeout, screenshot=args.screenshot)
+    except BrowserNotFound as exc:
+        print(f"webinfer demo: {exc}", file=sys.stderr)
+        return 2
+    except HarnessTimeout as exc:
+        print(f"webinfer demo: {exc}", file=sys.stderr)
+        return 124
+    except HarnessError as exc:
+        print(f"webinfer demo: {exc}", file=sys.stderr)
+        return 3
+    if args.json:
+        print(json.dumps({**state, "build": build}, indent=2))
+    elif state.get("result"):
+        print(format_state(state))
+    if not state.get("result"):
+        print(f"webinfer demo: the page failed: {state.get('error')}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(subparsers: Subparsers) -> None:
+    """``webinfer demo``: build the demo data and serve it; with ``--query``, run one query headless."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="semantic search over the stdlib's docstrings, in the browser: serve it, or run one query headless",
+        description="Builds what the demo needs (all-MiniLM-L6-v2 converted to float16, the stdlib corpus "
+        "embedded on the host; cached under --build-dir), then serves the demo and the REPL. With --query, "
+        "opens the page in headless Chromium instead, prints the hits, the backend, the device and timings, "
+        "and exits (1 when the page failed, 2 no browser, 3 harness failure, 124 timeout).",
+    )
+    parser.add_argument("--query", metavar="TEXT", help="run this query headless, print the hits and exit")
+    parser.add_argument("--backend", choices=BACKENDS, help="backend for --query (default: the page's choice)")
+    parser.add_argument("-k", type=int, default=10, help="hits to show (default 10)")
+    parser.add_argument("--json", action="store_true", help="with --query: print the page's state as JSON")
+    parser.add_argument("--screenshot", metavar="PNG", help="with --query: save a screenshot of the page")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: loopback only)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--build-dir", type=Path, metavar="DIR", help="where the model and corpus are built "
+                        "(default: .cache/demo in the checkout)")
+    parser.add_argument("--modules", metavar="A,B", help="only these modules in the corpus (a quick build)")
+    parser.add_argument("--rebuild", action="store_true", help="convert and embed again even if current")
+    parser.add_argument("--browser", metavar="PATH", help="Chromium executable (else WEBINFER_CHROMIUM, then found)")
+    parser.add_argument("--profile", choices=("swiftshader", "hardware"), default="swiftshader",
+                        help="swiftshader: WebGPU on the CPU; hardware: the real GPU/NPU")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
+                        help=f"seconds for the headless query (default {DEFAULT_TIMEOUT:g})")
+    parser.set_defaults(handler=_handler)
+
+
+__all__ = ["build_demo_data", "default_build_dir", "format_state", "query_page", "register", "write_demo_manifest"]

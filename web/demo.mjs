@@ -1,0 +1,372 @@
+// The demo page: boot Pyodide + webinfer, fetch the model and corpus (Cache API, progress bar), and hand
+// every query to demo.py's `demo` object. The Python side does the work; this file only wires the page.
+// URL parameters: ?q=QUERY runs it once ready, ?backend=webgpu|webnn|hybrid picks the backend, ?k=N hits.
+// window.demoState mirrors what the page shows, for `webinfer demo --query` and the tests.
+
+import { loadConfig, loadWebinfer } from "./boot.mjs";
+import { probe } from "./devices.mjs";
+
+const BACKENDS = ["webgpu", "webnn", "hybrid"];
+const EXAMPLES = [
+  "remove a directory tree", "parse a URL into its parts", "square root of a number",
+  "current working directory", "wait for some seconds", "pick a random element from a list",
+  "split a string on whitespace", "serialize an object to JSON",
+];
+const CACHE_NAME = "webinfer-demo-v1";
+const params = new URLSearchParams(location.search);
+const $ = (id) => document.getElementById(id);
+
+const state = (window.demoState = {
+  phase: "starting", ready: false, backend: null, device: null, result: null, error: null,
+  firstResultSeconds: null, boot: null, weights: null, compile: null, support: null, queries: 0,
+});
+
+let pyodide = null;
+let ns = null;
+let queue = Promise.resolve();
+
+/** Run Python (top-level await allowed) in the demo namespace, one call at a time; JSON results parsed. */
+function py(code, args = {}) {
+  const run = queue.then(async () => {
+    for (const [key, value] of Object.entries(args)) ns.set(key, value);
+    const out = await pyodide.runPythonAsync(code, { globals: ns });
+    return typeof out === "string" ? JSON.parse(out) : out;
+  });
+  queue = run.catch(() => {});
+  return run;
+}
+
+// -- progress and status -------------------------------------------------------------------------------
+function progress(fraction, text) {
+  $("bar-fill").style.width = `${Math.round(Math.max(0, Math.min(1, fraction)) * 100)}%`;
+  $("progress-text").textContent = text;
+  state.phase = text;
+}
+
+function showError(error) {
+  const text = String(error?.message ?? error);
+  state.error = text;
+  const box = $("error");
+  box.textContent = text;
+  box.hidden = false;
+}
+
+const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
+const ms = (x) => (x == null ? "–" : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(1)} ms`);
+
+// -- files: Cache API (when the page is a secure context) and streamed progress --------------------------
+async function openCache() {
+  try {
+    return globalThis.caches ? await caches.open(CACHE_NAME) : null;
+  } catch {
+    return null; // e.g. an opaque origin
+  }
+}
+
+async function fetchFile(cache, url, sha256, onBytes) {
+  const key = `${url}?sha256=${sha256}`;
+  const hit = cache && (await cache.match(key));
+  if (hit) {
+    const bytes = new Uint8Array(await hit.arrayBuffer());
+    onBytes(bytes.length);
+    return { bytes, cached: true };
+  }
+  const response = await fetch(url, { cache: "no-cache" });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  const reader = response.body.getReader();
+  const chunks = [];
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.length;
+    onBytes(received);
+  }
+  const bytes = new Uint8Array(received);
+  let at = 0;
+  for (const chunk of chunks) { bytes.set(chunk, at); at += chunk.length; }
+  if (cache) {
+    for (const old of await cache.keys()) {
+      if (old.url.split("?")[0] === url && old.url !== key) await cache.delete(old);
+    }
+    await cache.put(key, new Response(bytes));
+  }
+  return { bytes, cached: false };
+}
+
+/** Every file demo.json lists, into memory; progress 0.3 → 0.8 by bytes. */
+async function fetchData(modelsURL, manifest) {
+  const cache = await openCache();
+  const entries = Object.entries(manifest.files);
+  const total = entries.reduce((sum, [, f]) => sum + f.bytes, 0);
+  const done = {};
+  const files = {};
+  let cached = 0;
+  const t0 = performance.now();
+  await Promise.all(entries.map(async ([name, f]) => {
+    const got = await fetchFile(cache, new URL(name, modelsURL).href, f.sha256, (n) => {
+      done[name] = n;
+      const sum = Object.values(done).reduce((a, b) => a + b, 0);
+      progress(0.3 + 0.5 * (sum / total), `downloading the model and corpus: ${mb(sum)} of ${mb(total)}`);
+    });
+    files[name] = got.bytes;
+    if (got.cached) cached += got.bytes.length;
+  }));
+  state.weights = { bytes: total, cachedBytes: cached, seconds: (performance.now() - t0) / 1000, cache: Boolean(cache) };
+  $("fact-weights").textContent = `${mb(total)} in ${state.weights.seconds.toFixed(1)} s` +
+    (cache ? (cached ? ` (${mb(cached)} from the Cache API)` : " (now in the Cache API)") : " (no Cache API here: not a secure context)");
+  return files;
+}
+
+// -- backends ------------------------------------------------------------------------------------------
+function supportOf(report) {
+  const gpu = report.webgpu ?? {};
+  const nn = report.webnn ?? {};
+  const adapter = gpu.adapter ?? {};
+  const gpuName = [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(" ") || "adapter";
+  const nnContext = Object.entries(nn.contexts ?? {}).find(([, c]) => c.created);
+  const support = {
+    webgpu: gpu.available ? { ok: true, note: gpuName + (adapter.isFallbackAdapter ? " (software)" : "") }
+                          : { ok: false, note: gpu.error ?? "no WebGPU" },
+    webnn: nn.available ? { ok: true, note: `context ${nnContext?.[0] ?? "default"}` }
+                        : { ok: false, note: nn.error ?? nn.contexts?.default?.error ?? "no WebNN" },
+  };
+  support.hybrid = support.webgpu.ok && support.webnn.ok ? { ok: true, note: "WebNN + WebGPU" }
+    : { ok: false, note: `needs WebGPU and WebNN (${support.webgpu.ok ? "no WebNN" : "no WebGPU"})` };
+  support.fallbackAdapter = Boolean(adapter.isFallbackAdapter);
+  return support;
+}
+
+function pickBackend(support) {
+  const asked = params.get("backend");
+  if (asked && support[asked]?.ok) return asked;
+  if (support.webgpu.ok && !support.fallbackAdapter) return "webgpu";
+  return support.webnn.ok ? "webnn" : support.webgpu.ok ? "webgpu" : null;
+}
+
+function renderBackends(support, chosen, onPick) {
+  const box = $("backends");
+  box.replaceChildren();
+  for (const name of BACKENDS) {
+    const s = support[name];
+    const button = document.createElement("button");
+    button.type = "button";
+    button.role = "radio";
+    button.className = "backend";
+    button.dataset.backend = name;
+    button.disabled = !s.ok;
+    button.title = s.note;
+    button.setAttribute("aria-checked", String(name === chosen));
+    button.innerHTML = `<span class="name"></span><span class="note"></span>`;
+    button.querySelector(".name").textContent = name === "webgpu" ? "WebGPU" : name === "webnn" ? "WebNN" : "Hybrid";
+    button.querySelector(".note").textContent = s.note;
+    button.addEventListener("click", () => onPick(name));
+    box.append(button);
+  }
+}
+
+function markBackendFailed(name, error) {
+  state.support[name] = { ok: false, note: `failed: ${String(error?.message ?? error).split("\n").filter(Boolean).pop()}` };
+}
+
+// -- results -------------------------------------------------------------------------------------------
+function renderResult(result, roundTripMs) {
+  const list = $("results");
+  list.replaceChildren();
+  const top = result.hits[0]?.score ?? 1;
+  for (const hit of result.hits) {
+    const item = document.createElement("li");
+    item.className = "hit";
+    const where = hit.module === "builtins" ? hit.name : `${hit.module}.${hit.name}`;
+    item.innerHTML = `<div class="hit-head"><code class="qualname"></code><span class="kind"></span>
+      <span class="score"><span class="score-bar"><span></span></span><span class="score-value"></span></span></div>
+      <div class="line"></div>`;
+    item.querySelector(".qualname").textContent = where;
+    item.querySelector(".kind").textContent = hit.kind;
+    item.querySelector(".score-bar span").style.width = `${Math.max(4, Math.round(100 * hit.score / top))}%`;
+    item.querySelector(".score-value").textContent = hit.score.toFixed(3);
+    item.querySelector(".line").textContent = hit.line;
+    list.append(item);
+  }
+  $("no-results").hidden = result.hits.length > 0;
+  const t = result.timings;
+  $("fact-backend").textContent = result.backend;
+  $("fact-device").textContent = result.device;
+  $("fact-tokenize").textContent = `${ms(t.tokenize_ms)} (${result.tokens} tokens)`;
+  $("fact-run").textContent = ms(t.run_ms);
+  $("fact-score").textContent = `${ms(t.score_ms)} + rank ${ms(t.rank_ms)}`;
+  $("fact-total").textContent = `${ms(t.total_ms)} in Python, ${ms(roundTripMs)} round trip`;
+  if (state.firstResultSeconds == null) {
+    state.firstResultSeconds = performance.now() / 1000;
+    $("fact-first").textContent = `${state.firstResultSeconds.toFixed(1)} s after opening the page`;
+  }
+}
+
+let pending = null;
+let searching = false;
+
+async function search(query) {
+  pending = query;
+  if (searching || !state.ready) return;
+  searching = true;
+  try {
+    while (pending !== null) {
+      const q = pending;
+      pending = null;
+      const t0 = performance.now();
+      const result = await py("await demo.search(_query, _k)", { _query: q, _k: Number(params.get("k") ?? 10) });
+      const roundTrip = performance.now() - t0;
+      if (!result.hits.length) continue;
+      state.queries += 1;
+      state.result = { ...result, roundTripMs: roundTrip };
+      renderResult(result, roundTrip);
+    }
+  } catch (error) {
+    showError(error);
+  } finally {
+    searching = false;
+  }
+}
+
+// -- the page's life -----------------------------------------------------------------------------------
+async function loadModel(backend) {
+  state.ready = false;
+  state.backend = backend;
+  for (const b of document.querySelectorAll(".backend")) b.setAttribute("aria-checked", String(b.dataset.backend === backend));
+  setControls(false);
+  progress(0.85, `compiling all-MiniLM-L6-v2 for ${backend}…`);
+  try {
+    const loaded = await py("await demo.load_model(_dir, _backend)", { _dir: "/demo/model", _backend: backend });
+    state.compile = loaded;
+    state.device = loaded.device;
+    const t = loaded.timings;
+    $("fact-compile").textContent = `${backend}: ${ms(t.load_ms + t.scorer_ms)} + first query ${ms(t.warmup_ms)}`;
+    $("fact-backend").textContent = loaded.backend;
+    $("fact-device").textContent = loaded.device;
+    progress(1, `ready: ${backend} · ${loaded.device}`);
+    state.ready = true;
+    setControls(true);
+    $("error").hidden = true;
+    const query = $("query").value.trim();
+    if (query) await search(query);
+  } catch (error) {
+    markBackendFailed(backend, error);
+    renderBackends(state.support, backend, switchBackend);
+    progress(1, `${backend} failed: pick another backend`);
+    showError(error);
+  }
+}
+
+function switchBackend(backend) {
+  if (backend !== state.backend || !state.ready) loadModel(backend);
+}
+
+function setControls(on) {
+  for (const id of ["query", "go", "reindex"]) $(id).disabled = !on;
+  if (on) $("query").focus();
+}
+
+async function reindex() {
+  const count = Number($("reindex-count").value);
+  $("reindex").disabled = true;
+  $("reindex-result").textContent = "";
+  const report = (done, total) => progress(done / total, `re-indexing on ${state.backend}: ${done} / ${total} lines`);
+  try {
+    const r = await py("await demo.reindex(_count, 32, _progress)", { _count: count, _progress: report });
+    state.reindex = r;
+    $("reindex-result").textContent = `${r.count} lines in ${r.seconds.toFixed(2)} s: ${r.per_second.toFixed(1)} ` +
+      `lines/s on ${r.backend} (batch ${r.batch_size}); cosine with the host's embeddings ≥ ${r.min_cosine.toFixed(5)}`;
+    progress(1, `ready: ${state.backend} · ${state.device}`);
+  } catch (error) {
+    showError(error);
+  } finally {
+    $("reindex").disabled = false;
+  }
+}
+
+function wireControls() {
+  const input = $("query");
+  let timer = null;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => input.value.trim() && search(input.value), 250);
+  });
+  $("search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearTimeout(timer);
+    if (input.value.trim()) search(input.value);
+  });
+  const box = $("examples");
+  for (const text of EXAMPLES) {
+    const chip = document.createElement("button");
+    chip.type = "button";
+    chip.className = "chip";
+    chip.textContent = text;
+    chip.addEventListener("click", () => { input.value = text; search(text); });
+    box.append(chip);
+  }
+  $("reindex").addEventListener("click", reindex);
+}
+
+async function main() {
+  wireControls();
+  const query = params.get("q");
+  if (query) $("query").value = query;
+  $("fact-isolation").textContent = globalThis.crossOriginIsolated
+    ? "cross-origin isolated"
+    : "not cross-origin isolated (fine: only timer precision and SharedArrayBuffer need it)";
+  if (typeof WebAssembly.Suspending !== "function") {
+    showError("This browser lacks JS Promise Integration (JSPI), which webinfer's synchronous calls need: use Chrome/Edge 137+.");
+  }
+  progress(0.02, "probing WebGPU and WebNN, loading Pyodide…");
+  const config = await loadConfig();
+  const t0 = performance.now();
+  const booting = loadWebinfer({
+    config,
+    stdout: (text) => console.log(text),
+    stderr: (text) => console.warn(text),
+    onStep: (step) => progress(0.1, `${step}…`),
+  });
+  const [report, demoManifest] = await Promise.all([
+    probe(10000),
+    fetch(new URL("demo.json", config.modelsURL), { cache: "no-cache" }).then((r) => {
+      if (!r.ok) throw new Error(`no demo data at ${config.modelsURL}demo.json (HTTP ${r.status}): build it with ` +
+        "`webinfer demo` (or `make demo`), or serve a site made by `webinfer build-site DIR`");
+      return r.json();
+    }),
+  ]);
+  state.support = supportOf(report);
+  const chosen = pickBackend(state.support);
+  renderBackends(state.support, chosen, switchBackend);
+  const loaded = await booting;
+  pyodide = loaded.pyodide;
+  state.boot = { ...loaded.timings, seconds: (performance.now() - t0) / 1000 };
+  $("fact-boot").textContent = `${state.boot.seconds.toFixed(1)} s (Pyodide ${loaded.timings.loadPyodide.toFixed(1)} s)`;
+  progress(0.3, "downloading the model and corpus…");
+  const files = await fetchData(config.modelsURL, demoManifest);
+  ns = pyodide.toPy({});
+  const source = await (await fetch("demo.py", { cache: "no-cache" })).text();
+  await pyodide.runPythonAsync(source, { globals: ns, filename: "demo.py" });
+  const modelDir = demoManifest.model;
+  pyodide.FS.mkdirTree("/demo/model");
+  for (const [name, bytes] of Object.entries(files)) {
+    if (name.startsWith(modelDir)) pyodide.FS.writeFile(`/demo/model/${name.slice(modelDir.length)}`, bytes);
+  }
+  const manifestText = new TextDecoder().decode(files[demoManifest.corpus]);
+  const corpus = await py("demo.load_corpus(_manifest, _embeddings)",
+    { _manifest: manifestText, _embeddings: files[demoManifest.embeddings] });
+  state.corpus = corpus;
+  $("corpus-size").textContent = corpus.count.toLocaleString("en");
+  if (!chosen) {
+    progress(1, "no backend: this browser has neither WebGPU nor WebNN");
+    showError("webinfer needs WebGPU or WebNN in the browser; neither is available here.");
+    return;
+  }
+  await loadModel(chosen);
+}
+
+main().catch((error) => {
+  progress(1, "failed");
+  showError(error?.stack ?? error);
+});
