@@ -64,9 +64,15 @@ wheel: $(VENV)/.installed node_modules/.installed wheels/pyodide-lock.json
 test: setup
 	$(VENV)/bin/pytest --require-browser $(PYTEST_ARGS)
 
-# The demo page is served at / (web/index.html); `webinfer demo` will drive it headless.
+# `make demo` builds the demo data once (model + stdlib corpus, cached in .cache/demo) and serves the
+# demo at / and the REPL at /repl.html. `make demo QUERY="remove a directory tree" [BACKEND=webnn]`
+# runs that one query headless instead and prints the hits, the backend, the device and timings.
 demo: setup
-	$(VENV)/bin/webinfer serve --host $(HOST) --port $(PORT)
+ifdef QUERY
+	$(VENV)/bin/webinfer demo --query '$(subst ','\'',$(QUERY))' $(if $(BACKEND),--backend $(BACKEND))
+else
+	$(VENV)/bin/webinfer demo --host $(HOST) --port $(PORT)
+endif
 
 serve: setup
 	$(VENV)/bin/webinfer serve --host $(HOST) --port $(PORT)

@@ -4,13 +4,12 @@
 // window.demoState mirrors what the page shows, for `webinfer demo --query` and the tests.
 
 import { loadConfig, loadWebinfer } from "./boot.mjs";
+import { BACKENDS, pickBackend, supportOf } from "./backends.mjs";
 import { probe } from "./devices.mjs";
 
-const BACKENDS = ["webgpu", "webnn", "hybrid"];
 const EXAMPLES = [
-  "remove a directory tree", "parse a URL into its parts", "square root of a number",
-  "current working directory", "wait for some seconds", "pick a random element from a list",
-  "split a string on whitespace", "serialize an object to JSON",
+  "remove a directory tree", "parse a URL into its parts", "check if a file exists", "run a shell command",
+  "serialize an object to JSON", "greatest common divisor", "sort a list", "temporary directory",
 ];
 const CACHE_NAME = "webinfer-demo-v1";
 const params = new URLSearchParams(location.search);
@@ -120,31 +119,6 @@ async function fetchData(modelsURL, manifest) {
 }
 
 // -- backends ------------------------------------------------------------------------------------------
-function supportOf(report) {
-  const gpu = report.webgpu ?? {};
-  const nn = report.webnn ?? {};
-  const adapter = gpu.adapter ?? {};
-  const gpuName = [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(" ") || "adapter";
-  const nnContext = Object.entries(nn.contexts ?? {}).find(([, c]) => c.created);
-  const support = {
-    webgpu: gpu.available ? { ok: true, note: gpuName + (adapter.isFallbackAdapter ? " (software)" : "") }
-                          : { ok: false, note: gpu.error ?? "no WebGPU" },
-    webnn: nn.available ? { ok: true, note: `context ${nnContext?.[0] ?? "default"}` }
-                        : { ok: false, note: nn.error ?? nn.contexts?.default?.error ?? "no WebNN" },
-  };
-  support.hybrid = support.webgpu.ok && support.webnn.ok ? { ok: true, note: "WebNN + WebGPU" }
-    : { ok: false, note: `needs WebGPU and WebNN (${support.webgpu.ok ? "no WebNN" : "no WebGPU"})` };
-  support.fallbackAdapter = Boolean(adapter.isFallbackAdapter);
-  return support;
-}
-
-function pickBackend(support) {
-  const asked = params.get("backend");
-  if (asked && support[asked]?.ok) return asked;
-  if (support.webgpu.ok && !support.fallbackAdapter) return "webgpu";
-  return support.webnn.ok ? "webnn" : support.webgpu.ok ? "webgpu" : null;
-}
-
 function renderBackends(support, chosen, onPick) {
   const box = $("backends");
   box.replaceChildren();
@@ -232,9 +206,13 @@ async function search(query) {
 // -- the page's life -----------------------------------------------------------------------------------
 async function loadModel(backend) {
   state.ready = false;
+  state.error = null;
+  $("error").hidden = true;
   state.backend = backend;
   for (const b of document.querySelectorAll(".backend")) b.setAttribute("aria-checked", String(b.dataset.backend === backend));
   setControls(false);
+  // WebGPU on a software adapter (SwiftShader) embeds ~1 line/s: offer the small sample there.
+  $("reindex-count").value = backend === "webgpu" && state.support.fallbackAdapter ? "32" : "256";
   progress(0.85, `compiling all-MiniLM-L6-v2 for ${backend}…`);
   try {
     const loaded = await py("await demo.load_model(_dir, _backend)", { _dir: "/demo/model", _backend: backend });
@@ -313,7 +291,8 @@ async function main() {
   wireControls();
   const query = params.get("q");
   if (query) $("query").value = query;
-  $("fact-isolation").textContent = globalThis.crossOriginIsolated
+  state.isolated = globalThis.crossOriginIsolated === true;
+  $("fact-isolation").textContent = state.isolated
     ? "cross-origin isolated"
     : "not cross-origin isolated (fine: only timer precision and SharedArrayBuffer need it)";
   if (typeof WebAssembly.Suspending !== "function") {
@@ -337,7 +316,7 @@ async function main() {
     }),
   ]);
   state.support = supportOf(report);
-  const chosen = pickBackend(state.support);
+  const chosen = pickBackend(state.support, params.get("backend"));
   renderBackends(state.support, chosen, switchBackend);
   const loaded = await booting;
   pyodide = loaded.pyodide;

@@ -30,25 +30,27 @@ def _ms(seconds: float) -> float:
 
 def _device_summary(info: dict[str, Any]) -> str:
     """One line saying what ran the model, from ``enc.info()`` (the backend's own device report)."""
-    device = info.get("device") or {}
-    backend = info.get("backend")
-    if backend == "hybrid" and isinstance(device, dict):
-        parts = [f"{k}: {_device_summary({'backend': k, 'device': v})}" for k, v in device.items() if v]
-        return "; ".join(parts) or "hybrid"
+    return _describe(info.get("backend"), info.get("device"))
+
+
+def _describe(backend: Any, device: Any) -> str:
     if not isinstance(device, dict):
         return str(device)
+    if backend == "hybrid":
+        return " + ".join(_describe(k, v) for k, v in device.items() if v) or "hybrid"
     if backend == "webnn" or device.get("type") == "webnn":
-        how = device.get("created_with") or device.get("asked") or {}
-        text = f"WebNN context {json.dumps(how, separators=(',', ':'))}"
+        asked = device.get("created_with") or device.get("asked") or {}
+        how = asked if isinstance(asked, str) else ", ".join(f"{k}={v}" for k, v in asked.items()) or "default"
+        text = f"WebNN context ({how}), {device.get('ops_in_limits', '?')} ops"
         if device.get("same_limits_as_cpu_context"):
-            text += " (same op limits as the CPU context: likely the browser's CPU backend)"
+            text += "; same limits as the CPU context: likely the browser's CPU backend"
         return text
-    adapter = device.get("adapter") if isinstance(device.get("adapter"), dict) else device
-    words = [str(adapter.get(k)) for k in ("vendor", "architecture", "description", "device") if adapter.get(k)]
-    name = " ".join(dict.fromkeys(words)) or device.get("name") or device.get("type") or "unknown"
-    if adapter.get("isFallbackAdapter") or device.get("isFallbackAdapter") or device.get("fallback"):
-        name += " (software fallback adapter)"
-    return f"WebGPU adapter {name}" if backend == "webgpu" else str(name)
+    adapter = device.get("adapter") if isinstance(device.get("adapter"), dict) else {}
+    words = [str(adapter[k]) for k in ("vendor", "architecture", "description", "device") if adapter.get(k)]
+    name = " ".join(dict.fromkeys(words)) or str(device.get("name") or device.get("type") or "unknown")
+    if device.get("is_fallback_adapter") or adapter.get("isFallbackAdapter"):
+        name += " (software fallback adapter: WebGPU on the CPU)"
+    return f"WebGPU adapter {name}"
 
 
 class Demo:

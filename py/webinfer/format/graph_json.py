@@ -15,7 +15,7 @@ from typing import Any, Iterator, Mapping, Optional
 from ..errors import GraphError, WebinferError, WeightsError
 from ..ir.dtypes import DTYPES
 from ..ir.graph import Constant, Graph, Node
-from ..ir.operand import OperandDesc, check_shape
+from ..ir.operand import OperandDesc, check_shape, fmt_shape
 from ..ir.registry import get_op
 from .jsontext import json_path
 from .safetensors import SafetensorsFile, TensorEntry
@@ -281,7 +281,7 @@ def _decode_constants(
             raise where.weights(
                 path,
                 f"the document says {desc}, but tensor {ref['key']!r} in {ref['file']} is "
-                f"{dtype}{list(info.shape)}",
+                f"{dtype}{fmt_shape(info.shape) if len(info.shape) <= 10 else f'[... {len(info.shape)} dims]'}",
             )
         constants[name] = Constant(desc, loader=st.loader(ref["key"]), source={"file": ref["file"], "key": ref["key"]})
     return constants

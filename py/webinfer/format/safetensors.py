@@ -63,6 +63,13 @@ class TensorInfo:
         return dt.name
 
 
+def _shape_text(dims: Sequence[int]) -> str:
+    """A shape for messages, shortened when a hostile header makes it long."""
+    if len(dims) <= 10:
+        return str(list(dims))
+    return "[" + ", ".join(map(str, dims[:8])) + f", ... ({len(dims)} dims)]"
+
+
 def _u64(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise WeightsError(f"{where} must be a non-negative integer, got {json.dumps(value)[:40]}")
@@ -87,17 +94,20 @@ def _entry(key: str, entry: Any, name: str) -> TensorInfo:
         raise WeightsError(f"{where}: shape must be a list of sizes")
     if not isinstance(offsets, list) or len(offsets) != 2:
         raise WeightsError(f"{where}: data_offsets must be [begin, end]")
-    dims = tuple(_u64(d, f"{where}: shape[{i}]") for i, d in enumerate(shape))
+    for i, d in enumerate(shape):  # the message is only built for a bad dim (shapes may be long)
+        if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= MAX_INDEX:
+            _u64(d, f"{where}: shape[{i}]")
+    dims = tuple(shape)
     begin = _u64(offsets[0], f"{where}: data_offsets[0]")
     end = _u64(offsets[1], f"{where}: data_offsets[1]")
     count = 1
     for d in dims:  # checked multiplication, as the reference library does
         count *= d
         if count > MAX_INDEX:
-            raise WeightsError(f"{where}: shape {list(dims)} has more than 2**64 elements")
+            raise WeightsError(f"{where}: shape {_shape_text(dims)} has more than 2**64 elements")
     bits = count * ST_DTYPE_BITS[dtype]
     if bits > MAX_INDEX:
-        raise WeightsError(f"{where}: shape {list(dims)} of {dtype} is larger than 2**64 bits")
+        raise WeightsError(f"{where}: shape {_shape_text(dims)} of {dtype} is larger than 2**64 bits")
     if bits % 8:
         raise WeightsError(f"{where}: {count} elements of {dtype} do not end on a byte boundary")
     if end < begin:
@@ -105,7 +115,7 @@ def _entry(key: str, entry: Any, name: str) -> TensorInfo:
     if end - begin != bits // 8:
         raise WeightsError(
             f"{where}: data_offsets [{begin}, {end}] hold {end - begin} bytes, "
-            f"but {dtype} {list(dims)} needs {bits // 8}"
+            f"but {dtype} {_shape_text(dims)} needs {bits // 8}"
         )
     return TensorInfo(key, dtype, dims, begin, end)
 

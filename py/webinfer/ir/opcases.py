@@ -27,6 +27,17 @@ EDGE = (NAN, INF, -INF, 0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1e-30, 3.0e38, 88.0)  #
 # | ("values", flat values, tiled over the shape)
 Data = tuple
 
+# Ops whose results are sums of many rounded terms. Their float inputs are drawn positive by default (as
+# WPT's webnn data is), so no sum cancels: float32 summation in any order then stays within the
+# registry's ULP tolerance (K terms, error <= K·u·Σ|terms| = K·u·|result| <= K ULP). Cases that want mixed
+# signs use MIXED, mostly positive, and tests/ir/test_case_data.py checks that their data still keeps
+# Σ|terms| within the factor the tolerance allows (2 for matmul's 2K ULP).
+ACCUMULATING = ("matmul", "gemm", "conv2d", "average_pool2d", "batch_normalization", "reduce_sum", "reduce_mean",
+                "softmax", "layer_normalization")
+POSITIVE: tuple = ("uniform", 0.25, 2.0)
+NEGATIVE: tuple = ("uniform", -2.0, -0.25)
+MIXED: tuple = ("uniform", -0.25, 2.0)
+
 
 def T(text: str) -> OperandDesc:
     """``"f32[batch, 384]"`` -> OperandDesc("float32", ("batch", 384))."""
@@ -212,6 +223,8 @@ ok("matmul", ["f16[3, 8]", "f16[8, 2]"], "f16[3, 2]")
 ok("matmul", ["i32[2, 3]", "i32[3, 2]"], "i32[2, 2]", data={0: ("int", -5, 5), 1: ("int", -5, 5)})
 ok("matmul", ["f32[batch, 384]", "f32[384, 16]"], "f32[batch, 16]", bind={"batch": 2})
 ok("matmul", ["f32[batch, seq, 8]", "f32[batch, 8, seq]"], "f32[batch, seq, seq]", bind={"batch": 2, "seq": 3})
+for _k in (16, 64):  # mixed signs, mostly positive: tests/ir/test_case_data.py checks Σ|terms| ≤ 2·|result|
+    ok("matmul", [f"f32[3, {_k}]", f"f32[{_k}, 5]"], "f32[3, 5]", data={0: MIXED, 1: MIXED}, note="mixed sign")
 bad("matmul", ["f32[2, 3]", "f32[4, 5]"], "inner dimensions differ: a is [2, 3], b is [4, 5]")
 bad("matmul", ["f32[3]", "f32[3, 4]"], "input 'a' must have rank >= 2", "[3]")
 bad("matmul", ["f32[2, 2, 3]", "f32[3, 3, 4]"], "batch dimensions cannot be broadcast", "a is [2, 2, 3]", "b is [3, 3, 4]")
@@ -222,7 +235,7 @@ ok("gemm", ["f32[2, 3]", "f32[3, 4]"], "f32[2, 4]")
 ok("gemm", ["f32[3, 2]", "f32[3, 4]"], "f32[2, 4]", a_transpose=True)
 ok("gemm", ["f32[2, 3]", "f32[4, 3]"], "f32[2, 4]", b_transpose=True)
 ok("gemm", ["f32[3, 2]", "f32[4, 3]", "f32[4]"], "f32[2, 4]", a_transpose=True, b_transpose=True, alpha=0.5, beta=2.0)
-ok("gemm", ["f32[2, 3]", "f32[3, 4]", "f32[2, 1]"], "f32[2, 4]", alpha=-1.5, note="c column")
+ok("gemm", ["f32[2, 3]", "f32[3, 4]", "f32[2, 1]"], "f32[2, 4]", data={2: NEGATIVE}, alpha=-1.5, note="c column")
 ok("gemm", ["f32[2, 3]", "f32[3, 4]", "f32[]"], "f32[2, 4]", beta=0.25, note="c scalar")
 ok("gemm", ["f32[2, 3]", "f32[3, 4]", "f32[2, 4]"], "f32[2, 4]")
 ok("gemm", ["f32[2, 3]", "f32[3, 4]", "f32[4]"], "f32[2, 4]", data={2: ("values", (INF, NAN, 1.0, 2.0))}, beta=0.0,
@@ -306,7 +319,7 @@ for _op in REDUCE:
 for _op in ("reduce_sum", "reduce_mean"):
     ok(_op, ["f32[0, 3]"], "f32[3]", axes=[0], note="empty axis")
 ok("reduce_mean", ["i32[2, 3]"], "i32[2]", axes=[1], data={0: ("values", (-1, -1, -2, 1, 1, 2))}, note="truncation")
-ok("reduce_sum", ["f32[40, 30]"], "f32[40]", axes=[1], data={0: ("uniform", -1.0, 1.0)})
+ok("reduce_sum", ["f32[40, 30]"], "f32[40]", axes=[1], data={0: ("uniform", 0.0, 1.0)})
 for _op in ("reduce_max", "reduce_min"):
     bad(_op, ["f32[0, 3]"], "cannot reduce an empty axis of [0, 3]", axes=[0])
 
@@ -421,6 +434,8 @@ ok("conv2d", ["f32[1, 2, 4, 4]", "f32[3, 2, 1, 1]"], "f32[1, 3, 4, 4]", note="1x
 ok("conv2d", ["f16[1, 2, 4, 4]", "f16[2, 2, 3, 3]"], "f16[1, 2, 2, 2]")
 ok("conv2d", ["f32[0, 2, 4, 4]", "f32[2, 2, 3, 3]"], "f32[0, 2, 2, 2]", note="empty batch")
 ok("conv2d", ["f32[batch, 2, 4, 4]", "f32[3, 2, 3, 3]"], "f32[batch, 3, 2, 2]", bind={"batch": 2})
+ok("conv2d", ["f32[1, 3, 5, 5]", "f32[2, 3, 3, 3]", "f32[2]"], "f32[1, 2, 3, 3]", data={0: MIXED, 1: MIXED},
+   note="mixed sign")
 bad("conv2d", ["f32[1, 3, 5, 5]", "f32[4, 2, 3, 3]"], "filter [4, 2, 3, 3] (oihw) takes 2 input channels per group",
     "input has 3 channels")
 bad("conv2d", ["f32[1, 4, 5, 5]", "f32[3, 2, 3, 3]"], "groups 2 must divide input channels 4 and output channels 3",
@@ -462,9 +477,12 @@ for _op in ("average_pool2d", "max_pool2d"):
 
 # ---- inputs for running a case ----------------------------------------------------------------------------
 def default_data(dtype: str, op: str, index: int) -> Data:
-    """How an input is filled when its case says nothing: normal floats, small integers."""
+    """How an input is filled when its case says nothing: normal floats (positive ones for accumulating ops,
+    and a negative mean for batch_normalization, so that x - mean and the + bias never cancel), small integers."""
     if dtype in ("float32", "float16"):
-        return ("normal", 2.0)
+        if op == "batch_normalization" and index == 1:
+            return NEGATIVE
+        return POSITIVE if op in ACCUMULATING else ("normal", 2.0)
     return ("int", 0, 9) if dtype.startswith("uint") else ("int", -9, 9)
 
 
@@ -505,4 +523,5 @@ def make_inputs(case: OpCase, seed: int = 0) -> list[Any]:
     return arrays
 
 
-__all__ = ["CASES", "EDGE", "OpCase", "T", "bad", "cases_for", "make_inputs", "ok"]
+__all__ = ["ACCUMULATING", "CASES", "EDGE", "MIXED", "NEGATIVE", "OpCase", "POSITIVE", "T", "bad", "cases_for",
+           "make_inputs", "ok"]

@@ -130,6 +130,9 @@ COMMANDS: dict[str, Callable[[Subparsers], None] | str] = {
     "export-js": "webinfer.tools.export_js",
     "convert": "webinfer.tools.convert",
     "conformance": "webinfer.tools.conformance",
+    "bench": "webinfer.tools.bench",
+    "demo": "webinfer.tools.demo",
+    "build-site": "webinfer.tools.site",
 }
 
 

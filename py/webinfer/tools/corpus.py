@@ -207,20 +207,37 @@ def _methods(owner: Entry, cls: object) -> Iterator[Entry]:
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    """erf, vectorized (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7: below float32's resolution)."""
+    """erf, vectorized and in place (Abramowitz & Stegun 7.1.26: |error| < 1e-6, ~5 float32 ULP at 1)."""
+    f = np.float32 if x.dtype == np.float32 else np.float64
     a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return np.copysign(1.0 - poly * np.exp(-a * a), x).astype(x.dtype)
+    t = a * f(0.3275911)
+    t += 1
+    np.reciprocal(t, out=t)
+    p: np.ndarray = t * f(1.061405429)
+    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        p += f(c)
+        p *= t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    p *= a
+    np.subtract(1, p, out=p)
+    np.copysign(p, x, out=p)
+    return p
 
 
-def _gelu(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+def _erf_kernel(inputs, attrs, outs):  # type: ignore[no-untyped-def]
     (x,) = inputs
-    return [0.5 * x * (1.0 + _erf(x * np.float32(1 / math.sqrt(2.0))))]
+    return [_erf(x)]
+
+
+def _gelu_kernel(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    (x,) = inputs
+    return [0.5 * x * (1.0 + _erf(x * x.dtype.type(1 / math.sqrt(2.0))))]
 
 
 #: The reference kernels, with erf and gelu vectorized.
-FAST_KERNELS: dict[str, Kernel] = {**KERNELS, "erf": lambda i, a, o: [_erf(i[0])], "gelu": _gelu}
+FAST_KERNELS: dict[str, Kernel] = {**KERNELS, "erf": _erf_kernel, "gelu": _gelu_kernel}
 
 
 class HostFloat32Session(Session):

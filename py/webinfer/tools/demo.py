@@ -127,28 +127,40 @@ def query_page(
     screenshot: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Open the demo page headless with ``?q=query``, wait for its hits and return ``window.demoState``."""
-    from playwright.sync_api import Error as PlaywrightError
-
-    from .harness import Browser, HarnessError, HarnessTimeout
+    from .harness import Browser
 
     params = {"q": query, "k": str(k), **({"backend": backend} if backend else {})}
     with Browser(browser_path=browser_path, profile=profile, roots=roots) as browser:
-        page = browser.context.new_page()
-        try:
-            page.goto(f"{browser.server.url}/index.html?{urlencode(params)}")
-            page.wait_for_function("() => window.demoState && (window.demoState.result || window.demoState.error)",
-                                   timeout=timeout * 1000, polling=200)
-        except PlaywrightError as exc:
-            if "Timeout" in type(exc).__name__ or "Timeout" in str(exc):
-                raise HarnessTimeout(f"the demo page gave no result within {timeout:g} s") from None
-            raise HarnessError(f"the demo page failed: {exc}") from None
-        state: dict[str, Any] = page.evaluate("() => JSON.parse(JSON.stringify(window.demoState))")
-        state["url"] = page.url
+        url = f"{browser.server.url}/index.html?{urlencode(params)}"
+        return browser.runner.call(demo_state(browser.context, url, timeout, screenshot))
+
+
+async def demo_state(context: Any, url: str, timeout: float = DEFAULT_TIMEOUT,
+                     screenshot: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """In a new tab of the Playwright ``context``: open ``url`` (a demo page with ``?q=``), wait for a result
+    or an error, optionally save a screenshot, and return ``window.demoState`` (plus ``url``)."""
+    from playwright.async_api import Error as PlaywrightError
+
+    from .harness import HarnessError, HarnessTimeout
+
+    page = await context.new_page()
+    try:
+        await page.goto(url)
+        await page.wait_for_function(
+            "() => window.demoState && (window.demoState.result || window.demoState.error)",
+            timeout=timeout * 1000, polling=200)
+        state: dict[str, Any] = await page.evaluate("() => JSON.parse(JSON.stringify(window.demoState))")
+        state["url"] = url
         if screenshot is not None:
             Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=os.fspath(screenshot), full_page=True)
-        page.close()
-    return state
+            await page.screenshot(path=os.fspath(screenshot), full_page=True)
+        return state
+    except PlaywrightError as exc:
+        if "Timeout" in type(exc).__name__:
+            raise HarnessTimeout(f"the demo page gave no result within {timeout:g} s: {url}") from None
+        raise HarnessError(f"the demo page failed: {exc}") from None
+    finally:
+        await page.close()
 
 
 def format_state(state: dict[str, Any]) -> str:
@@ -251,4 +263,4 @@ def register(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=_handler)
 
 
-__all__ = ["build_demo_data", "default_build_dir", "format_state", "query_page", "register", "write_demo_manifest"]
+__all__ = ["build_demo_data", "default_build_dir", "demo_state", "format_state", "query_page", "register", "write_demo_manifest"]

@@ -266,6 +266,21 @@ class Page:
         """Evaluate a JavaScript expression or function in the page (Playwright semantics)."""
         return self._call(self._page.evaluate(expression, arg))
 
+    def cdp(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """Send one Chrome DevTools Protocol command to this tab (``HeapProfiler.collectGarbage``, ...)."""
+
+        async def send() -> Any:
+            session = await self.browser.context.new_cdp_session(self._page)
+            try:
+                return await session.send(method, params or {})
+            finally:
+                try:
+                    await session.detach()
+                except PlaywrightError:
+                    pass  # the command closed the target (Page.crash, Page.close)
+
+        return self._call(send())
+
     def close(self) -> None:
         """Close the tab (its Pyodide, proxies and GPU objects go with it)."""
         try:

@@ -3,10 +3,12 @@
 Every response carries the headers that make a page cross-origin isolated (COOP/COEP, and CORP
 for assets), so SharedArrayBuffer works. Only GET and HEAD are served, and a path that tries to
 leave its root (``..``, encoded or not, backslashes, absolute paths, symlinks out) gets a 404.
+A request head (target and headers) over :data:`MAX_REQUEST_HEAD` bytes gets a 431.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import mimetypes
 import os
@@ -15,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -30,6 +33,10 @@ from webinfer.tools.project import Roots
 log = logging.getLogger("webinfer.server")
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+#: The most bytes of request target plus headers served (h11 alone enforces its limit only on a head
+#: that arrives in pieces: one sent in a single write of up to ~256 KiB got through).
+MAX_REQUEST_HEAD = 16 * 1024
 
 #: Types mimetypes gets wrong or does not know on every platform.
 MEDIA_TYPES = {
@@ -97,8 +104,14 @@ def is_unsafe_path(path: str) -> bool:
     return any(part in ("..", ".") for part in path.split("/"))
 
 
+def request_head_size(scope: Scope) -> int:
+    """Bytes of a request's target and headers, roughly as they came on the wire."""
+    target = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string") or b"")
+    return target + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+
+
 class RequestGuard:
-    """ASGI middleware: GET/HEAD only (405 otherwise), and 404 for traversal attempts.
+    """ASGI middleware: GET/HEAD only (405 otherwise), 431 for oversized heads, 404 for traversal attempts.
 
     ASGI servers percent-decode ``path``, so ``%2e%2e`` arrives here as ``..``. StaticFiles also
     checks realpath/commonpath per file, which catches symlinks leaving the root.
@@ -114,6 +127,10 @@ class RequestGuard:
         if scope["method"] not in ("GET", "HEAD"):
             response: Response = PlainTextResponse(
                 "Method Not Allowed", status_code=405, headers={"Allow": "GET, HEAD"}
+            )
+        elif request_head_size(scope) > MAX_REQUEST_HEAD:
+            response = PlainTextResponse(
+                "Request Header Fields Too Large", status_code=431, headers={"Connection": "close"}
             )
         elif is_unsafe_path(scope["path"]):
             response = PlainTextResponse("Not Found", status_code=404)
@@ -180,9 +197,19 @@ def create_app(roots: Roots) -> Starlette:
     return app
 
 
+def is_loopback(host: str) -> bool:
+    """True for a name or address that only this machine can reach (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # another host name: it may resolve to a public address
+
+
 def warn_if_exposed(host: str) -> bool:
     """Log a warning (and return True) when ``host`` is not a loopback address."""
-    if host in LOOPBACK_HOSTS:
+    if is_loopback(host):
         return False
     log.warning(
         "binding %s: the server (pages, wheels, model files) is reachable from other machines; "
@@ -192,10 +219,14 @@ def warn_if_exposed(host: str) -> bool:
     return True
 
 
+#: uvicorn options every webinfer server uses: h11 (whatever else is installed), with our head limit.
+UVICORN_OPTIONS: dict[str, Any] = {"http": "h11", "h11_max_incomplete_event_size": MAX_REQUEST_HEAD}
+
+
 def serve(roots: Roots, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve ``roots`` in the foreground until interrupted."""
     warn_if_exposed(host)
-    uvicorn.run(create_app(roots), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(roots), host=host, port=port, log_level="info", **UVICORN_OPTIONS)
 
 
 @dataclass
@@ -214,7 +245,7 @@ def background_server(roots: Roots, host: str = "127.0.0.1") -> Iterator[Running
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(roots), log_level="warning", lifespan="off")
+    config = uvicorn.Config(create_app(roots), log_level="warning", lifespan="off", **UVICORN_OPTIONS)
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="webinfer-server", daemon=True

@@ -57,6 +57,17 @@ def test_conformance_every_op(page) -> None:  # type: ignore[no-untyped-def]
     assert len(report.ops) >= 52
 
 
+@pytest.mark.parametrize("tiling", ["workgroup", "register"])
+def test_conformance_of_the_tiled_kernels_with_each_tiling(page, tiling) -> None:  # type: ignore[no-untyped-def]
+    """Both matmul tilings (GPU: workgroup memory; CPU: registers) and both reduction layouts, whatever the adapter."""
+    from webinfer.tools.conformance import format_report, run_conformance
+
+    ops = ["matmul", "gemm", "softmax", "layer_normalization", "reduce_sum", "reduce_mean", "reduce_max"]
+    report = run_conformance("webgpu", ops, runner=page.run, options={"tiling": tiling})
+    assert report.ok, format_report(report)
+    assert not [c for r in report.ops for c in r.results if c.status == "xfail"]
+
+
 def test_mlp_matches_reference_for_two_batch_sizes(page) -> None:  # type: ignore[no-untyped-def]
     got = page.run("""
     sess = wi.compile(build_mlp(64), backend="webgpu")
@@ -79,10 +90,11 @@ def test_mlp_matches_reference_for_two_batch_sizes(page) -> None:  # type: ignor
     assert all("matmul" in f and "add" in f for f in fused)
 
 
-def test_transformer_block_matches_reference(page) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("tiling", ["workgroup", "register"])
+def test_transformer_block_matches_reference(page, tiling) -> None:  # type: ignore[no-untyped-def]
     hidden, seq = 64, 16
     got = page.run(f"""
-    sess = wi.compile(build_block({hidden}, {seq}, 4), backend="webgpu")
+    sess = wi.compile(build_block({hidden}, {seq}, 4), backend="webgpu", tiling={tiling!r})
     y = sess.run({{"x": block_input({hidden}, {seq})}})["y"]
     info = sess.info()
     sess.close()
@@ -99,6 +111,27 @@ def test_transformer_block_matches_reference(page) -> None:  # type: ignore[no-u
     assert set(placement) == {n.name for n in graph.nodes}
     assert all(p.startswith("webgpu:") for p in placement.values())
     assert any("view" in p for p in placement.values())  # reshape/transpose cost no copy
+
+
+def test_profile_times_every_dispatch_and_info_names_the_tiling(page) -> None:  # type: ignore[no-untyped-def]
+    got = page.run("""
+    sess = wi.compile(build_block(32, 8, 2), backend="webgpu")
+    prof = sess.profile({"x": block_input(32, 8)}, repeats=1)
+    info = sess.info()
+    try:
+        wi.compile(build_block(32, 8, 2), backend="webgpu", tiling="diagonal")
+        bad = "no error"
+    except wi.BackendError as e:
+        bad = str(e)
+    sess.close()
+    [prof, info["plan"]["dispatches"], info["tiling"], info["device"]["name"], bad]
+    """)
+    prof, dispatches, tiling, device, bad = got
+    assert len(prof) == dispatches
+    assert all(p["ms"] >= 0 and p["label"] for p in prof)
+    assert [p["ms"] for p in prof] == sorted((p["ms"] for p in prof), reverse=True)
+    assert tiling == ("register" if "swiftshader" in device.lower() else "workgroup")
+    assert "tiling must be one of auto, workgroup, register" in bad
 
 
 def test_one_submit_per_run(page) -> None:  # type: ignore[no-untyped-def]

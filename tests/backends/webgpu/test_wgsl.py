@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
-
 import webinfer as wi
 from webinfer.backends.webgpu.kernels.matmul import TILINGS
 from webinfer.backends.webgpu.planner import DEFAULT_LIMITS, DeviceFacts, Planner
@@ -133,7 +133,7 @@ def _naga_device() -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import wgpu  # noqa: PLC0415
+            import wgpu
     except Exception as e:  # not installed, or no native library for this platform
         pytest.skip(f"wgpu (naga) is not importable here: {type(e).__name__}: {e}")
     icd = Path.home() / ".cache" / "webinfer"

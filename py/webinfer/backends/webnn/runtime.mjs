@@ -17,6 +17,37 @@ const TYPED = {
   uint8: Uint8Array,
 };
 
+// What this module made and has not destroyed yet (tests read it to show nothing leaks), and why
+// each context it made was lost ("" while it is fine): MLContext.lost is watched from creation on.
+export const counters = { tensors: 0, graphs: 0, contexts: 0 };
+const lostReasons = new WeakMap();
+const released = new WeakSet();
+
+async function newTensor(context, desc) {
+  const tensor = await context.createTensor(desc);
+  counters.tensors += 1;
+  return tensor;
+}
+
+function dropTensor(tensor) {
+  if (!tensor || released.has(tensor)) return;
+  released.add(tensor);
+  counters.tensors -= 1;
+  tensor.destroy();
+}
+
+function dropGraph(graph) {
+  if (!graph || released.has(graph)) return;
+  released.add(graph);
+  counters.graphs -= 1;
+  graph.destroy();
+}
+
+/** The counters as JSON text. */
+export function countersJSON() {
+  return JSON.stringify(counters);
+}
+
 /** A typed array of `dataType` over `bytes` (an ArrayBuffer or view); copies only when misaligned. */
 export function typedView(dataType, bytes) {
   const Typed = TYPED[dataType];
@@ -87,7 +118,9 @@ export async function buildGraph(context, plan, constantBytes) {
   const builder = new MLGraphBuilder(context);
   const outputs = replay(builder, plan, constantBytes);
   try {
-    return await builder.build(outputs);
+    const graph = await builder.build(outputs);
+    counters.graphs += 1;
+    return graph;
   } catch (e) {
     throw new Error(`webinfer webnn: MLGraphBuilder.build() failed: ${e.message ?? e}`);
   }
@@ -117,10 +150,22 @@ export class Executor {
     const t0 = performance.now();
     const graph = await buildGraph(context, plan, constantBytes);
     const buildMs = performance.now() - t0;
-    const make = (p, usage) => context.createTensor({ dataType: p.dataType, shape: p.shape, ...usage });
-    const inputs = await Promise.all(plan.inputs.map((p) => make(p, { writable: true })));
-    const outputs = await Promise.all(plan.outputs.map((p) => make(p, { readable: true })));
-    return new Executor(context, plan, graph, inputs, outputs, buildMs);
+    const made = [];
+    const make = async (p, usage) => {
+      const tensor = await newTensor(context, { dataType: p.dataType, shape: p.shape, ...usage });
+      made.push(tensor);
+      return tensor;
+    };
+    try {
+      const inputs = await Promise.all(plan.inputs.map((p) => make(p, { writable: true })));
+      const outputs = await Promise.all(plan.outputs.map((p) => make(p, { readable: true })));
+      return new Executor(context, plan, graph, inputs, outputs, buildMs);
+    } catch (e) { // free what was made before the failure (e.g. the context was lost meanwhile)
+      await Promise.allSettled(made);
+      made.forEach(dropTensor);
+      dropGraph(graph);
+      throw e;
+    }
   }
 
   /** Write the inputs (views, in plan order; copied before this returns), dispatch, read every output. */
@@ -145,8 +190,8 @@ export class Executor {
   destroy() {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const t of [...this.inputs, ...this.outputs]) t.destroy();
-    this.graph.destroy();
+    for (const t of [...this.inputs, ...this.outputs]) dropTensor(t);
+    dropGraph(this.graph);
   }
 }
 
@@ -175,7 +220,30 @@ export function parseSafetensors(buffer, where = "safetensors") {
 /** Create an MLContext from a GPUDevice or from options (Chromium's deviceType and the spec's keys). */
 export async function createContext(options) {
   if (!globalThis.navigator?.ml) throw new Error("webinfer webnn: navigator.ml is missing (WebNN is not enabled in this browser)");
-  return navigator.ml.createContext(options);
+  const context = await navigator.ml.createContext(options);
+  counters.contexts += 1;
+  lostReasons.set(context, "");
+  context.lost?.then((info) => lostReasons.set(context, String(info?.message || "no reason given")));
+  return context;
+}
+
+/** Destroy a context made by createContext (once; later calls do nothing). */
+export function destroyContext(context) {
+  if (released.has(context)) return;
+  released.add(context);
+  counters.contexts -= 1;
+  context.destroy();
+}
+
+/** Why `context` was lost, or "" while it is fine (as of now: a loss that is still being reported shows later). */
+export function contextLost(context) {
+  return lostReasons.get(context) ?? "";
+}
+
+/** contextLost after one task, so a loss the browser is reporting right now (context.lost settling) is seen. */
+export async function lostReason(context) {
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return contextLost(context);
 }
 
 /** A context's opSupportLimits() as JSON text (plain data for Python). */
@@ -192,9 +260,11 @@ export function contextAccelerated(context) {
 export async function limitsFor(options) {
   try {
     const context = await createContext(options);
-    const text = limitsJSON(context);
-    context.destroy();
-    return text;
+    try {
+      return limitsJSON(context);
+    } finally {
+      destroyContext(context);
+    }
   } catch (e) {
     return undefined;
   }
@@ -225,11 +295,15 @@ async function valueProbe(context, name, [a, b, want]) {
   const desc = { dataType, shape: [a.length] };
   const builder = new MLGraphBuilder(context);
   const graph = await builder.build({ y: builder[op](builder.input("a", desc), builder.input("b", desc)) });
-  const [ta, tb, ty] = await Promise.all([
-    context.createTensor({ ...desc, writable: true }), context.createTensor({ ...desc, writable: true }),
-    context.createTensor({ ...desc, readable: true }),
+  counters.graphs += 1;
+  const made = await Promise.allSettled([
+    newTensor(context, { ...desc, writable: true }), newTensor(context, { ...desc, writable: true }),
+    newTensor(context, { ...desc, readable: true }),
   ]);
+  const [ta, tb, ty] = made.map((m) => m.value);
   try {
+    const failed = made.find((m) => m.status === "rejected");
+    if (failed) throw failed.reason;
     context.writeTensor(ta, typedView(dataType, new Int32Array(a)));
     context.writeTensor(tb, typedView(dataType, new Int32Array(b)));
     context.dispatch(graph, { a: ta, b: tb }, { y: ty });
@@ -237,8 +311,8 @@ async function valueProbe(context, name, [a, b, want]) {
     if (got.join() === want.join()) return null;
     return `${op}(${dataType}) computes wrong values here: ${op}([${a}], [${b}]) gave [${got}], not [${want}]`;
   } finally {
-    for (const t of [ta, tb, ty]) t.destroy();
-    graph.destroy();
+    for (const t of [ta, tb, ty]) dropTensor(t);
+    dropGraph(graph);
   }
 }
 

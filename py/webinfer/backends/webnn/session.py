@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any, Mapping, Optional
 
 from ... import ffi
-from ...errors import BackendError, InputError
+from ...errors import BackendError, InputError, WebinferError
 from ...ir.graph import Graph
 from ...tensor import Tensor
 from ..session import Session, check_options
@@ -84,11 +84,15 @@ class WebNNContext:
         return cls(handle, report, owned=True, gpu_device=gpu_device if request.gpu_device else None,
                    owns_device=own_device)
 
+    def lost(self) -> Optional[str]:
+        """Why the context was lost (``MLContext.lost`` settled), or None while it is usable."""
+        return str(runtime().contextLost(self.handle)) or None
+
     def destroy(self) -> None:
         """Destroy the context (and a GPUDevice requested for it alone); shared ones are left alone."""
         if self.owned and not self.destroyed:
             self.destroyed = True
-            self.handle.destroy()
+            runtime().destroyContext(self.handle)
             if self.owns_device and self.gpu_device is not None:
                 self.gpu_device.destroy()
 
@@ -169,8 +173,10 @@ class WebNNSession(Session):
                 ffi.destroy_proxy(proxy)
         try:
             executor = ffi.run_sync(promise)
+        except ffi.FFIError:
+            raise
         except Exception as e:
-            raise BackendError(f"webnn: building the graph failed: {e}") from None
+            raise self._failure(e, "building the graph", ffi.run_sync(self._rt.lostReason(self.context.handle))) from None
         built = _Built(plan, executor, float(executor.buildMs), plan_ms, graph)
         self._built[key] = built
         self.stats["build_ms"] = round(built.build_ms, 3)
@@ -192,7 +198,19 @@ class WebNNSession(Session):
             data.append(raw)
         return data
 
+    def _failure(self, e: BaseException, what: str, lost: Any) -> BackendError:
+        """A BackendError for a failed WebNN call; says so plainly when the context was lost."""
+        if str(lost or ""):
+            return BackendError(
+                f"webnn: {what}: the MLContext was lost ({lost}); compile the graph again (a new session makes "
+                "a new context; a shared WebNNContext must be opened again)"
+            )
+        return BackendError(f"webnn: {what} failed: {e}")
+
     def _start(self, inputs: Mapping[str, Tensor], bindings: Mapping[str, int]) -> tuple[_Built, Any]:
+        lost = str(self._rt.contextLost(self.context.handle))
+        if lost:
+            raise self._failure(RuntimeError("lost"), "run", lost)
         built = self._build(bindings)
         datas = self._input_bytes(built, inputs)
         proxies, buffers, views = [], [], []
@@ -227,14 +245,26 @@ class WebNNSession(Session):
     def _run(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
         if kwargs:
             raise BackendError(f"webnn: run takes no option {next(iter(kwargs))!r}")
-        built, promise = self._start(inputs, bindings)
-        return self._finish(built, ffi.run_sync(promise))
+        try:
+            built, promise = self._start(inputs, bindings)
+            results = ffi.run_sync(promise)
+        except (WebinferError, ffi.FFIError):
+            raise
+        except Exception as e:  # a JsException: the browser's InvalidStateError, OperationError, ...
+            raise self._failure(e, "run", ffi.run_sync(self._rt.lostReason(self.context.handle))) from None
+        return self._finish(built, results)
 
     async def _run_async(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
         if kwargs:
             raise BackendError(f"webnn: run takes no option {next(iter(kwargs))!r}")
-        built, promise = self._start(inputs, bindings)
-        return self._finish(built, await promise)
+        try:
+            built, promise = self._start(inputs, bindings)
+            results = await promise
+        except (WebinferError, ffi.FFIError):
+            raise
+        except Exception as e:
+            raise self._failure(e, "run", await self._rt.lostReason(self.context.handle)) from None
+        return self._finish(built, results)
 
     def bench(self, inputs: Mapping[str, Any], repeat: int = 10) -> float:
         """Mean milliseconds of a run measured inside JS (write, dispatch, read), over ``repeat`` runs."""

@@ -1,25 +1,26 @@
-"""Matrix product (matmul, gemm): register-blocked, vec4 loads, two tilings picked by the adapter.
+"""Matrix product (matmul, gemm): register-blocked, two tilings picked by the adapter.
 
-Every invocation computes an RM×RN block of the output in registers, reading its inputs through
-vec4 loads where a view is contiguous and 4-aligned along the loaded dim. Two tilings:
+Every invocation computes an RM×RN block of the output in registers. Two tilings:
 
 - ``workgroup`` (real GPUs): a 64×64 output tile per workgroup of 256 invocations (4×4 each); the
-  A and B tiles for a K-step of 16 are staged in workgroup memory (one vec4 load per invocation
-  per tile), so each input element is read from memory once per tile instead of once per invocation.
+  A and B tiles of each K-step of 16 are staged in workgroup memory with vec4 loads where a view is
+  contiguous and 4-aligned (one load per invocation per tile), so an input element is read from
+  memory once per tile instead of once per invocation.
 - ``register`` (CPU adapters such as SwiftShader): no workgroup memory and no barriers (a barrier
-  suspends every invocation of the group on a CPU); each invocation reads its rows of A and its
-  columns of B straight from the buffers, which the CPU's caches serve, in 4-wide K steps.
+  suspends every invocation of the group on a CPU). Each invocation owns 8 rows × 4 columns, the
+  columns strided by the group width so that the lanes of one SIMD group read B at consecutive
+  addresses and A at a single one — the two patterns SwiftShader turns into one vector load.
 
 Both are batched with broadcast batch dims (batch strides as uniforms), take any input strides (a
-transposed operand costs nothing: B contiguous along K — ``q @ kᵀ`` — uses dot-product accumulation),
-and evaluate the fused epilogue (bias, activation, residual, mask) in ``store``.
+transposed operand, ``q @ kᵀ``, costs no copy), and evaluate the fused epilogue (bias, activation,
+residual, mask) in ``store``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..program import FLAT_WG, Program, grid
 from ..step import Step
@@ -47,8 +48,9 @@ class Tiling:
         return self.tx * self.rn
 
 
-# measured on SwiftShader (2 cores): see the README's WebGPU section for the numbers
-REGISTER = Tiling(tx=8, ty=8, rm=4, rn=4)
+# REGISTER: chosen on SwiftShader (2 cores) among 4×4, 4×8, 8×4, 12×4 blocks and 8- or 16-wide
+# groups (bench_block.py; 8×4 in 16×4 invocations was fastest or tied, 4×4 ~1.4× slower, 8×8 spills)
+REGISTER = Tiling(tx=16, ty=4, rm=8, rn=4)
 WORKGROUP = Tiling(tx=16, ty=16, rm=4, rn=4)
 TK = 16  # K-step of the workgroup tiling
 
@@ -123,83 +125,46 @@ def _stores(u: _Uniforms, tl: Tiling, r0: str, c0: str, value: Callable[[int, in
 
 def _register_body(prog: Program, t: str, u: _Uniforms, tl: Tiling, ab: View, bb: View,
                    handle: tuple[int, int, int]) -> list[str]:
-    """No workgroup memory: each invocation streams its RM rows of A and RN columns of B, 4 k at a time."""
-    rank = len(ab.shape)
-    kk = ab.shape[-1]
-    n = bb.shape[-1]
+    """No workgroup memory: each invocation accumulates RM rows × RN columns in scalar registers.
+
+    Neighbouring invocations own neighbouring columns (invocation ``tx`` has columns ``tx + TX·j``), so
+    on a CPU adapter the lanes of one SIMD group read B at consecutive addresses (one vector load when
+    B is contiguous along N) and A at one address (one load, broadcast). vec4 loads per invocation
+    would be 16 scalar loads there, so none are used.
+    """
     lines, ao, bo = _prologue(prog, u, tl, handle)
-    va = _vec_ok(ab, rank - 1, kk)
-    vbn = _vec_ok(bb, rank - 1, n)  # B rows are vec4 along N
-    vbk = not vbn and _vec_ok(bb, rank - 2, kk)  # B columns are vec4 along K (B = Xᵀ): dot products
-    lda = prog.vec_loader(ab.value) if va else prog.loader(ab.value)
-    ldb = prog.vec_loader(bb.value) if (vbn or vbk) else prog.loader(bb.value)
+    lda, ldb = prog.loader(ab.value), prog.loader(bb.value)
     z = f"{t}(0)"
     fma = t in ("f32", "f16")
-    lines += [f"let r0 = tm * {tl.bm}u + ty * {tl.rm}u;", f"let c0 = tn * {tl.bn}u + tx * {tl.rn}u;",
-              f"let k4n = {u.K} / 4u;"]
-    # row bases of A (rows past M read row M-1: their results are not stored)
-    for i in range(tl.rm):
-        base = f"{ao} + min(r0 + {i}u, {u.M} - 1u) * {u.sar}"
-        lines.append(f"let ar{i} = ({base}) / 4u;" if va else f"let ar{i} = {base};")
+    lines += [f"let r0 = tm * {tl.bm}u + ty * {tl.rm}u;", f"let c0 = tn * {tl.bn}u + tx;"]
+    # rows past M read row M-1 and columns past N column N-1: their results are not stored
+    lines += [f"let ar{i} = {ao} + min(r0 + {i}u, {u.M} - 1u) * {u.sar};" for i in range(tl.rm)]
+    lines += [f"let bc{j} = {bo} + min(c0 + {tl.tx * j}u, {u.N} - 1u) * {u.sbn};" for j in range(tl.rn)]
+    lines += [f"var acc{i}_{j} = {z};" for i in range(tl.rm) for j in range(tl.rn)]
 
-    def a_vec(i: int) -> str:
-        if va:
-            return f"{lda}(ar{i} + k4)"
-        return f"vec4<{t}>(" + ", ".join(f"{lda}(ar{i} + (k + {q}u) * {u.sak})" for q in range(4)) + ")"
+    def step(k: str, pad: str) -> list[str]:
+        out = [f"{pad}let a{i} = {lda}(ar{i} + ({k}) * {u.sak});" for i in range(tl.rm)]
+        out += [f"{pad}let b{j} = {ldb}(bc{j} + ({k}) * {u.sbk});" for j in range(tl.rn)]
+        out += [f"{pad}acc{i}_{j} = fma(a{i}, b{j}, acc{i}_{j});" if fma else
+                f"{pad}acc{i}_{j} = acc{i}_{j} + a{i} * b{j};" for i in range(tl.rm) for j in range(tl.rn)]
+        return out
 
-    def mac(acc: str, x: str, y: str) -> str:
-        return f"{acc} = fma({x}, {y}, {acc});" if fma else f"{acc} = {acc} + {x} * {y};"
-
-    if vbk:  # dot form: acc{i}_{j} holds 4 partial sums of row i · column j
-        for j in range(tl.rn):
-            lines.append(f"let bc{j} = ({bo} + min(c0 + {j}u, {u.N} - 1u) * {u.sbn}) / 4u;")
-        lines += [f"var acc{i}_{j} = vec4<{t}>({z});" for i in range(tl.rm) for j in range(tl.rn)]
-        lines.append("for (var k4 = 0u; k4 < k4n; k4 = k4 + 1u) {")
-        lines.append("  let k = k4 * 4u;")
-        lines += [f"  let a{i} = {a_vec(i)};" for i in range(tl.rm)]
-        lines += [f"  let b{j} = {ldb}(bc{j} + k4);" for j in range(tl.rn)]
-        lines += ["  " + mac(f"acc{i}_{j}", f"a{i}", f"b{j}") for i in range(tl.rm) for j in range(tl.rn)]
-        lines.append("}")
-        # K % 4 == 0 here (vec4 along K), so there is no tail
-        return lines + _stores(u, tl, "r0", "c0", lambda i, j: f"dot(acc{i}_{j}, vec4<{t}>(1))" if fma else
-                               f"(acc{i}_{j}.x + acc{i}_{j}.y + acc{i}_{j}.z + acc{i}_{j}.w)")
-
-    # outer-product form: acc{i}_{j4} holds columns c0 + 4·j4 .. +3 of row i
-    nq = tl.rn // 4
-    if vbn:
-        for j in range(nq):
-            lines.append(f"let bc{j} = ({bo} + min(c0 + {4 * j}u, {u.N} - 4u)) / 4u;")
-        sbk4 = f"({u.sbk} / 4u)"
-
-        def b_vec(j: int, kexpr: str) -> str:
-            return f"{ldb}(bc{j} + ({kexpr}) * {sbk4})"
-    else:
-        for j in range(nq):
-            for q in range(4):
-                lines.append(f"let bc{j}_{q} = {bo} + min(c0 + {4 * j + q}u, {u.N} - 1u) * {u.sbn};")
-
-        def b_vec(j: int, kexpr: str) -> str:
-            return (f"vec4<{t}>(" + ", ".join(f"{ldb}(bc{j}_{q} + ({kexpr}) * {u.sbk})" for q in range(4)) + ")")
-    lines += [f"var acc{i}_{j} = vec4<{t}>({z});" for i in range(tl.rm) for j in range(nq)]
+    lines.append(f"let k4n = {u.K} / 4u;")
     lines.append("for (var k4 = 0u; k4 < k4n; k4 = k4 + 1u) {")
-    lines.append("  let k = k4 * 4u;")
-    lines += [f"  let a{i} = {a_vec(i)};" for i in range(tl.rm)]
-    comps = "xyzw"
-    for q in range(4):
-        lines += [f"  let b{q}_{j} = {b_vec(j, f'k + {q}u')};" for j in range(nq)]
-        lines += ["  " + mac(f"acc{i}_{j}", f"vec4<{t}>(a{i}.{comps[q]})", f"b{q}_{j}")
-                  for i in range(tl.rm) for j in range(nq)]
+    for q in range(4):  # each k in its own block: the names repeat
+        lines += ["  {", *step(f"k4 * 4u + {q}u", "    "), "  }"]
     lines.append("}")
-    # the K % 4 tail (A is not vec4 then): one k at a time
-    if kk % 4:
-        lda_s = prog.loader(ab.value)
-        arow = (lambda i: f"ar{i} * 4u") if va else (lambda i: f"ar{i}")
-        lines.append(f"for (var k = k4n * 4u; k < {u.K}; k = k + 1u) {{")
-        lines += [f"  let a{i} = vec4<{t}>({lda_s}({arow(i)} + k * {u.sak}));" for i in range(tl.rm)]
-        lines += [f"  let b_{j} = {b_vec(j, 'k')};" for j in range(nq)]
-        lines += ["  " + mac(f"acc{i}_{j}", f"a{i}", f"b_{j}") for i in range(tl.rm) for j in range(nq)]
-        lines.append("}")
-    return lines + _stores(u, tl, "r0", "c0", lambda i, j: f"acc{i}_{j // 4}[{j % 4}]")
+    lines.append(f"for (var k = k4n * 4u; k < {u.K}; k = k + 1u) {{")
+    lines += step("k", "  ")
+    lines.append("}")
+    out = [f"let ob = bi * {u.M} * {u.N};"]
+    for i in range(tl.rm):
+        out.append(f"if (r0 + {i}u < {u.M}) {{")
+        for j in range(tl.rn):
+            c = f"c0 + {tl.tx * j}u"
+            out.append(f"  if ({c} < {u.N}) {{ store(ob + (r0 + {i}u) * {u.N} + {c}, acc{i}_{j}); }}")
+        out.append("}")
+    return lines + out
 
 
 def _workgroup_body(prog: Program, t: str, u: _Uniforms, tl: Tiling, ab: View, bb: View,

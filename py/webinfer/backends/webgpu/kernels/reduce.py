@@ -2,8 +2,9 @@
 
 A step's input is split into a *row* space (the dims kept) and a *reduced* space (the axes); both
 are index spaces of the one indexing helper, so any axes and any input strides work. One workgroup
-of 64 invocations reduces a row through workgroup memory; a reduction over few elements with many
-rows uses one invocation per row instead.
+of 64 invocations reduces a row through workgroup memory (a tree, no subgroup operations); a
+reduction over few elements with many rows, or any with enough rows on a CPU adapter, uses one
+invocation per row instead (see ``_serial``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,33 @@ def _tree_reduce(t: str, combine: str, src: str, dst: str) -> list[str]:
     ]
 
 
+SERIAL_WG = 16
+
+
+def _serial(prog: Program, rows: int, count: int) -> bool:
+    """One invocation per row (no workgroup memory, no barriers) instead of one workgroup per row.
+
+    Always for short rows with many of them; on a CPU adapter (``register`` tiling) whenever there are
+    enough rows to share out, since a barrier there suspends every invocation of the workgroup.
+    """
+    if count <= 16 and rows >= WG:
+        return True
+    return prog.tiling == "register" and rows >= SERIAL_WG and count <= 1 << 16
+
+
+def _row_head(prog: Program, serial: bool, rows: int) -> tuple[list[str], str, str, tuple[int, int, int]]:
+    """The row this invocation (serial) or workgroup reduces; the loop start and step; the grid."""
+    if serial:
+        return ([flat_thread(SERIAL_WG), f"if (gi >= {prog.u32(rows)}) {{ return; }}", "let row = gi;"], "0u", "1u",
+                grid(-(-rows // SERIAL_WG), prog.label))
+    return [FLAT_WG, f"if (wg >= {prog.u32(rows)}) {{ return; }}", "let row = wg;"], "li", f"{WG}u", grid(rows, prog.label)
+
+
+def _total(serial: bool, t: str, combine: str, src: str, dst: str) -> list[str]:
+    """Combine the invocations' partial results (a workgroup tree), or take the one serial result."""
+    return [f"let {dst} = {src};"] if serial else _tree_reduce(t, combine, src, dst)
+
+
 def _loop(handle: tuple[int, int, int], prog: Program, count: str, first: str, step: str, inner: list[str], tag: str = "r") -> list[str]:
     """A loop over the reduced space; the body sees the element's offsets as ``ro0``, ``ro1``, ..."""
     idx, _ = prog.index_code("r", handle, "r")
@@ -74,23 +102,17 @@ def reduce_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int
         fin = "total / f32(n)" if acc_t == "f32" else f"total / {acc_t}(max(n, 1u))"
     else:
         fin = "total"
-    serial = count <= 16 and rows >= WG
+    serial = _serial(prog, rows, count)
     row_idx, (ri,) = prog.index_code("row", rows_h, "w")
     inner = [f"let b = {acc_t}({ld}({ri} + ro0));", f"a = {combine};"]
-    if serial:
-        lines = [flat_thread(WG), f"if (gi >= {prog.u32(rows)}) {{ return; }}", "let row = gi;", *row_idx,
-                 f"let n = {n};", f"var a = {init};",
-                 *_loop(red_h, prog, "n", "0u", "1u", inner, "r"), "let total = a;", f"store(row, {fin});"]
-        wg = grid(-(-rows // WG), prog.label)
-    else:
+    if not serial:
         prog.decls.append(f"var<workgroup> red: array<{acc_t}, {WG}>;")
-        lines = [FLAT_WG, f"if (wg >= {prog.u32(rows)}) {{ return; }}", "let row = wg;", *row_idx,
-                 f"let n = {n};", f"var a = {init};",
-                 *_loop(red_h, prog, "n", "li", f"{WG}u", inner, "r"),
-                 *_tree_reduce(acc_t, combine, "a", "total"),
-                 f"if (li == 0u) {{ store(row, {fin}); }}"]
-        wg = grid(rows, prog.label)
-    return prog.render("  " + "\n  ".join(lines), (WG, 1, 1)), wg
+    head, first, stride, wg = _row_head(prog, serial, rows)
+    lines = [*head, *row_idx, f"let n = {n};", f"var a = {init};",
+             *_loop(red_h, prog, "n", first, stride, inner, "r"),
+             *_total(serial, acc_t, combine, "a", "total"),
+             f"store(row, {fin});" if serial else f"if (li == 0u) {{ store(row, {fin}); }}"]
+    return prog.render("  " + "\n  ".join(lines), (SERIAL_WG if serial else WG, 1, 1)), wg
 
 
 def _spaces(prog: Program, step: Step) -> tuple[tuple[int, int, int], tuple[int, int, int], int, int]:
@@ -119,21 +141,24 @@ def softmax_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[in
     rows_h, red_h, rows, count = _spaces(prog, step)
     ld = prog.loader(x.value)
     mx, ex = use(prog, "max", "f32"), use(prog, "exp", "f32")
-    prog.decls.append(f"var<workgroup> red: array<f32, {WG}>;")
     row_idx, (ri, rl) = prog.index_code("row", rows_h, "w")
     n = prog.u32(count)
     val = f"f32({ld}({ri} + ro0))"
-    lines = [FLAT_WG, f"if (wg >= {prog.u32(rows)}) {{ return; }}", "let row = wg;", *row_idx, f"let n = {n};",
+    serial = prog.tiling == "register"  # by device only, so one pipeline serves every shape
+    if not serial:
+        prog.decls.append(f"var<workgroup> red: array<f32, {WG}>;")
+    head, first, stride, wg = _row_head(prog, serial, rows)
+    lines = [*head, *row_idx, f"let n = {n};",
              "var a = -inf_f32();",
-             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"a = {mx}(a, {val});"], "r"),
-             *_tree_reduce("f32", f"{mx}(a, b)", "a", "m0"),
+             *_loop(red_h, prog, "n", first, stride, [f"a = {mx}(a, {val});"], "r"),
+             *_total(serial, "f32", f"{mx}(a, b)", "a", "m0"),
              "let m = m0;  // an inf or NaN in the row makes the row NaN, as the reference (and torch) do",
              "var s = 0.0;",
-             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"s = s + {ex}d({val}, m);"], "q"),
-             *_tree_reduce("f32", "a + b", "s", "total"),
-             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"store({rl} + ro1, {ex}d({val}, m) / total);"], "p")]
+             *_loop(red_h, prog, "n", first, stride, [f"s = s + {ex}d({val}, m);"], "q"),
+             *_total(serial, "f32", "a + b", "s", "total"),
+             *_loop(red_h, prog, "n", first, stride, [f"store({rl} + ro1, {ex}d({val}, m) / total);"], "p")]
     prog.helper(f"{ex}d", EXP_DIFF.format(ex=ex))
-    return prog.render("  " + "\n  ".join(lines), (WG, 1, 1)), grid(rows, prog.label)
+    return prog.render("  " + "\n  ".join(lines), (SERIAL_WG if serial else WG, 1, 1)), wg
 
 
 def layer_norm_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
@@ -146,7 +171,6 @@ def layer_norm_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple
     lds = prog.loader(step.inputs[1].value) if scale else None
     ldb = prog.loader(step.inputs[1 + scale].value) if bias else None
     eps = prog.f32(step.params["epsilon"])
-    prog.decls.append(f"var<workgroup> red: array<f32, {WG}>;")
     row_idx, (ri, rl) = prog.index_code("row", rows_h, "w")
     n = prog.u32(count)
     val = f"f32({ld}({ri} + ro0))"
@@ -155,14 +179,18 @@ def layer_norm_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple
         y = f"{y} * f32({lds}(ro2))"
     if bias:
         y = f"{y} + f32({ldb}(ro{2 + scale}))"
-    lines = [FLAT_WG, f"if (wg >= {prog.u32(rows)}) {{ return; }}", "let row = wg;", *row_idx, f"let n = {n};",
+    serial = prog.tiling == "register"  # by device only, so one pipeline serves every shape
+    if not serial:
+        prog.decls.append(f"var<workgroup> red: array<f32, {WG}>;")
+    head, first, stride, wg = _row_head(prog, serial, rows)
+    lines = [*head, *row_idx, f"let n = {n};",
              "var a = 0.0;",
-             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"a = a + {val};"], "r"),
-             *_tree_reduce("f32", "a + b", "a", "sum1"),
+             *_loop(red_h, prog, "n", first, stride, [f"a = a + {val};"], "r"),
+             *_total(serial, "f32", "a + b", "a", "sum1"),
              "let mean = sum1 / f32(n);",
              "var s = 0.0;",
-             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"let d = {val} - mean;", "s = s + d * d;"], "q"),
-             *_tree_reduce("f32", "a + b", "s", "sum2"),
+             *_loop(red_h, prog, "n", first, stride, [f"let d = {val} - mean;", "s = s + d * d;"], "q"),
+             *_total(serial, "f32", "a + b", "s", "sum2"),
              f"let inv = 1.0 / sqrt(sum2 / f32(n) + {eps});",
-             *_loop(red_h, prog, "n", "li", f"{WG}u", [f"let v = {val};", f"store({rl} + ro1, {y});"], "p")]
-    return prog.render("  " + "\n  ".join(lines), (WG, 1, 1)), grid(rows, prog.label)
+             *_loop(red_h, prog, "n", first, stride, [f"let v = {val};", f"store({rl} + ro1, {y});"], "p")]
+    return prog.render("  " + "\n  ".join(lines), (SERIAL_WG if serial else WG, 1, 1)), wg

@@ -1,0 +1,115 @@
+"""The REPL page end to end: snippets, multi-line input, top-level await, tracebacks, history."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SENTENCES = ["A man is playing a guitar.", "Someone is playing an instrument."]
+
+
+@pytest.fixture(scope="module")
+def repl(drive: Callable[..., Any], demo_browser: Any) -> Iterator[Any]:
+    """The REPL page, booted."""
+
+    async def open_page(context: Any) -> Any:
+        page = await context.new_page()
+        await page.goto(f"{demo_browser.server.url}/repl.html")
+        await page.wait_for_function("() => window.replState.ready || window.replState.error", timeout=180_000)
+        return page
+
+    page = drive(open_page)
+    assert drive(lambda _c: page.evaluate("() => window.replState.error ?? null")) is None
+    yield page
+    drive(lambda _context: page.close())
+
+
+def transcript(drive: Callable[..., Any], page: Any) -> str:
+    return str(drive(lambda _c: page.inner_text("#transcript")))
+
+
+def wait_runs(page: Any, runs: int) -> Any:
+    return page.wait_for_function(f"() => window.replState.runs >= {runs} && !window.replState.busy",
+                                  timeout=300_000)
+
+
+def test_banner_names_what_is_preloaded(repl: Any, drive: Callable[..., Any]) -> None:
+    text = transcript(drive, repl)
+    assert "Python 3.14" in text and "webinfer" in text and "BACKEND = '" in text and "MODEL_URL = 'http" in text
+
+
+def test_cosine_snippet_prints_the_hosts_value(repl: Any, drive: Callable[..., Any], demo_data: Path,
+                                               artifacts: Path) -> None:
+    from webinfer.models import SentenceEncoder
+
+    a, b = SentenceEncoder.load(demo_data / "minilm", backend="reference").encode(SENTENCES).numpy()
+    expected = float(np.dot(a, b))
+
+    async def run_snippet(_context: Any) -> None:
+        runs = await repl.evaluate("() => window.replState.runs")
+        await repl.click("text=Encode two sentences, print their cosine")
+        await wait_runs(repl, runs + 1)
+
+    drive(run_snippet)
+    text = transcript(drive, repl)
+    found = re.findall(r"^cosine: (-?\d\.\d{4})$", text, flags=re.M)
+    assert found, text[-2000:]
+    assert abs(float(found[-1]) - expected) < 1e-3, (found, expected)
+
+
+def test_multiline_input_await_traceback_and_history(repl: Any, drive: Callable[..., Any], artifacts: Path) -> None:
+    async def session(_context: Any) -> dict[str, Any]:
+        area = repl.locator("#code")
+        runs = await repl.evaluate("() => window.replState.runs")
+        await area.click()
+        # a block: Enter after the header and the body adds lines (auto-indented); an empty line runs it
+        await area.type("total = 0")
+        await area.press("Enter")
+        await wait_runs(repl, runs + 1)
+        await area.type("for i in range(4):")
+        await area.press("Enter")
+        await area.type("total += i * i")
+        await area.press("Enter")
+        mid = await repl.evaluate("() => ({runs: window.replState.runs, value: document.getElementById('code').value})")
+        await area.press("Enter")
+        await wait_runs(repl, runs + 2)
+        await area.type("import asyncio; await asyncio.sleep(0.01); total")
+        await area.press("Enter")
+        await wait_runs(repl, runs + 3)
+        await area.type("x = (1,")
+        await area.press("Shift+Enter")  # always a new line
+        await area.type("2)")
+        await area.press("Enter")
+        await wait_runs(repl, runs + 4)
+        await area.type("{}['missing']")
+        await area.press("Enter")
+        await wait_runs(repl, runs + 5)
+        await area.press("ArrowUp")
+        recalled = await area.input_value()
+        await area.press("ArrowUp")
+        earlier = await area.input_value()
+        await area.press("ArrowDown")
+        await area.press("ArrowDown")
+        after = await area.input_value()
+        await repl.screenshot(path=str(artifacts / "repl.png"), full_page=True)
+        return {"mid": mid, "runs": runs, "recalled": recalled, "earlier": earlier, "after": after,
+                "state": await repl.evaluate("() => window.replState")}
+
+    got = drive(session)
+    assert got["mid"]["runs"] == got["runs"] + 1  # the block did not run at its body's Enter
+    assert got["mid"]["value"] == "for i in range(4):\n    total += i * i\n    "
+    text = transcript(drive, repl)
+    assert ">>> for i in range(4):\n...     total += i * i\n" in text
+    assert re.search(r"^14$", text, flags=re.M)  # the last expression's repr, after a top-level await
+    assert "Traceback (most recent call last):" in text and "KeyError: 'missing'" in text
+    assert 'File "<input-' in text and "eval_code_async" not in text  # starts at the user's code
+    assert ">>> x = (1,\n... 2)\n" in text
+    assert got["recalled"] == "{}['missing']" and got["earlier"] == "x = (1,\n2)"
+    assert got["after"] == ""
