@@ -50,6 +50,12 @@ function showError(error) {
   box.hidden = false;
 }
 
+// While Pyodide boots and the files download (at the same time), the bar shows both.
+const loading = { boot: "starting", booted: 0, download: "", fetched: 0 };
+function showLoading() {
+  progress(0.3 * loading.booted + 0.5 * loading.fetched, [loading.boot, loading.download].filter(Boolean).join(" · "));
+}
+
 const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
 const ms = (x) => (x == null ? "–" : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(1)} ms`);
 
@@ -94,7 +100,7 @@ async function fetchFile(cache, url, sha256, onBytes) {
   return { bytes, cached: false };
 }
 
-/** Every file demo.json lists, into memory; progress 0.3 → 0.8 by bytes. */
+/** Every file demo.json lists, into memory (the download's progress goes to `loading`). */
 async function fetchData(modelsURL, manifest) {
   const cache = await openCache();
   const entries = Object.entries(manifest.files);
@@ -107,13 +113,15 @@ async function fetchData(modelsURL, manifest) {
     const got = await fetchFile(cache, new URL(name, modelsURL).href, f.sha256, (n) => {
       done[name] = n;
       const sum = Object.values(done).reduce((a, b) => a + b, 0);
-      progress(0.3 + 0.5 * (sum / total), `downloading the model and corpus: ${mb(sum)} of ${mb(total)}`);
+      loading.fetched = sum / total;
+      loading.download = `model and corpus ${mb(sum)} of ${mb(total)}`;
+      showLoading();
     });
     files[name] = got.bytes;
     if (got.cached) cached += got.bytes.length;
   }));
   state.weights = { bytes: total, cachedBytes: cached, seconds: (performance.now() - t0) / 1000, cache: Boolean(cache) };
-  $("fact-weights").textContent = `${mb(total)} in ${state.weights.seconds.toFixed(1)} s` +
+  $("fact-weights").textContent = `${mb(total)} in ${state.weights.seconds.toFixed(1)} s, alongside the boot` +
     (cache ? (cached ? ` (${mb(cached)} from the Cache API)` : " (now in the Cache API)") : " (no Cache API here: not a secure context)");
   return files;
 }
@@ -298,32 +306,36 @@ async function main() {
   if (typeof WebAssembly.Suspending !== "function") {
     showError("This browser lacks JS Promise Integration (JSPI), which webinfer's synchronous calls need: use Chrome/Edge 137+.");
   }
-  progress(0.02, "probing WebGPU and WebNN, loading Pyodide…");
+  loading.boot = "probing WebGPU and WebNN, loading Pyodide…";
+  showLoading();
   const config = await loadConfig();
   const t0 = performance.now();
   const booting = loadWebinfer({
     config,
     stdout: (text) => console.log(text),
     stderr: (text) => console.warn(text),
-    onStep: (step) => progress(0.1, `${step}…`),
+    onStep: (step) => { loading.boot = `${step}…`; showLoading(); },
   });
-  const [report, demoManifest] = await Promise.all([
-    probe(10000),
-    fetch(new URL("demo.json", config.modelsURL), { cache: "no-cache" }).then((r) => {
-      if (!r.ok) throw new Error(`no demo data at ${config.modelsURL}demo.json (HTTP ${r.status}): build it with ` +
-        "`webinfer demo` (or `make demo`), or serve a site made by `webinfer build-site DIR`");
-      return r.json();
-    }),
-  ]);
-  state.support = supportOf(report);
+  booting.catch(() => {}); // reported where it is awaited
+  const data = fetch(new URL("demo.json", config.modelsURL), { cache: "no-cache" }).then((r) => {
+    if (!r.ok) throw new Error(`no demo data at ${config.modelsURL}demo.json (HTTP ${r.status}): build it with ` +
+      "`webinfer demo` (or `make demo`), or serve a site made by `webinfer build-site DIR`");
+    return r.json();
+  });
+  const downloading = data.then((manifest) => fetchData(config.modelsURL, manifest)); // while Pyodide boots
+  downloading.catch(() => {});
+  state.support = supportOf(await probe(10000));
   const chosen = pickBackend(state.support, params.get("backend"));
   renderBackends(state.support, chosen, switchBackend);
+  const demoManifest = await data;
   const loaded = await booting;
   pyodide = loaded.pyodide;
   state.boot = { ...loaded.timings, seconds: (performance.now() - t0) / 1000 };
   $("fact-boot").textContent = `${state.boot.seconds.toFixed(1)} s (Pyodide ${loaded.timings.loadPyodide.toFixed(1)} s)`;
-  progress(0.3, "downloading the model and corpus…");
-  const files = await fetchData(config.modelsURL, demoManifest);
+  loading.boot = "Pyodide and webinfer ready";
+  loading.booted = 1;
+  showLoading();
+  const files = await downloading;
   ns = pyodide.toPy({});
   const source = await (await fetch("demo.py", { cache: "no-cache" })).text();
   await pyodide.runPythonAsync(source, { globals: ns, filename: "demo.py" });
@@ -347,5 +359,6 @@ async function main() {
 
 main().catch((error) => {
   progress(1, "failed");
-  showError(error?.stack ?? error);
+  console.error(error);
+  showError(error);
 });

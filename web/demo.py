@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import struct
 import time
 from collections.abc import Callable
 from typing import Any
@@ -163,7 +164,7 @@ class Demo:
 
     def _cosine_with_host(self, row: list[float], index: int) -> float:
         d = self.dimension
-        host = memoryview(self.matrix)[index * 2 * d : (index + 1) * 2 * d].cast("e")
+        host = struct.unpack_from(f"<{d}e", self.matrix, index * 2 * d)
         dot = sum(a * b for a, b in zip(row, host))
         return dot / (math.sqrt(sum(a * a for a in row)) * math.sqrt(sum(b * b for b in host)) or 1.0)
 

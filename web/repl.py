@@ -14,8 +14,6 @@ import sys
 import traceback
 from typing import Any
 
-from pyodide.code import eval_code_async
-
 _compiler = codeop.CommandCompiler()
 _compiler.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
@@ -47,6 +45,8 @@ def _user_frames(exc: BaseException, filename: str) -> BaseException:
 
 async def run(source: str, namespace: dict[str, Any], number: int) -> bool:
     """Run one input in ``namespace``; print the last expression's repr or the traceback. True if no error."""
+    from pyodide.code import eval_code_async  # only in the page (status() is testable on the host)
+
     filename = f"<input-{number}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     try:

@@ -56,8 +56,9 @@ def estimate_s(results: dict[str, Any], kind: str, batch: int, seq: int, runs: i
     base = max(done, key=lambda r: r["batch"])
     t = base["timings_ms"]
     scale = batch / base["batch"]
-    per_run = (t.get("warm_median") or 0) * scale
-    first = (t.get("first_run") or per_run) * scale
+    warm = t.get("warm_median") or 0
+    per_run = warm * scale
+    first = max(0.0, (t.get("first_run") or warm) - warm) + per_run  # first-run extras (shader builds) do not scale
     return ((t.get("compile") or 0) + first + per_run * (runs + warmup)) / 1000
 
 
@@ -73,6 +74,8 @@ def run_cells(args: argparse.Namespace, results: dict[str, Any], save: Callable[
             kinds = (["reference"] if args.reference else []) + list(args.webinfer) + [f"ort-{e}" for e in args.ort]
             for kind in kinds:
                 key = cell_key(kind, batch, args.seq)
+                if args.only and key not in args.only:
+                    continue
                 if key in results and "error" not in results[key] and "skipped" not in results[key]:
                     log(f"{key}: kept from {args.out}")
                     continue
@@ -80,7 +83,7 @@ def run_cells(args: argparse.Namespace, results: dict[str, Any], save: Callable[
                 runs = args.webgpu_runs if gpu else args.runs
                 warmup = args.webgpu_warmup if gpu else args.warmup
                 est = estimate_s(results, kind, batch, args.seq, runs, warmup)
-                if est is not None and est > args.cell_timeout:
+                if est is not None and est > args.cell_timeout and not args.no_estimate:
                     results[key] = {"kind": kind, "batch": batch, "seq": args.seq, "skipped":
                                     f"not run: estimated {est:.0f} s from the smaller batch, over the "
                                     f"{args.cell_timeout:.0f} s limit per cell"}
@@ -223,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--browser", metavar="PATH")
     p.add_argument("--profile", choices=bench.PROFILES, default="swiftshader")
     p.add_argument("--cache", type=Path, metavar="DIR", help="bench root (default ~/.cache/webinfer/bench)")
+    p.add_argument("--only", type=lambda t: t.split(","), metavar="CELLS",
+                   help="run only these cells, e.g. ort-webgpu@8x128,webgpu@8x128 (the table shows all of --out)")
+    p.add_argument("--no-estimate", action="store_true", help="run cells even when estimated over --cell-timeout")
     p.add_argument("--out", type=Path, help="results JSON (written after every cell)")
     p.add_argument("--resume", action="store_true", help="keep the finished cells already in --out")
     p.add_argument("--table-only", action="store_true", help="print the tables of --out, run nothing")

@@ -85,7 +85,7 @@ def js_heap(cdp: Callable[..., Any]) -> int:
 
 
 def measure(run: Runner, heap: Heap, backend: str, runs: int, cycles: int,
-            warm_runs: int = 200, warm_cycles: int = 10) -> dict[str, Any]:
+            warm_runs: int = 1000, warm_cycles: int = 10) -> dict[str, Any]:
     """Counts and JS heap before/after ``runs`` runs of one session and ``cycles`` compile/run/close cycles.
 
     Both phases start after a warm-up (first plans, pipelines, JIT tiers and caches are not leaks), so a

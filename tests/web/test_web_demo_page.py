@@ -144,6 +144,31 @@ def test_switching_backend_gives_the_same_top_hit(served: tuple[Any, dict[str, A
     assert top(state) == "shutil.rmtree" and state["result"]["backend"] == backend
 
 
+def test_a_browser_without_webgpu_greys_it_out_with_the_reason(demo_browser: Any, drive: Callable[..., Any]) -> None:
+    url = f"{demo_browser.server.url}/index.html?" + urlencode({"q": "remove a directory tree"})
+
+    async def without_webgpu(context: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        page = await context.new_page()
+        await page.add_init_script("delete Navigator.prototype.gpu")
+        try:
+            await page.goto(url)
+            await page.wait_for_function("() => window.demoState.result || window.demoState.error", timeout=300_000)
+            buttons = await page.evaluate("""() => [...document.querySelectorAll('.backend')].map((b) => ({
+                name: b.dataset.backend, disabled: b.disabled, note: b.querySelector('.note').textContent }))""")
+            return await page.evaluate("() => window.demoState"), buttons
+        finally:
+            await page.close()
+
+    state, buttons = drive(without_webgpu)
+    shown = {b["name"]: b for b in buttons}
+    if not state["support"]["webnn"]["ok"]:
+        pytest.skip("this browser has no WebNN either")
+    assert shown["webgpu"]["disabled"] and "no WebGPU" in shown["webgpu"]["note"]
+    assert shown["hybrid"]["disabled"] and "needs WebGPU and WebNN" in shown["hybrid"]["note"]
+    assert not shown["webnn"]["disabled"]
+    assert state["result"]["backend"] == "webnn" and top(state) == "shutil.rmtree"
+
+
 def test_weights_come_from_the_cache_api_on_the_next_visit(demo_browser: Any, drive: Callable[..., Any],
                                                            served: tuple[Any, dict[str, Any]]) -> None:
     url = f"{demo_browser.server.url}/index.html?" + urlencode({"q": "square root of a number", "backend": "webnn"})

@@ -124,7 +124,7 @@ def encode(
         "nodes": nodes,
         "outputs": dict(graph.outputs),
     }
-    meta = dict(metadata) if metadata is not None else dict(getattr(graph, "metadata", None) or {})
+    meta = dict(metadata) if metadata is not None else dict(graph.metadata)
     if meta:
         doc["metadata"] = meta
     return doc, tensors
@@ -250,7 +250,7 @@ def decode(doc: dict[str, Any], files: Mapping[str, SafetensorsFile], where: Whe
             if label in msg:
                 raise GraphError(msg.replace(f"{where.what}: nodes: ", f"{where.what}: nodes[{i}]: ", 1)) from None
         raise
-    graph.metadata = dict(doc.get("metadata", {}))  # type: ignore[attr-defined]
+    graph.metadata = dict(doc.get("metadata", {}))
     return graph
 
 

@@ -99,8 +99,11 @@ class Graph:
         constants: Mapping[str, Constant],
         nodes: Sequence[Node],
         outputs: Mapping[str, str],
+        metadata: Optional[Mapping[str, Any]] = None,
     ) -> None:
         from .registry import infer_node  # registry imports graph types; resolve at call time
+
+        self.metadata: dict[str, Any] = dict(metadata or {})  # free-form, kept by save/load and transforms
 
         self.inputs: dict[str, OperandDesc] = {}
         self.constants: dict[str, Constant] = dict(constants)
@@ -195,7 +198,7 @@ class Graph:
                 live.update(node.outputs)
         nodes = [n for n in self.nodes if any(o in live for o in n.outputs)]
         constants = {k: c for k, c in self.constants.items() if k in live}
-        return Graph(self.inputs, constants, nodes, self.outputs)
+        return Graph(self.inputs, constants, nodes, self.outputs, self.metadata)
 
     def specialize(self, bindings: Mapping[str, int]) -> "Graph":
         """The same graph with symbolic dims bound to sizes; every shape is re-checked with them."""
@@ -208,7 +211,7 @@ class Graph:
                 raise GraphError(f"specialize: dim {k!r} must be bound to an int, got {v!r}")
         inputs = {k: d.bind(bindings) for k, d in self.inputs.items()}
         nodes = [_bind_node(n, bindings) for n in self.nodes]
-        return Graph(inputs, self.constants, nodes, self.outputs)
+        return Graph(inputs, self.constants, nodes, self.outputs, self.metadata)
 
     def __repr__(self) -> str:
         ins = ", ".join(f"{k}: {v}" for k, v in self.inputs.items())

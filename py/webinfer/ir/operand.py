@@ -24,8 +24,8 @@ def check_dim(d: object, where: str) -> Dim:
             raise GraphError(f"{where}: dimension {d} is out of range [0, {MAX_DIM}]")
         return d
     if isinstance(d, str):
-        if not d or len(d) > 64 or not (d[0].isalpha() or d[0] == "_") or not all(c.isalnum() or c == "_" for c in d):
-            raise GraphError(f"{where}: symbolic dimension {d!r} must be a name like 'batch' (letters, digits, _)")
+        if not d or len(d) > 64 or not d.isascii() or not (d[0].isalpha() or d[0] == "_") or not all(c.isalnum() or c == "_" for c in d):
+            raise GraphError(f"{where}: symbolic dimension {d!r} must be a name like 'batch' (ASCII letters, digits, _)")
         return d
     raise GraphError(f"{where}: dimension {d!r} is a {type(d).__name__}, expected an int or a name")
 

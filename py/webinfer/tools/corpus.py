@@ -303,7 +303,7 @@ def embed(
     """float32 ``[len(texts), dim]`` embeddings of ``texts`` (rows L2-normalized), in chunks for ``progress``."""
     enc = host_encoder(encoder_dir)
     rows = np.zeros((len(texts), enc.dimension), dtype=np.float32)
-    chunk = batch_size * 8
+    chunk = batch_size * 4
     for start in range(0, len(texts), chunk):
         part = texts[start : start + chunk]
         rows[start : start + len(part)] = enc.encode(part, batch_size=batch_size).numpy()

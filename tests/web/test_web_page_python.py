@@ -1,0 +1,94 @@
+"""The pages' Python (web/demo.py, web/repl.py) on the host: the same logic the browser runs, on the reference backend."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from webinfer.tools.project import project_root
+
+
+def page_module(name: str) -> ModuleType:
+    path = project_root() / "web" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"webinfer_page_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def repl() -> ModuleType:
+    return page_module("repl")
+
+
+@pytest.mark.parametrize(
+    ("source", "status"),
+    [
+        ("x = 1", "complete"),
+        ("import os\nx = os.sep", "complete"),
+        ("await something()", "complete"),  # top-level await compiles
+        ("if x: print(1)", "complete"),
+        ("for i in range(3):", "incomplete"),
+        ("for i in range(3):\n    print(i)", "incomplete"),  # a block waits for an empty line, as in the REPL
+        ("for i in range(3):\n    print(i)\n", "complete"),
+        ("for i in range(3):\n    print(i)\n    ", "complete"),
+        ("x = (1,", "incomplete"),
+        ("x = (1,\n2)", "complete"),
+        ('"""doc', "incomplete"),
+        ("1 +", "invalid"),
+        ("def f(:", "invalid"),
+    ],
+)
+def test_repl_status(repl: ModuleType, source: str, status: str) -> None:
+    assert repl.status(source) == status
+
+
+@pytest.fixture(scope="module")
+def demo() -> ModuleType:
+    return page_module("demo")
+
+
+def test_device_summary_names_backend_and_device(demo: ModuleType) -> None:
+    gpu = {"backend": "webgpu", "device": {"type": "gpu", "adapter": {"vendor": "google", "architecture": "swiftshader"},
+                                           "is_fallback_adapter": True}}
+    assert demo._device_summary(gpu) == \
+        "WebGPU adapter google swiftshader (software fallback adapter: WebGPU on the CPU)"
+    nn = {"backend": "webnn", "device": {"type": "webnn", "asked": {"device": "cpu"}, "created_with": {},
+                                         "ops_in_limits": 95, "same_limits_as_cpu_context": True}}
+    assert demo._device_summary(nn).startswith("WebNN context (device=cpu), 95 ops; same limits")
+    hybrid = {"backend": "hybrid", "device": {"webnn": nn["device"], "webgpu": None}}
+    assert demo._device_summary(hybrid).startswith("WebNN context")
+
+
+def test_demo_searches_the_corpus_on_the_reference_backend(demo: ModuleType, demo_data: Path) -> None:
+    """load_corpus → load_model → search → reindex, as the page calls them (here on the host's reference)."""
+    page = demo.Demo()
+    stdlib = demo_data / "stdlib"
+    info = json.loads(page.load_corpus((stdlib / "corpus.json").read_text(), (stdlib / "embeddings.f16").read_bytes()))
+    assert info["count"] > 100 and info["dimension"] == 384
+
+    async def session() -> tuple[dict, dict, dict]:  # type: ignore[type-arg]
+        loaded = json.loads(await page.load_model(str(demo_data / "minilm"), "reference"))
+        found = json.loads(await page.search("  remove a directory tree ", 3))
+        again = json.loads(await page.reindex(4, 2))
+        return loaded, found, again
+
+    loaded, found, again = asyncio.run(session())
+    page.close()
+    assert loaded["backend"] == "reference" and loaded["timings"]["warmup_ms"] > 0
+    assert found["query"] == "remove a directory tree" and len(found["hits"]) == 3
+    assert found["hits"][0]["module"] == "shutil" and found["hits"][0]["name"] == "rmtree"
+    assert found["tokens"] == 6 and found["timings"]["total_ms"] > 0
+    assert again["count"] == 4 and again["min_cosine"] > 0.999  # the host's rows, stored as float16
+
+
+def test_demo_rejects_a_truncated_corpus(demo: ModuleType) -> None:
+    manifest = json.dumps({"count": 2, "dimension": 4, "entries": [["m", "a", "function", "x"]] * 2})
+    with pytest.raises(ValueError, match="expected 2x4 float16"):
+        demo.Demo().load_corpus(manifest, b"\0" * 10)
