@@ -22,7 +22,6 @@ import importlib
 import inspect
 import io
 import json
-import math
 import os
 import pkgutil
 import re
@@ -36,11 +35,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-
-from ..backends.reference.kernels import KERNELS, Kernel
-from ..backends.session import Session
-from ..errors import BackendError
-from ..tensor import Tensor
 
 FORMAT = "webinfer-demo-corpus"
 CORPUS_FILE = "corpus.json"
@@ -203,95 +197,14 @@ def _methods(owner: Entry, cls: object) -> Iterator[Entry]:
             yield Entry(owner.module, f"{owner.name}.{name}", "method", line)
 
 
-# -- a fast float32 evaluation of the encoder on the host --------------------------------------------------
-
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    """erf, vectorized and in place (Abramowitz & Stegun 7.1.26: |error| < 1e-6, ~5 float32 ULP at 1)."""
-    f = np.float32 if x.dtype == np.float32 else np.float64
-    a = np.abs(x)
-    t = a * f(0.3275911)
-    t += 1
-    np.reciprocal(t, out=t)
-    p: np.ndarray = t * f(1.061405429)
-    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
-        p += f(c)
-        p *= t
-    np.square(a, out=a)
-    np.negative(a, out=a)
-    np.exp(a, out=a)
-    p *= a
-    np.subtract(1, p, out=p)
-    np.copysign(p, x, out=p)
-    return p
-
-
-def _erf_kernel(inputs, attrs, outs):  # type: ignore[no-untyped-def]
-    (x,) = inputs
-    return [_erf(x)]
-
-
-def _gelu_kernel(inputs, attrs, outs):  # type: ignore[no-untyped-def]
-    (x,) = inputs
-    return [0.5 * x * (1.0 + _erf(x * x.dtype.type(1 / math.sqrt(2.0))))]
-
-
-#: The reference kernels, with erf and gelu vectorized.
-FAST_KERNELS: dict[str, Kernel] = {**KERNELS, "erf": _erf_kernel, "gelu": _gelu_kernel}
-
-
-class HostFloat32Session(Session):
-    """Runs a graph with numpy in float32 (the reference kernels, vectorized erf): for building corpora fast."""
-
-    backend = "host-float32"
-
-    def __init__(self, graph: Any, **options: Any) -> None:
-        super().__init__(graph, **options)
-        missing = sorted({n.op for n in graph.nodes if n.op not in FAST_KERNELS})
-        if missing:
-            raise BackendError(f"host-float32: no kernel for op(s) {', '.join(missing)}")
-        self._constants: dict[str, np.ndarray] = {}
-
-    def _constant(self, name: str) -> np.ndarray:
-        arr = self._constants.get(name)
-        if arr is None:
-            c = self.graph.constants[name]
-            dtype = np.dtype(c.desc.dtype).newbyteorder("<")
-            arr = np.frombuffer(c.data(), dtype=dtype).reshape(tuple(int(d) for d in c.desc.shape))
-            self._constants[name] = arr
-        return arr
-
-    def _run(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
-        graph = self.specialized(bindings)
-        values: dict[str, np.ndarray] = {k: t.numpy() for k, t in inputs.items()}
-        for name in graph.constants:
-            values[name] = self._constant(name)
-        for node in graph.nodes:
-            args = [None if i is None else values[i] for i in node.inputs]
-            descs = [graph.operands[o] for o in node.outputs]
-            with np.errstate(all="ignore"):
-                results = FAST_KERNELS[node.op](args, dict(node.attributes), descs)
-            for o, desc, r in zip(node.outputs, descs, results):
-                values[o] = np.asarray(r).astype(desc.dtype, copy=False)
-        out = {}
-        for name, operand in graph.outputs.items():
-            t = Tensor(np.ascontiguousarray(values[operand]))
-            t.backend, t.device = self.backend, "cpu"
-            out[name] = t
-        return out
-
-    def device_info(self) -> dict[str, Any]:
-        return {"type": "cpu", "name": f"numpy {np.__version__} (float32, vectorized erf)"}
+# -- embedding on the host --------------------------------------------------------------------------------
 
 
 def host_encoder(encoder_dir: str | os.PathLike[str], max_length: int = MAX_TOKENS) -> Any:
-    """A SentenceEncoder for ``encoder_dir`` whose session is :class:`HostFloat32Session`."""
+    """A SentenceEncoder for ``encoder_dir`` on the reference backend in float32 (fast enough for a corpus)."""
     from ..models import SentenceEncoder
 
-    enc = SentenceEncoder.load(encoder_dir, backend="reference", max_length=max_length)
-    enc.session.close()
-    enc.session = HostFloat32Session(enc.graph)
-    return enc
+    return SentenceEncoder.load(encoder_dir, backend="reference", max_length=max_length, precision="float32")
 
 
 def embed(
@@ -423,6 +336,6 @@ def load_corpus(out_dir: str | os.PathLike[str]) -> tuple[list[Entry], np.ndarra
 
 
 __all__ = [
-    "CORPUS_FILE", "EMBEDDINGS_FILE", "Entry", "HostFloat32Session", "build_corpus", "collect_entries", "embed",
+    "CORPUS_FILE", "EMBEDDINGS_FILE", "Entry", "build_corpus", "collect_entries", "embed",
     "first_sentence", "host_encoder", "load_corpus", "read_corpus_manifest",
 ]

@@ -72,7 +72,10 @@ for _n, _f in _COMPARE.items():
 KERNELS["logical_not"] = _elementwise(lambda a: (a == 0).astype(np.uint8))
 KERNELS["where"] = _elementwise(lambda c, t, f: np.asarray(np.where(c != 0, t, f)))
 
-_erf = np.vectorize(math.erf, otypes=[np.float64])
+try:  # scipy's erf is vectorized and accurate to double precision; math.erf one value at a time is not fast
+    from scipy.special import erf as _erf
+except ImportError:  # pragma: no cover - scipy comes with the host extra
+    _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 _UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "abs": np.abs, "neg": np.negative, "exp": np.exp, "log": np.log, "sqrt": np.sqrt,
