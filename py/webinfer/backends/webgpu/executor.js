@@ -174,11 +174,19 @@ class Executor {
       }
       let out = kept;
       if (keep) {
-        await q.onSubmittedWorkDone();
+        try {
+          await q.onSubmittedWorkDone();
+        } catch (e) {
+          kept.forEach(destroyBuffer);
+          this.check();
+          throw e;
+        }
       } else {
         try {
           await staging.mapAsync(MAP_READ);
-        } catch (e) {
+        } catch (e) { // e.g. the device was lost: the readback buffer goes back to the pool (or is freed)
+          if (this.closed) destroyBuffer(staging);
+          else this.staging.push(staging);
           this.check();
           throw e;
         }
