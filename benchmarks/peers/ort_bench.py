@@ -205,7 +205,7 @@ def evaluate_with_timeout(page: Any, expression: str, arg: Any, timeout: float) 
 def run_ort(spec: OrtSpec, browser: Any = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run one onnxruntime-web cell; returns JSON shaped like ``webinfer bench``'s (``tool``: onnxruntime-web)."""
     spec.check()
-    load_start = bench._loadavg()
+    load_start = bench.loadavg()
     model = bench.prepare_model(spec.model, spec.cache, log)
     onnx_path = export_onnx(model, log)
     base = stage_ort(model.root, spec.bundle_file)
@@ -288,7 +288,7 @@ def finish_ort(spec: OrtSpec, model: PreparedModel, onnx_path: Path, raw: Mappin
             "reference": "webinfer reference backend (numpy, float64) on the host, same inputs",
             **bench.compare(base64.b64decode(raw["output"]), reference, spec.batch),
         },
-        "machine": bench._machine(load_start),
+        "machine": bench.machine_info(load_start),
     }
 
 
@@ -298,11 +298,11 @@ def format_ort(r: Mapping[str, Any]) -> str:
     a = r["accuracy"]
     env = r.get("env") or {}
     return "\n".join([
-        f"onnxruntime-web {r['ort_version']} ({r['bundle']}, {env.get('numThreads')} wasm thread(s)): {r['model']} on "
-        f"{r['ep']} [{r['device']}], batch {r['batch']} × seq {r['seq']}, {r['runs']} run(s) after {r['warmup']} warm-up",
-        f"  page + import {bench._fmt_ms(t['page_load'])}, fetch {bench._fmt_ms(t['weights_fetch'])}, "
-        f"session create {bench._fmt_ms(t['compile'])}, first run {bench._fmt_ms(t['first_run'])}",
-        f"  warm median {bench._fmt_ms(t['warm_median'])}, p90 {bench._fmt_ms(t['warm_p90'])}",
+        (f"onnxruntime-web {r['ort_version']} ({r['bundle']}, {env.get('numThreads')} wasm thread(s)): {r['model']} on "
+         f"{r['ep']} [{r['device']}], batch {r['batch']} × seq {r['seq']}, {r['runs']} run(s) after {r['warmup']} warm-up"),
+        (f"  page + import {bench.fmt_ms(t['page_load'])}, fetch {bench.fmt_ms(t['weights_fetch'])}, "
+         f"session create {bench.fmt_ms(t['compile'])}, first run {bench.fmt_ms(t['first_run'])}"),
+        f"  warm median {bench.fmt_ms(t['warm_median'])}, p90 {bench.fmt_ms(t['warm_p90'])}",
         f"  accuracy: max |Δ| {a['max_abs_diff']:.2e}, min cosine {a['min_cosine']:.7f} vs the host reference",
     ])
 

@@ -27,9 +27,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import ort_bench  # noqa: E402  (next to this file)
-
-from webinfer.tools import bench  # noqa: E402
+import ort_bench
+from webinfer.tools import bench
 
 OURS = ("webgpu", "webnn", "hybrid")
 THEIRS = ("webgpu", "webnn", "wasm")
@@ -64,7 +63,7 @@ def estimate_s(results: dict[str, Any], kind: str, batch: int, seq: int, runs: i
 
 def run_cells(args: argparse.Namespace, results: dict[str, Any], save: Callable[[], None]) -> None:
     """Run every requested cell not already in ``results``; store each result (or why not) as it ends."""
-    log = lambda m: print(f"[peers] {m}", file=sys.stderr, flush=True)  # noqa: E731
+    log = lambda m: print(f"[peers] {m}", file=sys.stderr, flush=True)
     model = bench.prepare_model(args.model, args.cache, log)
     if args.ort:
         ort_bench.export_onnx(model, log)
@@ -108,9 +107,9 @@ def run_cells(args: argparse.Namespace, results: dict[str, Any], save: Callable[
 def run_one(kind: str, batch: int, runs: int, warmup: int, args: argparse.Namespace, browser: Any) -> dict[str, Any]:
     """One cell's result JSON."""
     if kind.startswith("ort-"):
-        spec = ort_bench.OrtSpec(model=args.model, ep=kind[4:], batch=batch, seq=args.seq, runs=runs, warmup=warmup,
+        peer = ort_bench.OrtSpec(model=args.model, ep=kind[4:], batch=batch, seq=args.seq, runs=runs, warmup=warmup,
                                  threads=args.ort_threads, timeout=args.cell_timeout, cache=args.cache)
-        return ort_bench.run_ort(spec, browser)
+        return ort_bench.run_ort(peer, browser)
     place = dict(args.place or []) if kind == "hybrid" else {}
     spec = bench.BenchSpec(model=args.model, backend=kind, batch=batch, seq=args.seq, runs=runs, warmup=warmup,
                            place=place, timeout=args.cell_timeout, cache=args.cache, profile=args.profile)
@@ -122,7 +121,7 @@ def summary(r: dict[str, Any]) -> str:
     if "timings_ms" not in r:
         return r.get("skipped") or r.get("error", "?")
     t = r["timings_ms"]
-    return (f"median {bench._fmt_ms(t['warm_median'])}, p90 {bench._fmt_ms(t['warm_p90'])}, "
+    return (f"median {bench.fmt_ms(t['warm_median'])}, p90 {bench.fmt_ms(t['warm_p90'])}, "
             f"max |Δ| {r['accuracy']['max_abs_diff']:.1e}")
 
 
@@ -133,9 +132,11 @@ def _time(r: dict[str, Any] | None) -> str:
     if r is None:
         return "—"
     if "timings_ms" not in r:
-        return "not run" if "skipped" in r else "failed"
+        if "skipped" in r or "Timeout" in r.get("error", ""):
+            return "not run"
+        return "failed"
     t = r["timings_ms"]
-    return f"{bench._fmt_ms(t['warm_median'])} ({bench._fmt_ms(t['warm_p90'])}) ×{len(r['runs_ms'])}"
+    return f"{bench.fmt_ms(t['warm_median'])} ({bench.fmt_ms(t['warm_p90'])}) ×{len(r['runs_ms'])}"
 
 
 def _median(r: dict[str, Any] | None) -> float | None:
@@ -149,17 +150,20 @@ def _diff(r: dict[str, Any] | None) -> str:
 def markdown_table(results: dict[str, Any], batches: Iterable[int], seq: int) -> str:
     """The side-by-side table (Markdown), one block of rows per batch."""
     lines = [
-        "| batch × seq | backend | webinfer: median (p90) ×runs | onnxruntime-web: median (p90) ×runs "
-        "| ORT ÷ webinfer | max abs diff vs reference (webinfer / ORT) |",
+        ("| batch × seq | backend | webinfer: median (p90) ×runs | onnxruntime-web: median (p90) ×runs "
+         "| ORT ÷ webinfer | max abs diff vs reference (webinfer / ORT) |"),
         "|---|---|---|---|---|---|",
     ]
     for batch in batches:
-        get = lambda kind: results.get(cell_key(kind, batch, seq))  # noqa: E731
+
+        def get(kind: str, batch: int = batch) -> dict[str, Any] | None:
+            return results.get(cell_key(kind, batch, seq))
+
         for label, ours_kind, theirs_kind in PAIRS:
             theirs = get(theirs_kind)
             if ours_kind is None:  # the fastest of webinfer's browser backends at this batch
-                timed = [(k, get(k)) for k in OURS if _median(get(k)) is not None]
-                ours_kind, ours = min(timed, key=lambda kv: _median(kv[1]))if timed else (None, None)
+                timed = [(m, k, get(k)) for k in OURS if (m := _median(get(k))) is not None]
+                _, ours_kind, ours = min(timed, key=lambda t: t[0]) if timed else (0.0, None, None)
                 label = f"ORT wasm vs webinfer {ours_kind}" if ours_kind else label
             else:
                 ours = get(ours_kind)
@@ -175,23 +179,23 @@ def markdown_table(results: dict[str, Any], batches: Iterable[int], seq: int) ->
 def details_table(results: dict[str, Any]) -> str:
     """Every cell's other figures (Markdown): page load, fetch, compile, first run, Python, GPU bytes, diff."""
     lines = [
-        "| cell | page load | weights fetch | compile / session create | first run | warm median | warm p90 "
-        "| Python per run | peak GPU bytes | max abs diff | min cosine |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        ("| cell | page load | weights fetch | weights load | compile / session create | first run | warm median "
+         "| warm p90 | Python per run | peak GPU bytes | max abs diff | min cosine |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, r in results.items():
         if not isinstance(r, dict) or key.startswith("_"):
             continue
         if "timings_ms" not in r:
-            lines.append(f"| {key} | {r.get('skipped') or 'failed: ' + r.get('error', '?')[:120]} |" + " |" * 9)
+            lines.append(f"| {key} | {r.get('skipped') or 'failed: ' + r.get('error', '?')[:120]} |" + " |" * 10)
             continue
         t, m, a = r["timings_ms"], r["memory"], r["accuracy"]
         peak = f"{m['peak_gpu_bytes'] / (1 << 20):.1f} MiB" if m.get("peak_gpu_bytes") else "—"
         lines.append(
-            f"| {key} | {bench._fmt_ms(t.get('page_load'))} | {bench._fmt_ms(t.get('weights_fetch'))} "
-            f"| {bench._fmt_ms(t.get('compile'))} | {bench._fmt_ms(t.get('first_run'))} "
-            f"| {bench._fmt_ms(t.get('warm_median'))} | {bench._fmt_ms(t.get('warm_p90'))} "
-            f"| {bench._fmt_ms(t.get('python_overhead'))} | {peak} | {a['max_abs_diff']:.1e} | {a['min_cosine']:.7f} |"
+            f"| {key} | {bench.fmt_ms(t.get('page_load'))} | {bench.fmt_ms(t.get('weights_fetch'))} "
+            f"| {bench.fmt_ms(t.get('weights_load'))} | {bench.fmt_ms(t.get('compile'))} | {bench.fmt_ms(t.get('first_run'))} "
+            f"| {bench.fmt_ms(t.get('warm_median'))} | {bench.fmt_ms(t.get('warm_p90'))} "
+            f"| {bench.fmt_ms(t.get('python_overhead'))} | {peak} | {a['max_abs_diff']:.1e} | {a['min_cosine']:.7f} |"
         )
     return "\n".join(lines)
 
@@ -220,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--webinfer", type=_csv(OURS), default=list(OURS), help="webinfer backends, comma-separated")
     p.add_argument("--ort", type=_csv(THEIRS), default=list(THEIRS), help="onnxruntime-web EPs, comma-separated")
     p.add_argument("--no-reference", dest="reference", action="store_false", help="skip the host numpy reference")
-    p.add_argument("--place", type=bench._place, action="append", metavar="OP=BACKEND", help="hybrid placement")
+    p.add_argument("--place", type=bench.parse_place, action="append", metavar="OP=BACKEND", help="hybrid placement")
     p.add_argument("--ort-threads", type=int, help="ORT wasm threads (default: all cores; 0: ORT's default)")
     p.add_argument("--cell-timeout", type=float, default=600.0, metavar="S", help="per cell (default 600)")
     p.add_argument("--browser", metavar="PATH")

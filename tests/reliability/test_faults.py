@@ -202,7 +202,7 @@ def test_a_page_crash_names_what_was_running(webinfer_browser: Browser) -> None:
 
 def _crash(page: object) -> None:
     try:
-        page.cdp("Page.crash")  # type: ignore[attr-defined]
+        page.cdp("Page.crash", timeout=5)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - the target goes away mid-command
         pass
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from webinfer.tools import bench
 from webinfer.tools.bench import BenchError, BenchSpec
 from webinfer.tools.cli import main
@@ -133,6 +132,17 @@ def test_kernel_summary_groups_dispatches_by_kind() -> None:
     assert [d["label"] for d in k["slowest"]] == ["matmul_0+add_0", "matmul_1+add_1"]
 
 
+def test_device_summary_names_what_ran() -> None:
+    webgpu = {"backend": "webgpu", "device_info": {"adapter": {"vendor": "google", "architecture": "swiftshader"},
+                                                   "is_fallback_adapter": True}}
+    assert bench.device_summary(webgpu) == "WebGPU adapter google swiftshader (fallback adapter)"
+    islands = [{"island": "webnn#0"}, {"island": "webgpu#1"}, {"island": "webnn#2"}]
+    hybrid = {"backend": "hybrid", "info": {"hybrid": {"islands": islands, "crossings": [{}, {}],
+                                                       "bytes_moved_per_run": 2 << 20, "transfer": "readback"}}}
+    assert bench.device_summary(hybrid) == (
+        "hybrid: 3 island(s) (2 WebNN, 1 WebGPU), 2 crossing(s) moving 2.0 MiB per run by readback")
+
+
 # -- the spec and the CLI -----------------------------------------------------------------------------
 
 
@@ -191,6 +201,7 @@ def test_reference_bench_json_and_table(cache: Path, capsys: pytest.CaptureFixtu
     assert len(r["runs_ms"]) == 3
     assert r["accuracy"]["max_abs_diff"] < 1e-6 and r["accuracy"]["rows"] == 2  # float64 rounded to float32
     assert r["machine"]["cpus"] >= 1 and r["browser"] is None
+    assert r["host_float32_ms"]["median"] > 0  # the graph in float32 numpy, beside the float64 oracle
     assert (cache / "tiny" / "model.json").is_file() and (cache / "tiny" / bench.STAMP).is_file()
 
     stamp = (cache / "tiny" / bench.STAMP).stat().st_mtime_ns

@@ -182,7 +182,10 @@ class SentenceEncoder:
             texts = [texts]
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InputError(f"encode: batch_size must be a positive integer, got {batch_size!r}")
-        texts = list(texts)
+        try:
+            texts = list(texts)
+        except TypeError:  # None, a number: say what is wrong rather than "object is not iterable"
+            raise InputError(f"encode: texts must be a string or a list of strings, got {type(texts).__name__}") from None
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise InputError(f"encode: texts[{i}] is a {type(t).__name__}, expected str")

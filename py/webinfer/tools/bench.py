@@ -186,10 +186,16 @@ def input_bytes(batch: int, seq: int, vocab_size: int = 30522) -> dict[str, byte
     return {"input_ids": int64_bytes(ids), "attention_mask": int64_bytes(mask)}
 
 
+SAMPLE_WORDS = (
+    "the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven", "wizards", "quietly",
+    "judge", "boxing", "matches", "in", "the", "old", "library,", "reading", "about", "neural", "networks,",
+    "browsers", "and", "tokenizers",
+)
+
+
 def sample_texts(batch: int, seq: int) -> list[str]:
     """``batch`` English texts of roughly ``seq`` words, for timing the tokenizer."""
-    words = ("the quick brown fox jumps over a lazy dog while seven wizards quietly judge boxing matches "
-             "in the old library, reading about neural networks, browsers and tokenizers").split()
+    words = SAMPLE_WORDS
     return [" ".join(words[(i + j) % len(words)] for j in range(n)) for i, n in enumerate(token_lengths(batch, seq))]
 
 
@@ -528,16 +534,18 @@ def _median_of(runs: Sequence[Mapping[str, Any]], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _machine(load_start: tuple[float, ...]) -> dict[str, Any]:
+def machine_info(load_start: tuple[float, ...]) -> dict[str, Any]:
+    """CPUs, platform and the load average at the start and now (the machine is shared: say how busy it was)."""
     return {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "loadavg_start": [round(x, 2) for x in load_start],
-        "loadavg_end": [round(x, 2) for x in _loadavg()],
+        "loadavg_end": [round(x, 2) for x in loadavg()],
     }
 
 
-def _loadavg() -> tuple[float, ...]:
+def loadavg() -> tuple[float, ...]:
+    """The 1, 5 and 15 minute load averages (empty where the platform has none)."""
     try:
         return os.getloadavg()
     except OSError:
@@ -657,7 +665,7 @@ def finish_result(spec: BenchSpec, model: PreparedModel, raw: Mapping[str, Any],
     result["timings_ms"] = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in times.items()}
     result["python_overhead_source"] = source
     result["runs_ms"] = [round(w, 3) for w in walls]
-    breakdown = {k: _median_of(runs, k) for k in ("encode_ms", "gpu_ms", "readback_ms", "executor_ms", "js_wait_ms")}
+    breakdown: dict[str, Any] = {k: _median_of(runs, k) for k in ("encode_ms", "gpu_ms", "readback_ms", "executor_ms", "js_wait_ms")}
     islands = [r["island_ms"] for r in runs if r.get("island_ms")]
     if islands:
         breakdown["island_ms"] = [statistics.median(col) for col in zip(*islands)]
@@ -747,7 +755,7 @@ def run_bench(spec: BenchSpec, browser: Any = None, log: Callable[[str], None] |
     rows}. ``browser`` (a started harness Browser serving the bench root) is reused when given.
     """
     spec.check()
-    load_start = _loadavg()
+    load_start = loadavg()
     model = prepare_model(spec.model, spec.cache, log)
     inputs = input_bytes(spec.batch, spec.seq, model.vocab_size)
     reference = reference_outputs(model, inputs, spec.batch, spec.seq)
@@ -767,20 +775,22 @@ def run_bench(spec: BenchSpec, browser: Any = None, log: Callable[[str], None] |
             if own:
                 browser.close()
     result = finish_result(spec, model, raw, reference, head)
-    result["machine"] = _machine(load_start)
+    result["machine"] = machine_info(load_start)
     return result
 
 
 # -- output ---------------------------------------------------------------------------------------------
 
 
-def _fmt_ms(v: Any) -> str:
+def fmt_ms(v: Any) -> str:
+    """Milliseconds for tables: ``1,234.5 ms`` below 10 s, ``12.34 s`` above, ``—`` for none."""
     if v is None:
         return "—"
     return f"{v:,.1f} ms" if v < 10_000 else f"{v / 1000:,.2f} s"
 
 
-def _fmt_bytes(n: Any) -> str:
+def fmt_bytes(n: Any) -> str:
+    """Bytes as MiB for tables (``—`` for none)."""
     if not n:
         return "—"
     return f"{n / (1 << 20):,.1f} MiB"
@@ -798,8 +808,11 @@ def device_summary(result: Mapping[str, Any]) -> str:
     if result["backend"] == "webnn":
         return f"WebNN context: {dev.get('note') or dev.get('created_with')}"
     hybrid = (result.get("info") or {}).get("hybrid") or {}
-    islands = hybrid.get("islands")
-    return f"hybrid: {islands if islands is not None else '?'} island(s), transfer {hybrid.get('transfer')}"
+    islands = hybrid.get("islands") or []
+    kinds = [str(i.get("island", "?")).split("#")[0] for i in islands]
+    return (f"hybrid: {len(islands)} island(s) ({kinds.count('webnn')} WebNN, {kinds.count('webgpu')} WebGPU), "
+            f"{len(hybrid.get('crossings') or [])} crossing(s) moving {fmt_bytes(hybrid.get('bytes_moved_per_run'))} "
+            f"per run by {hybrid.get('transfer')}")
 
 
 def format_result(r: Mapping[str, Any]) -> str:
@@ -808,9 +821,9 @@ def format_result(r: Mapping[str, Any]) -> str:
     acc = r["accuracy"]
     mem = r["memory"]
     lines = [
-        f"webinfer bench: {r['model']} ({r['model_layers']} layer(s), hidden {r['model_hidden']}) on {r['backend']} "
-        f"[{r['device']}], batch {r['batch']} × seq {r['seq']} ({r['tokens']} real tokens), "
-        f"{r['runs']} timed run(s) after {r['warmup']} warm-up",
+        (f"webinfer bench: {r['model']} ({r['model_layers']} layer(s), hidden {r['model_hidden']}) on {r['backend']} "
+         f"[{r['device']}], batch {r['batch']} × seq {r['seq']} ({r['tokens']} real tokens), "
+         f"{r['runs']} timed run(s) after {r['warmup']} warm-up"),
     ]
     if r.get("browser"):
         lines.append(f"  browser          {r['browser']['version']}, profile {r['browser']['profile']}")
@@ -821,7 +834,7 @@ def format_result(r: Mapping[str, Any]) -> str:
                  f"{(m.get('loadavg_end') or ['?'])[0]} at end")
     rows = [
         ("page load", t.get("page_load"), "open → import webinfer"),
-        ("weights fetch", t.get("weights_fetch"), _fmt_bytes(mem.get("weights_bytes"))),
+        ("weights fetch", t.get("weights_fetch"), fmt_bytes(mem.get("weights_bytes"))),
         ("weights load", t.get("weights_load"), "parse + validate the graph"),
         ("tokenize", t.get("tokenize"), f"{r['batch']} text(s), pure-Python WordPiece (not in run times)"),
         ("compile", t.get("compile"), ""),
@@ -831,20 +844,20 @@ def format_result(r: Mapping[str, Any]) -> str:
         ("python overhead", t.get("python_overhead"), "per run, median"),
     ]
     for label, value, note in rows:
-        lines.append(f"  {label:16} {_fmt_ms(value):>12}   {note}".rstrip())
+        lines.append(f"  {label:16} {fmt_ms(value):>12}   {note}".rstrip())
     b = r.get("breakdown_ms") or {}
     if b:
         parts = [f"{k.removesuffix('_ms')} {v:.1f}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in b.items()]
         lines.append(f"  breakdown (ms)   {', '.join(parts)}")
     k = r.get("kernels")
     if k:
-        lines.append(f"  kernels          {k['dispatches']} dispatches, {_fmt_ms(k['sum_ms'])} timed one by one; by kind:")
+        lines.append(f"  kernels          {k['dispatches']} dispatches, {fmt_ms(k['sum_ms'])} timed one by one; by kind:")
         for kind in k["by_kind"][:8]:
-            lines.append(f"    {kind['share']:6.1%}  {_fmt_ms(kind['ms']):>12}  ×{kind['count']:<3} {kind['kind']}")
+            lines.append(f"    {kind['share']:6.1%}  {fmt_ms(kind['ms']):>12}  ×{kind['count']:<3} {kind['kind']}")
     f32 = r.get("host_float32_ms")
     if f32:
-        lines.append(f"  numpy float32    {_fmt_ms(f32['median']):>12}   median (p90 {_fmt_ms(f32['p90'])}): the graph in float32 numpy")
-    lines.append(f"  peak GPU bytes   {_fmt_bytes(mem.get('peak_gpu_bytes'))} (plan), live {_fmt_bytes(mem.get('gpu_live_bytes'))}")
+        lines.append(f"  numpy float32    {fmt_ms(f32['median']):>12}   median (p90 {fmt_ms(f32['p90'])}): the graph in float32 numpy")
+    lines.append(f"  peak GPU bytes   {fmt_bytes(mem.get('peak_gpu_bytes'))} (plan), live {fmt_bytes(mem.get('gpu_live_bytes'))}")
     lines.append(f"  accuracy         max |Δ| {acc['max_abs_diff']:.2e}, min cosine {acc['min_cosine']:.7f} "
                  f"vs the host reference (numpy float64)")
     return "\n".join(lines)
@@ -853,7 +866,8 @@ def format_result(r: Mapping[str, Any]) -> str:
 # -- CLI -------------------------------------------------------------------------------------------------
 
 
-def _place(text: str) -> tuple[str, str]:
+def parse_place(text: str) -> tuple[str, str]:
+    """``--place OP_OR_NODE=webnn|webgpu`` as a (name, backend) pair."""
     name, sep, where = text.partition("=")
     if not sep or where not in ("webnn", "webgpu") or not name:
         raise argparse.ArgumentTypeError(f"--place takes OP_OR_NODE=webnn|webgpu, got {text!r}")
@@ -913,7 +927,7 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument("--warmup", type=int, default=1, metavar="W", help="untimed runs after the first (default 1)")
     parser.add_argument("--device", choices=DEVICES,
                         help="webnn: deviceType (default cpu); hybrid: WebNN context options instead of the GPU device")
-    parser.add_argument("--place", type=_place, action="append", metavar="OP=BACKEND",
+    parser.add_argument("--place", type=parse_place, action="append", metavar="OP=BACKEND",
                         help="hybrid: put an op type or node on webnn/webgpu (repeatable), e.g. gelu=webgpu")
     parser.add_argument("--browser", metavar="PATH", help="Chromium executable (else WEBINFER_CHROMIUM, then found)")
     parser.add_argument("--profile", choices=PROFILES, default="swiftshader",
@@ -929,7 +943,8 @@ def register(subparsers: Subparsers) -> None:
 
 
 __all__ = [
-    "BACKENDS", "MODELS", "BenchError", "BenchSpec", "PreparedModel", "bench_root", "compare", "format_result",
-    "input_bytes", "prepare_model", "reference_outputs", "register", "run_bench", "summarize", "token_ids",
-    "token_lengths",
+    "BACKENDS", "MODELS", "BenchError", "BenchSpec", "PreparedModel", "bench_root", "compare", "device_summary",
+    "fmt_bytes", "fmt_ms", "format_result", "input_bytes", "kernel_summary", "loadavg", "machine_info",
+    "open_browser", "parse_place", "prepare_model", "reference_outputs", "register", "run_bench", "summarize",
+    "token_ids", "token_lengths", "wheel_info",
 ]

@@ -266,18 +266,24 @@ class Page:
         """Evaluate a JavaScript expression or function in the page (Playwright semantics)."""
         return self._call(self._page.evaluate(expression, arg))
 
-    def cdp(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        """Send one Chrome DevTools Protocol command to this tab (``HeapProfiler.collectGarbage``, ...)."""
+    def cdp(self, method: str, params: dict[str, Any] | None = None, timeout: float = 60.0) -> Any:
+        """Send one Chrome DevTools Protocol command to this tab (``HeapProfiler.collectGarbage``, ...).
+
+        Raises :class:`HarnessTimeout` when no answer comes within ``timeout`` seconds (``Page.crash``
+        is never answered).
+        """
 
         async def send() -> Any:
             session = await self.browser.context.new_cdp_session(self._page)
             try:
-                return await session.send(method, params or {})
+                return await asyncio.wait_for(session.send(method, params or {}), timeout)
+            except TimeoutError:
+                raise HarnessTimeout(f"no answer to DevTools command {method} within {timeout:g} s") from None
             finally:
-                try:
-                    await session.detach()
-                except PlaywrightError:
-                    pass  # the command closed the target (Page.crash, Page.close)
+                try:  # bounded: after Page.crash the detach is never answered
+                    await asyncio.wait_for(session.detach(), 5)
+                except (PlaywrightError, TimeoutError):
+                    pass
 
         return self._call(send())
 
