@@ -30,7 +30,7 @@ def main() -> int:
     args = ap.parse_args()
     ok = True
     with Browser(browser_path=args.browser) as browser:
-        page = browser.open_page(on_output=lambda stream, text: sys.stderr.write(text))
+        page = browser.open_page(on_output=lambda stream, text: print(text, end="", file=sys.stderr))
         page.eval(SETUP, timeout=600)
         for backend in args.backends.split(","):
             m = measure(lambda code: page.eval(code, timeout=1800), lambda: js_heap(page.cdp),

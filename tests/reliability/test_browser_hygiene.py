@@ -25,8 +25,9 @@ def page(browser_py: BrowserPy) -> BrowserPy:
     return browser_py
 
 
-def _measure(page: BrowserPy, backend: str, runs: int, cycles: int) -> dict:
-    m = measure(lambda code: page.run(code, timeout=1800), lambda: js_heap(page.page.cdp), backend, runs, cycles)
+def _measure(page: BrowserPy, backend: str, runs: int, cycles: int, **warm: int) -> dict:
+    m = measure(lambda code: page.run(code, timeout=1800), lambda: js_heap(page.page.cdp), backend, runs, cycles,
+                **warm)
     print(f"\n{backend}: " + json.dumps({k: m[k] for k in ("session_open", "after_runs", "after_cycles",
                                                           "heap_growth_runs", "heap_growth_cycles")}))
     return m
@@ -48,7 +49,9 @@ def test_runs_and_compile_cycles_leak_nothing(page: BrowserPy, backend: str) -> 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_ten_thousand_runs_and_a_thousand_cycles_leak_nothing(page: BrowserPy, backend: str) -> None:
-    assert leaks(_measure(page, backend, runs=10_000, cycles=1000), HEAP_NOISE) == []
+    # 10x the iterations, 2x the allowance: a leak must stay under 13 bytes an iteration to pass
+    m = _measure(page, backend, runs=10_000, cycles=1000, warm_runs=2000, warm_cycles=200)
+    assert leaks(m, 2 * HEAP_NOISE) == []
 
 
 def test_the_leak_check_sees_a_leak(page: BrowserPy) -> None:

@@ -150,7 +150,7 @@ def test_a_folder_literally_named_like_an_encoding_is_served_as_itself(server: t
 def test_only_get_and_head_on_every_mount(server: tuple[str, int], target: str, method: str) -> None:
     response = get(server, target, method, {"Content-Length": "0"})
     assert status_of(response) == 405, response[:200]
-    assert b"allow: GET, HEAD" in response.lower().replace(b"allow: get, head", b"allow: GET, HEAD")
+    assert b"\r\nallow: get, head\r\n" in response.lower()
 
 
 @pytest.mark.parametrize("size", [MAX_REQUEST_HEAD + 1024, 100 * 1024, 200 * 1024])

@@ -150,22 +150,19 @@ export class Executor {
     const t0 = performance.now();
     const graph = await buildGraph(context, plan, constantBytes);
     const buildMs = performance.now() - t0;
-    const made = [];
-    const make = async (p, usage) => {
-      const tensor = await newTensor(context, { dataType: p.dataType, shape: p.shape, ...usage });
-      made.push(tensor);
-      return tensor;
-    };
-    try {
-      const inputs = await Promise.all(plan.inputs.map((p) => make(p, { writable: true })));
-      const outputs = await Promise.all(plan.outputs.map((p) => make(p, { readable: true })));
-      return new Executor(context, plan, graph, inputs, outputs, buildMs);
-    } catch (e) { // free what was made before the failure (e.g. the context was lost meanwhile)
-      await Promise.allSettled(made);
-      made.forEach(dropTensor);
+    const make = (p, usage) => newTensor(context, { dataType: p.dataType, shape: p.shape, ...usage });
+    const made = await Promise.allSettled([
+      ...plan.inputs.map((p) => make(p, { writable: true })), ...plan.outputs.map((p) => make(p, { readable: true })),
+    ]);
+    const failed = made.find((m) => m.status === "rejected");
+    if (failed) { // free what was made (e.g. the context was lost meanwhile), then fail
+      made.forEach((m) => dropTensor(m.value));
       dropGraph(graph);
-      throw e;
+      throw failed.reason;
     }
+    const tensors = made.map((m) => m.value);
+    const n = plan.inputs.length;
+    return new Executor(context, plan, graph, tensors.slice(0, n), tensors.slice(n), buildMs);
   }
 
   /** Write the inputs (views, in plan order; copied before this returns), dispatch, read every output. */
