@@ -14,7 +14,7 @@ import time
 from typing import Any, Mapping, Optional
 
 from ... import ffi
-from ...errors import BackendError
+from ...errors import BackendError, UnsupportedError
 from ...ir.graph import Graph, Node
 from ...tensor import Tensor
 from ..session import Session, check_options
@@ -140,7 +140,8 @@ class HybridSession(Session):
         for island, sess, keep in zip(self.partition.islands, self.islands_sessions, self._keep):
             t0 = time.perf_counter()
             extra = {"keep_on_device": True} if keep else {}
-            env.update(sess.run(self._island_inputs(env, island.inputs), **extra))
+            with _island_errors(island):
+                env.update(sess.run(self._island_inputs(env, island.inputs), **extra))
             timings.append(round((time.perf_counter() - t0) * 1e3, 3))
         self.stats["island_ms"] = timings
         self._last_bindings = dict(bindings)
@@ -152,7 +153,8 @@ class HybridSession(Session):
         env: dict[str, Tensor] = dict(inputs)
         for island, sess, keep in zip(self.partition.islands, self.islands_sessions, self._keep):
             extra = {"keep_on_device": True} if keep else {}
-            env.update(await sess.run_async(self._island_inputs(env, island.inputs), **extra))
+            with _island_errors(island):
+                env.update(await sess.run_async(self._island_inputs(env, island.inputs), **extra))
         self._last_bindings = dict(bindings)
         return self._outputs(env)
 
@@ -197,3 +199,20 @@ class HybridSession(Session):
 
 
 __all__ = ["HybridSession"]
+
+
+class _island_errors:
+    """Re-word an island's UnsupportedError so it names the hybrid island, not the backend it wraps."""
+
+    def __init__(self, island: Any) -> None:
+        self.island = island
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, err: Any, tb: Any) -> None:
+        if isinstance(err, UnsupportedError):
+            label = f"island {self.island.label}"
+            message = str(err).replace(" (use backend='hybrid' to run them on WebGPU)", "")
+            raise UnsupportedError(f"hybrid: the {label} cannot run these input shapes: {message}",
+                                   node=err.node, reason=err.reason) from err

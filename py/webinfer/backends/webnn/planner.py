@@ -120,9 +120,9 @@ def unsupported_error(problems: Sequence[tuple[str, Optional[str]]], where: str 
     """One error naming every unsupported node (or edge) and its reason."""
     lines = "\n".join(f"  - {name}: {reason}" for name, reason in problems)
     first_node, first_reason = problems[0]
+    hint = "" if where.startswith("hybrid") else " (use backend='hybrid' to run them on WebGPU)"
     return UnsupportedError(
-        f"{where}: this context cannot run {len(problems)} part(s) of the graph "
-        f"(use backend='hybrid' to run them on WebGPU):\n{lines}",
+        f"{where}: this context cannot run {len(problems)} part(s) of the graph{hint}:\n{lines}",
         node=first_node,
         reason=first_reason,
     )
