@@ -14,7 +14,7 @@ PYODIDE_WHEELS := micropip==0.11.1 packaging==26.1
 # Everything that goes into the webinfer wheel; directories too, so added/removed files count.
 PACKAGE_INPUTS := pyproject.toml $(shell find py -not -path '*/__pycache__*' -not -path '*.egg-info*' \( -type d -o -name '*.py' -o -name '*.json' -o -name '*.js' -o -name '*.mjs' -o -name '*.wgsl' -o -name 'py.typed' \))
 
-.PHONY: setup wheel test demo serve
+.PHONY: setup wheel test lint demo serve
 .DELETE_ON_ERROR:
 
 setup: $(VENV)/.installed node_modules/.installed $(VENV)/.chromium wheels/pyodide-lock.json
@@ -63,6 +63,11 @@ wheel: $(VENV)/.installed node_modules/.installed wheels/pyodide-lock.json
 # Browser tests must run: --require-browser turns a skipped browser test (no Chromium) into a failure.
 test: setup
 	$(VENV)/bin/pytest --require-browser $(PYTEST_ARGS)
+
+# Lint and type-check (config in pyproject.toml); tests/test_lint.py runs the same in `make test`.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check py tests
+	$(VENV)/bin/mypy
 
 # `make demo` builds the demo data once (model + stdlib corpus, cached in .cache/demo) and serves the
 # demo at / and the REPL at /repl.html. `make demo QUERY="remove a directory tree" [BACKEND=webnn]`

@@ -7,6 +7,7 @@ import array
 import numpy as np
 import pytest
 
+import webinfer as wi
 from webinfer import ffi
 
 
@@ -26,8 +27,9 @@ def test_not_in_browser_on_cpython() -> None:
     ],
 )
 def test_browser_only_calls_say_so(call) -> None:
-    with pytest.raises(ffi.FFIError, match="needs the browser"):
+    with pytest.raises(ffi.FFIError, match="needs the browser") as info:
         call()
+    assert isinstance(info.value, wi.WebinferError)  # `except wi.WebinferError` catches it too
 
 
 def test_ledger_counts_live_objects() -> None:

@@ -91,7 +91,8 @@ def test_bindings_the_graph_rejects_are_input_errors() -> None:
     y = g.add(x, g.constant(np.ones(3, np.float32)))  # n must be 1 or 3
     s = wi.compile(g.build({"y": y}), "reference")
     assert s.run({"x": np.ones(1, np.float32)})["y"].shape == (3,)
-    with pytest.raises(InputError, match=r"run: the inputs give n=2, which the graph cannot take: add .*cannot be broadcast"):
+    with pytest.raises(InputError,
+                       match=r"run: the inputs give n=2, which the graph cannot take: add .*cannot be broadcast"):
         s.run({"x": np.ones(2, np.float32)})
 
 
@@ -168,3 +169,29 @@ def test_compile_errors() -> None:
     assert wi.compile(graph(), backend="auto").backend == "reference"  # on the host
     with pytest.raises(BackendError, match="run takes no option 'fast'"):
         wi.compile(graph(), backend="reference").run(feeds(), fast=True)
+
+
+def test_auto_takes_webinfer_backend_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``webinfer run --backend B`` sets WEBINFER_BACKEND; ``compile(backend="auto")`` must honour it."""
+    from webinfer.backends import resolve_backend
+
+    monkeypatch.setenv("WEBINFER_BACKEND", "reference")
+    assert wi.compile(graph()).backend == "reference"
+    monkeypatch.setenv("WEBINFER_BACKEND", "webnn")
+    assert resolve_backend("auto") == "webnn"
+    assert resolve_backend("reference") == "reference"  # an explicit name wins
+    monkeypatch.setenv("WEBINFER_BACKEND", "cuda")
+    with pytest.raises(BackendError, match="WEBINFER_BACKEND='cuda' is not a backend"):
+        wi.compile(graph())
+
+
+@pytest.mark.parametrize("backend", ["webgpu", "webnn", "hybrid"])
+def test_browser_backends_on_the_host_say_where_they_run(backend: str) -> None:
+    with pytest.raises(BackendError, match=f"backend '{backend}' runs only in the browser.*backend='reference'"):
+        wi.compile(graph(), backend=backend)
+
+
+def test_reference_refuses_a_device_it_would_not_use() -> None:
+    assert wi.compile(graph(), backend="reference", device="cpu").info()["device"]["type"] == "cpu"
+    with pytest.raises(BackendError, match="reference: runs on the host CPU; device='gpu'"):
+        wi.compile(graph(), backend="reference", device="gpu")

@@ -19,8 +19,9 @@ print(f"cosine: {sum(x * y for x, y in zip(a, b)):.4f}")`,
 x = g.input("x", "float32", ["batch", 3])
 w = g.constant([[1.0, -1.0], [0.5, 2.0], [-2.0, 0.25]], dtype="float32")
 sess = wi.compile(g.build({"y": g.relu(g.matmul(x, w))}), backend="webgpu")
-print(sess.run({"x": [[1, 2, 3], [4, 5, 6]]})["y"].tolist())
-sess.info()["device"]`,
+y = sess.run({"x": [[1, 2, 3], [4, 5, 6]]})["y"]
+print(y.tolist(), "on", y.backend, "·", y.device)
+sess.info()["placement"]`,
   },
   {
     title: "Show devices",

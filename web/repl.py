@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import codeop
 import linecache
+import os
 import sys
 import traceback
 from typing import Any
@@ -36,11 +37,25 @@ def status(source: str) -> str:
 
 
 def _user_frames(exc: BaseException, filename: str) -> BaseException:
-    """``exc`` with its traceback starting at the first frame of ``filename`` (drops the runner's frames)."""
+    """``exc`` with its traceback starting at the first frame of ``filename`` (drops the runner's frames).
+
+    A webinfer error's message already names the op, node, input and shapes, so its traceback also stops
+    at the user's last frame: the frames inside webinfer (builder, registry, shape rule) are only noise.
+    """
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != filename:
         tb = tb.tb_next
-    return exc.with_traceback(tb) if tb is not None else exc
+    if tb is None:
+        return exc
+    import webinfer
+
+    if isinstance(exc, webinfer.WebinferError):
+        package = os.path.dirname(webinfer.__file__) + os.sep
+        last = tb
+        while last.tb_next is not None and not last.tb_next.tb_frame.f_code.co_filename.startswith(package):
+            last = last.tb_next
+        last.tb_next = None
+    return exc.with_traceback(tb)
 
 
 async def run(source: str, namespace: dict[str, Any], number: int) -> bool:

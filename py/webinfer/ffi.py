@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+from .errors import BackendError
+
 T = TypeVar("T")
 
 # GPUBufferUsage / GPUMapMode bits (WebGPU spec), so callers need no ``js`` import.
@@ -29,8 +31,8 @@ UNIFORM = 0x0040
 MAP_MODE_READ = 0x0001
 
 
-class FFIError(RuntimeError):
-    """A browser-only operation was used where it cannot work."""
+class FFIError(BackendError):
+    """A browser-only operation was used where it cannot work (a BackendError, so ``except WebinferError`` sees it)."""
 
 
 class JSPIUnavailable(FFIError):
@@ -86,6 +88,15 @@ def jspi_available() -> bool:
     from pyodide.ffi import can_run_sync
 
     return bool(can_run_sync())
+
+
+def navigator_has(api: str) -> bool:
+    """True when the page's ``navigator`` has ``api`` ("gpu": WebGPU, "ml": WebNN); False off the browser."""
+    if not in_browser():
+        return False
+    import js
+
+    return getattr(js.navigator, api, None) is not None
 
 
 def run_sync(awaitable: Awaitable[T]) -> T:

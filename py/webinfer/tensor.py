@@ -11,7 +11,8 @@ import math
 import operator
 import struct
 import sys
-from typing import Any, Iterable, Optional, Protocol, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 from .errors import InputError
 from .ir.dtypes import DTYPES, dtype_info
@@ -71,7 +72,9 @@ def _flatten(value: Any, where: str, depth: int = 0) -> tuple[list[Any], tuple[i
     shape0 = parts[0][1]
     for i, (_, s) in enumerate(parts):
         if s != shape0:
-            raise InputError(f"{where}: ragged nested list: item 0 has shape {fmt_shape(shape0)}, item {i} has {fmt_shape(s)}")
+            raise InputError(
+                f"{where}: ragged nested list: item 0 has shape {fmt_shape(shape0)}, item {i} has {fmt_shape(s)}"
+            )
     flat: list[Any] = []
     for vals, _ in parts:
         flat.extend(vals)
@@ -132,20 +135,20 @@ class Tensor:
 
     __slots__ = ("dtype", "shape", "_data", "_device", "backend", "device")
 
-    def __init__(self, value: Any, dtype: Optional[str] = None, shape: Optional[Sequence[int]] = None) -> None:
-        self._device: Optional[DeviceData] = None
-        self.backend: Optional[str] = None
-        self.device: Optional[str] = None
+    def __init__(self, value: Any, dtype: str | None = None, shape: Sequence[int] | None = None) -> None:
+        self._device: DeviceData | None = None
+        self.backend: str | None = None
+        self.device: str | None = None
         if dtype is not None:
             dtype_info(dtype, where="Tensor")
         data, dt, shp = self._convert(value, dtype, shape)
         self.dtype: str = dt
         self.shape: tuple[int, ...] = shp
-        self._data: Optional[bytes] = data
+        self._data: bytes | None = data
 
     # -- construction ------------------------------------------------------------------------------
     @staticmethod
-    def _convert(value: Any, dtype: Optional[str], shape: Optional[Sequence[int]]) -> tuple[bytes, str, tuple[int, ...]]:
+    def _convert(value: Any, dtype: str | None, shape: Sequence[int] | None) -> tuple[bytes, str, tuple[int, ...]]:
         np = _np()
         if isinstance(value, Tensor):
             data, dt, shp = value.tobytes(), value.dtype, value.shape
@@ -175,7 +178,8 @@ class Tensor:
                     arr, name = arr.astype(np.float32), "float32"
             if name not in DTYPES:
                 raise InputError(f"Tensor: numpy dtype {name} is not supported; use one of {', '.join(DTYPES)}")
-            data, dt, shp = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<"), copy=False).tobytes(), name, tuple(arr.shape)
+            data = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+            dt, shp = name, tuple(arr.shape)
         elif isinstance(value, array.array):
             name = _array_dtype(value)
             if name not in DTYPES and name != "float64":
@@ -229,17 +233,17 @@ class Tensor:
         return data, dt, tuple(shp)
 
     @classmethod
-    def full(cls, shape: Sequence[int], value: float, dtype: str = "float32") -> "Tensor":
+    def full(cls, shape: Sequence[int], value: float, dtype: str = "float32") -> Tensor:
         """A tensor of ``shape`` filled with ``value``."""
         n = math.prod(shape)
         return cls(pack([value], dtype) * n, dtype=dtype, shape=shape)
 
     @classmethod
-    def zeros(cls, shape: Sequence[int], dtype: str = "float32") -> "Tensor":
+    def zeros(cls, shape: Sequence[int], dtype: str = "float32") -> Tensor:
         return cls(bytes(math.prod(shape) * dtype_info(dtype).itemsize), dtype=dtype, shape=shape)
 
     @classmethod
-    def from_device(cls, dtype: str, shape: Sequence[int], storage: DeviceData) -> "Tensor":
+    def from_device(cls, dtype: str, shape: Sequence[int], storage: DeviceData) -> Tensor:
         """A tensor whose data stays in a backend's device buffer until read."""
         t = cls.__new__(cls)
         t.dtype, t.shape, t._data, t._device = dtype, tuple(shape), None, storage
@@ -260,7 +264,7 @@ class Tensor:
         return self._data is None and self._device is not None
 
     @property
-    def storage(self) -> Optional[DeviceData]:
+    def storage(self) -> DeviceData | None:
         return self._device
 
     def tobytes(self) -> bytes:
@@ -301,7 +305,7 @@ class Tensor:
         return f"Tensor({self.dtype}{fmt_shape(self.shape)}{where})"
 
 
-def _memoryview_dtype(code: str, itemsize: int) -> Optional[str]:
+def _memoryview_dtype(code: str, itemsize: int) -> str | None:
     """The dtype of a typed memoryview's items (float64 is returned as such, to be converted)."""
     if code in ("l", "L", "q", "Q", "i", "I"):
         return ("int" if code.islower() else "uint") + str(itemsize * 8)
@@ -339,7 +343,7 @@ def _nest(flat: list[Any], shape: tuple[int, ...]) -> Any:
     return [_nest(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
-def as_tensor(value: Any, dtype: Optional[str] = None, where: str = "input") -> Tensor:
+def as_tensor(value: Any, dtype: str | None = None, where: str = "input") -> Tensor:
     """``value`` as a Tensor (unchanged if it already is one)."""
     if isinstance(value, Tensor) and (dtype is None or value.dtype == dtype):
         return value

@@ -73,7 +73,8 @@ def test_reference_matches_torch(case: OpCase) -> None:
     tol = spec.tolerance(spec.call(static, case.attrs))
     for k, (g, e, want) in enumerate(zip(got, expected, case.outputs)):
         want = want.bind(case.bind)
-        assert g.dtype == np.dtype(want.dtype) and list(g.shape) == list(want.shape), f"output {k}: {g.dtype}{list(g.shape)}"
+        assert g.dtype == np.dtype(want.dtype) and list(g.shape) == list(want.shape), \
+            f"output {k}: {g.dtype}{list(g.shape)}"
         assert_close(g, e, tol, want.dtype, where=f"{case.id} output {k}")
 
 

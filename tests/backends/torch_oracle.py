@@ -10,7 +10,8 @@ calling an oracle needs torch.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,9 @@ def oracle(*names: str) -> Callable[[Oracle], Oracle]:
     return deco
 
 
-def run(op: str, arrays: Sequence[Optional[np.ndarray]], attrs: dict[str, Any], outs: Sequence[OperandDesc]) -> list[np.ndarray]:
+def run(
+    op: str, arrays: Sequence[np.ndarray | None], attrs: dict[str, Any], outs: Sequence[OperandDesc]
+) -> list[np.ndarray]:
     """The oracle's outputs as numpy: float64 for float outputs, the output dtype (wrapped) for integers."""
     tensors = [None if a is None else _to_torch(a) for a in arrays]
     results = ORACLES[op](tensors, dict(attrs), outs)
@@ -86,7 +89,8 @@ for _n, _f in {"add": torch and torch.add, "sub": torch and torch.sub, "mul": to
                "max": torch and torch.maximum, "min": torch and torch.minimum, "pow": _pow}.items():
     ORACLES[_n] = _binary(lambda a, b, f=_f: f(a, b))  # type: ignore[misc]
 
-for _n, _m in {"equal": "eq", "greater": "gt", "greater_or_equal": "ge", "lesser": "lt", "lesser_or_equal": "le"}.items():
+_COMPARISONS = {"equal": "eq", "greater": "gt", "greater_or_equal": "ge", "lesser": "lt", "lesser_or_equal": "le"}
+for _n, _m in _COMPARISONS.items():
     ORACLES[_n] = _binary(lambda a, b, m=_m: getattr(torch, m)(a, b).to(torch.uint8))  # type: ignore[misc]
 
 ORACLES["logical_not"] = lambda ins, attrs, outs: [(ins[0] == 0).to(torch.uint8)]
@@ -257,8 +261,8 @@ def _conv2d(ins: list[Any], attrs: dict[str, Any], outs: Sequence[OperandDesc]) 
     if nhwc:
         x = x.permute(0, 3, 1, 2)
     w = w.permute(_TO_OIHW[attrs["filter_layout"]])
-    t, b, l, r = attrs["padding"]
-    x = F.pad(x, (l, r, t, b))
+    pt, pb, pl, pr = attrs["padding"]
+    x = F.pad(x, (pl, pr, pt, pb))
     y = F.conv2d(x, w, bias, stride=tuple(attrs["strides"]), dilation=tuple(attrs["dilations"]), groups=attrs["groups"])
     return [y.permute(0, 2, 3, 1) if nhwc else y]
 
@@ -271,21 +275,21 @@ def _pool(kind: str) -> Oracle:
             x = x.permute(0, 3, 1, 2)
         h, w = x.shape[2], x.shape[3]
         kh, kw = attrs["window_dimensions"] or (h, w)
-        t, b, l, r = attrs["padding"]
+        pt, pb, pl, pr = attrs["padding"]
         ceil = attrs["output_shape_rounding"] == "ceil"
         strides, dil = tuple(attrs["strides"]), tuple(attrs["dilations"])
         if kind == "max":  # padding is -inf, so it never wins; torch handles dilation and ceil itself
-            xp = F.pad(x, (l, r, t, b), value=-math.inf)
+            xp = F.pad(x, (pl, pr, pt, pb), value=-math.inf)
             y = F.max_pool2d(xp, (kh, kw), stride=strides, dilation=dil, ceil_mode=ceil)
         elif dil == (1, 1):  # sum of the input cells / count of the input cells in each window
-            xp = F.pad(x, (l, r, t, b))
-            ones = F.pad(torch.ones_like(x), (l, r, t, b))
+            xp = F.pad(x, (pl, pr, pt, pb))
+            ones = F.pad(torch.ones_like(x), (pl, pr, pt, pb))
             total = F.avg_pool2d(xp, (kh, kw), stride=strides, ceil_mode=ceil, divisor_override=1)
             count = F.avg_pool2d(ones, (kh, kw), stride=strides, ceil_mode=ceil, divisor_override=1)
             y = total / count
         else:  # avg_pool2d has no dilation: unfold the windows
-            xp = F.pad(x, (l, r, t, b))
-            ones = F.pad(torch.ones_like(x), (l, r, t, b))
+            xp = F.pad(x, (pl, pr, pt, pb))
+            ones = F.pad(torch.ones_like(x), (pl, pr, pt, pb))
             n, c = x.shape[:2]
             oh, ow = (outs[0].shape[1], outs[0].shape[2]) if nhwc else (outs[0].shape[2], outs[0].shape[3])
             cols = F.unfold(xp.reshape(n * c, 1, *xp.shape[2:]), (kh, kw), dilation=dil, stride=strides)

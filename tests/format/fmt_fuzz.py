@@ -15,14 +15,15 @@ import json
 import math
 import struct
 import time
-import tracemalloc
 import traceback
+import tracemalloc
 from collections import Counter
-from typing import Any, Callable, Optional
-
-from hypothesis import strategies as st
+from collections.abc import Callable
+from typing import Any
 
 from fmt_samples import SAMPLES
+from hypothesis import strategies as st
+
 from webinfer.errors import GraphError, WeightsError
 from webinfer.format import from_json, load_bytes, to_bytes, to_json
 
@@ -35,7 +36,7 @@ MEMORY_LIMIT_BYTES = 32 * 1024 * 1024
 class Base:
     name: str
     text: bytes
-    weights: Optional[bytes]
+    weights: bytes | None
 
 
 @functools.cache
@@ -54,7 +55,7 @@ class Case:
 
     kind: str
     json_data: Any
-    weights: Optional[bytes]
+    weights: bytes | None
     verify_hash: bool = True
     via_dict: bool = False
 
@@ -108,7 +109,7 @@ def _check_loaded(graph: Any) -> None:
         raise AssertionError("a loaded graph did not survive save + load unchanged")
 
 
-def run_case(case: Case, stats: Stats = STATS) -> Optional[str]:
+def run_case(case: Case, stats: Stats = STATS) -> str | None:
     """Load one case; record its outcome; return a description if it broke the contract, else None."""
     size = len(case.weights or b"") + (len(case.json_data) if isinstance(case.json_data, (bytes, str)) else 0)
     weights = {WEIGHTS: case.weights} if case.weights is not None else None
@@ -320,8 +321,9 @@ def serialize(draw: Callable, doc: Any) -> Any:
         path = draw(st.sampled_from(paths(doc)))
         if path:
             get(doc, path[:-1])[path[-1]] = "__DEEP__"
-            text = json.dumps(doc).replace('"__DEEP__"', deep(draw(st.sampled_from([60, 63, 64, 65, 200, 5000, 100000])),
-                                                                draw(st.sampled_from(["list", "dict"]))), 1)
+            nested = deep(draw(st.sampled_from([60, 63, 64, 65, 200, 5000, 100000])),
+                          draw(st.sampled_from(["list", "dict"])))
+            text = json.dumps(doc).replace('"__DEEP__"', nested, 1)
             return text.encode()
     ascii_only = draw(st.booleans())
     return json.dumps(doc, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")

@@ -14,10 +14,9 @@ import tracemalloc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
-
 import fmt_fuzz  # noqa: E402
 from fmt_fuzz import Case, Stats, cases, run_case  # noqa: E402
+from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
 
 def main() -> int:

@@ -35,7 +35,8 @@ ERRORS = """
 import webinfer as wi
 from webinfer.format import load_bytes
 out = []
-for text in (b"[" * 100000, b'{"format": "webinfer-graph", "version": 1, "inputs": {}, "nodes": [], "outputs": {"y": "x"}}',
+for text in (b"[" * 100000,
+             b'{"format": "webinfer-graph", "version": 1, "inputs": {}, "nodes": [], "outputs": {"y": "x"}}',
              b'{"a": 1,\\n "b": }'):
     try:
         load_bytes(text, name="m.json")

@@ -28,6 +28,13 @@ SCRIPT = textwrap.dedent(
         for f in files.values():
             SafetensorsFile(f)
     assert "numpy" not in sys.modules or sys.modules["numpy"] is None
+    assert wi.available_backends() == []  # no numpy: not even the reference backend
+    for backend in ("reference", "auto"):
+        try:
+            wi.compile(g, backend=backend)
+            raise AssertionError("compile without numpy worked")
+        except wi.BackendError as e:
+            assert "needs numpy" in str(e) and "webinfer[host]" in str(e), str(e)
     print("ok", len(SAMPLES))
     """
 )

@@ -10,9 +10,9 @@ import struct
 from typing import Any
 
 import pytest
+from fmt_samples import DTYPE_VALUES, SAMPLES
 
 import webinfer as wi
-from fmt_samples import DTYPE_VALUES, SAMPLES
 from webinfer.errors import GraphError
 from webinfer.format import INLINE_MAX_BYTES, from_json, load, load_bytes, save, to_bytes, to_json
 from webinfer.format.graph_json import _json_attr
@@ -172,6 +172,14 @@ def test_save_refuses_weights_in_another_folder(tmp_path: Any) -> None:
     (tmp_path / "a").mkdir()
     with pytest.raises(GraphError, match="same folder"):
         save(SAMPLES["mlp"](), tmp_path / "m.json", weights=tmp_path / "a" / "m.safetensors")
+
+
+def test_save_to_a_missing_folder_names_the_file_asked_for(tmp_path: Any) -> None:
+    target = tmp_path / "no" / "such" / "m.json"
+    with pytest.raises(GraphError, match=r"save: cannot write .*m\.json: No such file") as info:
+        save(SAMPLES["mlp"](), target)
+    assert ".tmp-" not in str(info.value)  # not our temporary file's name
+    assert not list(tmp_path.iterdir())
 
 
 def test_dim_names_are_ascii_in_the_ir_as_in_the_format() -> None:

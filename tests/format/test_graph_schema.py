@@ -7,13 +7,13 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-import webinfer as wi
 from fmt_fuzz import WEIGHTS, bases, json_values, mutate_graph, mutate_tree
 from fmt_samples import SAMPLES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_load_errors import DOC_CASES
+
+import webinfer as wi
 from webinfer.errors import GraphError, WeightsError
 from webinfer.format import from_json, graph_schema, to_bytes, to_json
 from webinfer.format.schema import Validator, graph_validator, unsupported_keywords

@@ -8,14 +8,15 @@ import json
 import os
 import struct
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from fmt_samples import SAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import webinfer as wi
-from fmt_samples import SAMPLES
 from webinfer.errors import GraphError, WeightsError
 from webinfer.format import MAX_DOCUMENT_BYTES, from_json, load, load_bytes, to_bytes
 from webinfer.format.jsontext import check_structure
@@ -192,7 +193,8 @@ def test_changed_weights_are_refused_unless_overridden(saved: Any) -> None:
     blob = bytearray(path.read_bytes())
     blob[-1] ^= 0xFF  # same size, different content
     path.write_bytes(blob)
-    with pytest.raises(WeightsError, match="m.safetensors: sha256 .* does not match the graph's .* allow_hash_mismatch=True"):
+    with pytest.raises(WeightsError,
+                       match="m.safetensors: sha256 .* does not match the graph's .* allow_hash_mismatch=True"):
         wi.load(str(saved / "m.json"))
     g = wi.load(str(saved / "m.json"), allow_hash_mismatch=True)
     assert bytes(g.constants["w"].data())[-1:] == bytes(blob[-1:])
@@ -255,8 +257,10 @@ def test_referencing_a_bf16_tensor_names_the_dtype(mlp: Any) -> None:
     header = json.dumps({"w": {"dtype": "BF16", "shape": [8, 16], "data_offsets": [0, 256]}}).encode()
     header += b" " * (-len(header) % 8)
     blob = struct.pack("<Q", len(header)) + header + b"\0" * 256
-    d = _mutated(doc, lambda d: d["weights"].update({W: {"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}}))
-    with pytest.raises(WeightsError, match=r"constants.w.weights: m.safetensors: tensor 'w' has dtype BF16 \(bfloat16\)"):
+    entry = {"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+    d = _mutated(doc, lambda d: d["weights"].update({W: entry}))
+    with pytest.raises(WeightsError,
+                       match=r"constants.w.weights: m.safetensors: tensor 'w' has dtype BF16 \(bfloat16\)"):
         from_json(d, weights={W: blob})
 
 
@@ -274,8 +278,11 @@ def _true_depth(v: Any) -> int:
         if isinstance(v, (dict, list)) else 0
 
 
-_nested = st.recursive(st.sampled_from([1, "[{", "\\", '"[', '\\"]', "a\\\\[", "}"]), lambda c: st.lists(c, max_size=3) | st.dictionaries(
-    st.sampled_from(["a", "b"]), c, max_size=2), max_leaves=30)
+_nested = st.recursive(
+    st.sampled_from([1, "[{", "\\", '"[', '\\"]', "a\\\\[", "}"]),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from(["a", "b"]), c, max_size=2),
+    max_leaves=30,
+)
 
 
 @settings(max_examples=200, deadline=None, database=None, derandomize=True)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 import tracemalloc
 
-import pytest
-from hypothesis import HealthCheck, given, settings
-
 import fmt_fuzz
+import pytest
 from fmt_fuzz import STATS, Case, Stats, cases, run_case
+from hypothesis import HealthCheck, given, settings
 
 QUICK_CASES = 200
 LONG_CASES = int(os.environ.get("WEBINFER_FUZZ_CASES", "10000"))

@@ -7,7 +7,7 @@ import io
 import json
 import struct
 import tracemalloc
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -43,7 +43,7 @@ def _entries(arrays: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v.dtype), v.shape, v.tobytes()) for k, v in arrays.items()}
 
 
-def _blob(header: Any, data: bytes = b"", pad: bool = True, raw: Optional[bytes] = None) -> bytes:
+def _blob(header: Any, data: bytes = b"", pad: bool = True, raw: bytes | None = None) -> bytes:
     text = raw if raw is not None else json.dumps(header, separators=(",", ":")).encode()
     if pad:
         text += b" " * (-len(text) % 8)
@@ -69,7 +69,8 @@ def _ours_accepts(blob: bytes) -> bool:
 def test_writer_output_is_byte_identical_to_reference() -> None:
     arrays = _arrays()
     assert ours.to_bytes(_entries(arrays)) == st_numpy.save(arrays)
-    assert ours.to_bytes(_entries(arrays), metadata={"format": "pt"}) == st_numpy.save(arrays, metadata={"format": "pt"})
+    meta = {"format": "pt"}
+    assert ours.to_bytes(_entries(arrays), metadata=meta) == st_numpy.save(arrays, metadata=meta)
 
 
 def test_reference_reads_ours() -> None:
@@ -174,7 +175,8 @@ def test_reader_accepts_like_the_reference(case: str, blob: bytes) -> None:
 
 def test_stricter_than_the_reference_on_duplicate_keys() -> None:
     """The reference library lets a later duplicate key win; a hostile file could hide a tensor that way."""
-    blob = _blob(None, b"\0\0", raw=b'{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}')
+    entry = b'"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}'
+    blob = _blob(None, b"\0\0", raw=b"{" + entry + b"," + entry + b"}")
     with pytest.raises(WeightsError, match="duplicate key 'a'"):
         SafetensorsFile(blob)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -128,3 +130,32 @@ def test_from_graph_and_add_node() -> None:
     e = b.exp(r)  # fresh names avoid everything the source graph used
     assert e.name not in graph.operands
     assert [n.op for n in b.build({"y": e}).nodes] == ["relu", "exp"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        ("layerNormalization", "did you mean 'layer_normalization' (ops use snake_case)"),
+        ("reduceMean", "did you mean 'reduce_mean'"),
+        ("softmaxx", "did you mean 'softmax'"),
+        ("no_such_thing_at_all", "see webinfer.all_ops()"),
+    ],
+)
+def test_an_unknown_op_names_the_one_meant(typed: str, hint: str) -> None:
+    g = wi.GraphBuilder()
+    with pytest.raises(AttributeError, match=f"GraphBuilder has no op or method '{typed}'.*{re.escape(hint)}"):
+        getattr(g, typed)
+    with pytest.raises(GraphError, match=f"unknown op '{typed}'.*{re.escape(hint)}"):
+        wi.get_op(typed)
+    assert not hasattr(g, "__array__") and hasattr(g, "relu")
+
+
+
+def test_an_unknown_op_is_suggested_once_in_a_printed_traceback() -> None:
+    import subprocess
+    import sys
+
+    code = "import webinfer as wi\nwi.GraphBuilder().softmaxx"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == "AttributeError: GraphBuilder has no op or method 'softmaxx'; did you mean 'softmax'?"  # not twice

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 import webinfer as wi
 from webinfer.backends.reference import evaluate
 from webinfer.ir.opcases import (
@@ -89,8 +90,8 @@ def test_no_case_cancels_beyond_its_tolerance(case: OpCase) -> None:
     graph, arrays = _graph_and_inputs(case)
     if any(a is not None and not np.all(np.isfinite(a)) for a in arrays):
         pytest.skip("edge data (NaN/inf): not a rounding question")
-    result = np.asarray(evaluate(graph, {f"in{i}": wi.Tensor(a) for i, a in enumerate(arrays) if a is not None})["out0"],
-                        dtype=np.float64)
+    feeds = {f"in{i}": wi.Tensor(a) for i, a in enumerate(arrays) if a is not None}
+    result = np.asarray(evaluate(graph, feeds)["out0"], dtype=np.float64)
     finite = np.isfinite(result)  # an empty mean is NaN by definition: no rounding there
     if not finite.any():
         return

@@ -58,7 +58,8 @@ def test_constant_name_clashes_with_input() -> None:
 
 
 def test_dangling_input() -> None:
-    with pytest.raises(GraphError, match="relu \\(node 'a'\\): input 'nowhere' is not defined by any input, constant or node"):
+    with pytest.raises(GraphError,
+                       match="relu \\(node 'a'\\): input 'nowhere' is not defined by any input, constant or node"):
         Graph(X, {}, [relu("nowhere", "a")], {"y": "a"})
 
 
@@ -146,7 +147,8 @@ def test_pruned_drops_dead_nodes_and_constants() -> None:
 
 
 def test_split_outputs_keep_their_node_alive() -> None:
-    g = Graph({"x": D("float32", 4)}, {}, [Node("split", ("x",), ("p", "q"), {"splits": 2}, "s"), relu("q", "r")], {"y": "r"})
+    g = Graph({"x": D("float32", 4)}, {}, [Node("split", ("x",), ("p", "q"), {"splits": 2}, "s"), relu("q", "r")],
+              {"y": "r"})
     assert [n.name for n in g.pruned().nodes] == ["s", "r"]
 
 
@@ -158,7 +160,8 @@ def test_specialize_rechecks_shapes() -> None:
     s = g.specialize({"batch": 3})
     assert s.is_static and s.operands["z"] == D("float32", 3, 4)
     assert g.specialize({"batch": 1}).operands["z"] == D("float32", 3, 4)
-    with pytest.raises(GraphError, match="add \\(node 'add'\\): shapes cannot be broadcast: a is \\[2, 4\\], b is \\[3, 4\\]"):
+    with pytest.raises(GraphError,
+                       match="add \\(node 'add'\\): shapes cannot be broadcast: a is \\[2, 4\\], b is \\[3, 4\\]"):
         g.specialize({"batch": 2})
     with pytest.raises(GraphError, match="no size given for dims batch"):
         g.specialize({})
@@ -169,8 +172,8 @@ def test_specialize_rechecks_shapes() -> None:
 
 
 def test_specialize_binds_shape_attributes() -> None:
-    g = Graph({"x": D("float32", "batch", 8)}, {}, [Node("reshape", ("x",), ("r",), {"new_shape": ["batch", 2, 4]}, "r")],
-              {"r": "r"})
+    g = Graph({"x": D("float32", "batch", 8)}, {},
+              [Node("reshape", ("x",), ("r",), {"new_shape": ["batch", 2, 4]}, "r")], {"r": "r"})
     assert g.operands["r"] == D("float32", "batch", 2, 4)
     s = g.specialize({"batch": 5})
     assert s.operands["r"] == D("float32", 5, 2, 4)
@@ -184,5 +187,6 @@ def test_optional_inputs_are_spelled_out() -> None:
 
 def test_output_dims_must_come_from_inputs() -> None:
     nodes = [Node("reshape", ("x",), ("r",), {"new_shape": ["seq", 4]}, "r")]
-    with pytest.raises(GraphError, match="reshape \\(node 'r'\\): output 'r' is float32\\[seq, 4\\], but no graph input has a dim named 'seq'"):
+    with pytest.raises(GraphError, match="reshape \\(node 'r'\\): output 'r' is float32\\[seq, 4\\], "
+                                         "but no graph input has a dim named 'seq'"):
         Graph({"x": D("float32", "batch", 4)}, {}, nodes, {"r": "r"})

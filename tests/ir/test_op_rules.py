@@ -109,7 +109,8 @@ def test_must_raise_names_the_node(case: OpCase) -> None:
 def test_issue_example_message() -> None:
     g = wi.GraphBuilder()
     a, b = g.input("a", "float32", [2, 3]), g.input("b", "float32", [4, 5])
-    with pytest.raises(GraphError, match=r"^matmul \(node 'matmul_0'\): inner dimensions differ: a is \[2, 3\], b is \[4, 5\]$"):
+    with pytest.raises(GraphError,
+                       match=r"^matmul \(node 'matmul_0'\): inner dimensions differ: a is \[2, 3\], b is \[4, 5\]$"):
         g.matmul(a, b)
     with pytest.raises(GraphError, match=r"^matmul: inner dimensions differ: a is \[2, 3\], b is \[4, 5\]$"):
         get_op("matmul").check([a.desc, b.desc], {})

@@ -26,7 +26,8 @@ def test_reference_covers_the_registry() -> None:
 
 
 def test_status_cells() -> None:
-    table = {"relu": object(), "gelu": SimpleNamespace(reason="no erf in this context"), "exp": "needs f32", "tanh": None}
+    table = {"relu": object(), "gelu": SimpleNamespace(reason="no erf in this context"), "exp": "needs f32",
+             "tanh": None}
     assert optable.status(None, "relu") == "—"
     assert optable.status(table, "relu") == "✓"
     assert optable.status(table, "gelu") == "✗ no erf in this context"
@@ -41,7 +42,8 @@ def test_readme_table_is_current() -> None:
     readme = Path(__file__).resolve().parents[2] / "README.md"
     current = optable.embedded(readme.read_text(encoding="utf-8"))
     assert current is not None, "README.md lost its <!-- optable:start/end --> markers"
-    assert current == optable.markdown(), "README op table is stale: run python -m webinfer.ir.optable --write README.md"
+    assert current == optable.markdown(), \
+        "README op table is stale: run python -m webinfer.ir.optable --write README.md"
 
 
 def test_write_into(tmp_path: Path) -> None:

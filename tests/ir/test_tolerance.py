@@ -55,7 +55,8 @@ def test_abs_only_and_exact() -> None:
 
 def test_nan_and_inf() -> None:
     t = Tolerance(ulp=1, abs=1.0)
-    assert compare(np.array([np.nan, np.inf, -np.inf], np.float32), np.array([np.nan, np.inf, -np.inf]), t, "float32").ok
+    specials = [np.nan, np.inf, -np.inf]
+    assert compare(np.array(specials, np.float32), np.array(specials), t, "float32").ok
     c = compare(np.array([np.nan, 1.0], np.float32), np.array([1.0, np.nan]), t, "float32")
     assert c.bad == 2 and "got nan, expected 1.0" in c.message
     assert not compare(np.array([np.inf], np.float32), np.array([1e30]), t, "float32").ok
@@ -73,7 +74,8 @@ def test_messages_and_shapes() -> None:
     c = compare(np.zeros((2, 3), np.float32), np.zeros((3, 2)), Tolerance(ulp=0), "float32", where="out")
     assert not c.ok and c.message == "out: shape [2, 3] differs from the reference's [3, 2]"
     got = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
-    with pytest.raises(AssertionError, match=r"matmul: 1 of 4 float32 values out of tolerance \(4 ULP\); worst at \[1, 0\]"):
+    with pytest.raises(AssertionError,
+                       match=r"matmul: 1 of 4 float32 values out of tolerance \(4 ULP\); worst at \[1, 0\]"):
         assert_close(got, np.array([[1.0, 2.0], [3.5, 4.0]]), Tolerance(ulp=4), "float32", where="matmul")
     assert compare(np.zeros((0,), np.float32), np.zeros((0,)), Tolerance(ulp=0), "float32").ok
 

@@ -8,12 +8,13 @@ import warnings
 
 import numpy as np
 import pytest
+
 import webinfer as wi
 from webinfer.errors import GraphError, InputError, WeightsError
 from webinfer.models.bert import MASK_VALUE, build_bert, expected_shapes
 
 torch = pytest.importorskip("torch", reason="torch (CPU) is the reference: pip install torch==2.13.0")
-from bert_torch_ref import (
+from bert_torch_ref import (  # noqa: E402 - needs torch, imported (or skipped) just above
     bert_last_hidden,
     cosines,
     pad_batch,
@@ -224,7 +225,8 @@ def test_errors_name_what_is_wrong():
     with pytest.raises(WeightsError, match=r"'encoder\.layer\.1\.output\.dense\.bias' is missing"):
         build_bert(missing, cfg)
     wrong = dict(weights, **{"embeddings.LayerNorm.weight": np.ones(9, np.float32)})
-    with pytest.raises(WeightsError, match=r"'embeddings\.LayerNorm\.weight' has shape \[9\], the config implies \[8\]"):
+    with pytest.raises(WeightsError,
+                       match=r"'embeddings\.LayerNorm\.weight' has shape \[9\], the config implies \[8\]"):
         build_bert(wrong, cfg)
     ints = dict(weights, **{"embeddings.LayerNorm.bias": np.ones(8, np.int32)})
     with pytest.raises(WeightsError, match="has dtype int32; float32 or float16 expected"):
@@ -291,6 +293,7 @@ def test_builds_and_round_trips_without_numpy():
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-c", NO_NUMPY_SCRIPT], capture_output=True, text=True, timeout=120, check=False)
+    r = subprocess.run([sys.executable, "-c", NO_NUMPY_SCRIPT], capture_output=True, text=True, timeout=120,
+                       check=False)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"

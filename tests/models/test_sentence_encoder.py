@@ -10,13 +10,13 @@ import threading
 
 import numpy as np
 import pytest
+
 import webinfer as wi
 from webinfer.errors import GraphError, InputError, WebinferError
-from webinfer.models import SentenceEncoder, minilm_path
-from webinfer.models.minilm import ModelFilesNotFound
+from webinfer.models import SentenceEncoder
 
 torch = pytest.importorskip("torch", reason="torch (CPU) is the reference: pip install torch==2.13.0")
-from bert_torch_ref import cosines, pad_batch, sentence_embeddings
+from bert_torch_ref import cosines, pad_batch, sentence_embeddings  # noqa: E402 - needs torch (above)
 
 TEXTS = [
     "Hello world",
@@ -31,22 +31,14 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def model_dir():
-    try:
-        return minilm_path()
-    except ModelFilesNotFound as e:
-        pytest.skip(str(e))
-
-
-@pytest.fixture(scope="module")
-def reference(model_dir):
+def reference(minilm_dir):
     """torch state dict, config and HF tokenizer of all-MiniLM-L6-v2."""
     from safetensors.torch import load_file
     from tokenizers import Tokenizer as HFTokenizer
 
-    tok = HFTokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tok = HFTokenizer.from_file(str(minilm_dir / "tokenizer.json"))
     tok.no_padding()
-    return load_file(str(model_dir / "model.safetensors")), json.loads((model_dir / "config.json").read_text()), tok
+    return load_file(str(minilm_dir / "model.safetensors")), json.loads((minilm_dir / "config.json").read_text()), tok
 
 
 def torch_embed(reference, texts, max_length):
@@ -57,7 +49,7 @@ def torch_embed(reference, texts, max_length):
 
 
 @pytest.fixture(scope="module")
-def converted(tmp_path_factory, model_dir):
+def converted(tmp_path_factory, minilm_dir):
     """all-MiniLM-L6-v2 converted once (float32 and float16) for this module."""
     from webinfer.tools.convert import convert_model
 
@@ -145,6 +137,12 @@ def test_info_names_backend_device_and_model(encoder):
     json.dumps(info)  # JSON-able, for the demo and the bench
 
 
+def test_embeddings_say_which_backend_computed_them(encoder):
+    emb = encoder.encode(["where did this run"])
+    assert (emb.backend, emb.device) == ("reference", "cpu")  # not "host": the rows are only gathered there
+    assert encoder.encode([]).backend == "reference"
+
+
 def test_edge_inputs(encoder):
     assert encoder.encode([]).shape == (0, 384)
     one = encoder.encode("just one string")
@@ -190,7 +188,7 @@ def test_errors(encoder, converted, tmp_path):
         encoder.encode(["a"], batch_size=0)
     with pytest.raises(InputError, match=r"texts\[1\] is a int"):
         encoder.encode(["a", 3])  # type: ignore[list-item]
-    with pytest.raises(WebinferError, match="cannot read .*encoder.json"):
+    with pytest.raises(WebinferError, match="cannot read .*encoder.json.*no converted model there: `webinfer convert"):
         SentenceEncoder.load(tmp_path, backend="reference")
     (tmp_path / "encoder.json").write_text('{"format": "something-else"}')
     with pytest.raises(GraphError, match="not a sentence-encoder manifest"):

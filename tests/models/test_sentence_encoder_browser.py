@@ -12,8 +12,8 @@ import json
 
 import numpy as np
 import pytest
-from webinfer.models import SentenceEncoder, minilm_path
-from webinfer.models.minilm import ModelFilesNotFound
+
+from webinfer.models import SentenceEncoder
 
 TEXTS = ["Hello world", "a longer sentence, so that the batch is padded", "ok"]
 CFG = {"vocab_size": 30522, "hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 2,
@@ -22,20 +22,9 @@ CFG = {"vocab_size": 30522, "hidden_size": 8, "num_attention_heads": 2, "num_hid
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(make_tiny_encoder):
     """The tiny encoder's files (name -> bytes) and the host reference embeddings of TEXTS."""
-    from webinfer.models import build_bert, save_encoder
-    from webinfer.models.bert import expected_shapes
-
-    try:
-        tokenizer_json = (minilm_path() / "tokenizer.json").read_bytes()
-    except ModelFilesNotFound as e:
-        pytest.skip(str(e))
-    rng = np.random.default_rng(11)
-    weights = {k: rng.normal(0, 0.5, size=s).astype(np.float32) for k, s in expected_shapes(CFG).items()}
-    out = tmp_path_factory.mktemp("tiny-encoder")
-    save_encoder(out, build_bert(weights, CFG, weights_dtype="float16"), tokenizer_json, max_length=64,
-                 metadata={"model": "tiny"})
+    out = make_tiny_encoder(CFG, seed=11)
     files = {p.name: p.read_bytes() for p in out.iterdir()}
     ref = SentenceEncoder.load(out, backend="reference").encode(TEXTS).numpy()
     return files, ref
@@ -122,3 +111,19 @@ def test_load_from_a_url(page, tiny, how):
     assert loaded_from == "https://models.example/tiny/"
     ours = np.array(rows)
     assert ((ours * ref).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(ref, axis=1)).min() >= 0.9999
+
+
+def test_a_url_without_a_model_says_what_to_do(page):
+    """A 404 on the manifest (the REPL's MODEL_URL under plain `webinfer serve`): a webinfer error, with the fix."""
+    got = page.run("""
+        import webinfer as wi
+        try:
+            await SentenceEncoder.load_async("/models/none/", backend="webnn")
+            err = None
+        except wi.WebinferError as e:
+            err = [type(e).__name__, str(e)]
+        err
+    """)
+    assert got is not None and got[0] == "WebinferError"
+    assert "cannot fetch" in got[1] and "/models/none/encoder.json: HTTP 404" in got[1]
+    assert "webinfer convert -o models/minilm" in got[1]

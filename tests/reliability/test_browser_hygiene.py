@@ -70,9 +70,12 @@ def test_the_leak_check_sees_a_leak(page: BrowserPy) -> None:
                 _kept.append(s)  # never closed
                 _kept.append(ffi.create_proxy(s))  # never destroyed
     """)
-    m = measure(lambda code: page.run(code.replace("hygiene_runs(", "leaky_runs(").replace("hygiene_cycles(", "leaky_cycles("),
-                                      timeout=600),
-                lambda: js_heap(page.page.cdp), "webnn", runs=200, cycles=5, warm_runs=1, warm_cycles=1)
+
+    def leaky(code: str) -> object:
+        return page.run(code.replace("hygiene_runs(", "leaky_runs(").replace("hygiene_cycles(", "leaky_cycles("),
+                        timeout=600)
+
+    m = measure(leaky, lambda: js_heap(page.page.cdp), "webnn", runs=200, cycles=5, warm_runs=1, warm_cycles=1)
     problems = leaks(m, HEAP_NOISE)
     page.run("""
         for _x in _kept:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-from webinfer.models import SentenceEncoder, minilm_path
-from webinfer.models.minilm import ModelFilesNotFound
+from webinfer.models import SentenceEncoder
 from webinfer.tools.pytest_plugin import BrowserPy
 
 CFG = {"vocab_size": 30522, "hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1,
@@ -60,20 +59,8 @@ def encoder_cases(enc):
 
 
 @pytest.fixture(scope="module")
-def tiny_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    from webinfer.models import build_bert, save_encoder
-    from webinfer.models.bert import expected_shapes
-
-    try:
-        tokenizer_json = (minilm_path() / "tokenizer.json").read_bytes()
-    except ModelFilesNotFound as e:
-        pytest.skip(str(e))
-    rng = np.random.default_rng(5)
-    weights = {k: rng.normal(0, 0.5, size=s).astype(np.float32) for k, s in expected_shapes(CFG).items()}
-    out = tmp_path_factory.mktemp("tiny-encoder")
-    save_encoder(out, build_bert(weights, CFG, weights_dtype="float16"), tokenizer_json, max_length=64,
-                 metadata={"model": "tiny"})
-    return {p.name: p.read_bytes() for p in out.iterdir()}
+def tiny_files(make_tiny_encoder: Callable[[dict[str, Any], int], Path]) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in make_tiny_encoder(CFG, seed=5).iterdir()}
 
 
 def _host(tiny_files: dict[str, bytes], tmp_path: Path) -> dict[str, Any]:

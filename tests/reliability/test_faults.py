@@ -95,7 +95,8 @@ def test_lost_webnn_context_is_a_clear_error_and_a_new_session_works(page: Brows
     """)
     first, sync, later, reason, freed, again = got
     assert first == again == [0.0, 0.0, 4.0, 8.0]
-    _assert_clear(sync, "webnn: run: the MLContext was lost", "destroy() called on MLContext", "compile the graph again")
+    _assert_clear(sync, "webnn: run: the MLContext was lost", "destroy() called on MLContext",
+                  "compile the graph again")
     _assert_clear(later, "the MLContext was lost")
     assert reason and "destroy()" in reason
     assert freed  # close() still gives back the tensors, graph and context of the broken session

@@ -189,7 +189,8 @@ def test_a_huge_header_in_pieces_is_cut_off(server: tuple[str, int]) -> None:
 
 
 def test_a_normal_request_just_under_the_limit_is_served(server: tuple[str, int]) -> None:
-    head = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Ok: " + b"a" * (MAX_REQUEST_HEAD - 200) + b"\r\n\r\n"
+    head = (b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Ok: "
+            + b"a" * (MAX_REQUEST_HEAD - 200) + b"\r\n\r\n")
     assert status_of(raw_request(server, head)) == 200
 
 
@@ -236,7 +237,8 @@ def test_webinfer_serve_warns_when_told_to_bind_wider() -> None:
     """192.0.2.1 (TEST-NET-1) is not this machine's, so the bind fails after the warning: nothing is exposed."""
     command = [sys.executable, "-m", "webinfer.tools.cli", "serve", "--host", "192.0.2.1", "--port", str(free_port())]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    assert "WARNING: binding 192.0.2.1: the server (pages, wheels, model files) is reachable from other machines" in done.stderr
+    warning = "WARNING: binding 192.0.2.1: the server (pages, wheels, model files) is reachable from other machines"
+    assert warning in done.stderr
     assert done.returncode != 0  # and it says it could not bind, rather than pretending to serve
 
 

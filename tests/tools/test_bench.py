@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from webinfer.tools import bench
 from webinfer.tools.bench import BenchError, BenchSpec
 from webinfer.tools.cli import main
@@ -284,7 +285,8 @@ def test_onnxruntime_web_peer_computes_the_same_function(pytestconfig: pytest.Co
     spec = ort_bench.OrtSpec(model="tiny", ep="wasm", batch=2, seq=8, runs=2, cache=cache, browser=browser,
                              timeout=600)
     r = ort_bench.run_ort(spec)
-    assert (r["tool"], r["backend"], r["bundle"], r["ort_version"]) == ("onnxruntime-web", "ort-wasm", "ort.min.mjs", "1.30.0")
+    got = (r["tool"], r["backend"], r["bundle"], r["ort_version"])
+    assert got == ("onnxruntime-web", "ort-wasm", "ort.min.mjs", "1.30.0")
     assert r["env"]["crossOriginIsolated"] is True
     assert r["env"]["inputNames"] == ["input_ids", "attention_mask"] and r["env"]["outputNames"] == ["embeddings"]
     assert len(r["runs_ms"]) == 2 and r["timings_ms"]["warm_median"] >= 0

@@ -32,6 +32,16 @@ def test_run_missing_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "no such file" in capsys.readouterr().err
 
 
+def test_a_host_tool_without_the_host_extra_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as in `pip install webinfer` without [host]
+    monkeypatch.delitem(sys.modules, "webinfer.tools.server", raising=False)
+    assert main(["serve", "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "webinfer serve: needs uvicorn" in err and "pip install 'webinfer[host]'" in err and "Traceback" not in err
+
+
 def webinfer(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "webinfer.tools.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)

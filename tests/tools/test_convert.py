@@ -7,18 +7,10 @@ import shutil
 
 import numpy as np
 import pytest
+
 import webinfer as wi
-from webinfer.models import SentenceEncoder, minilm_path
-from webinfer.models.minilm import ModelFilesNotFound
+from webinfer.models import SentenceEncoder
 from webinfer.tools.cli import main
-
-
-@pytest.fixture(scope="module")
-def model_dir():
-    try:
-        return minilm_path()
-    except ModelFilesNotFound as e:
-        pytest.skip(str(e))
 
 
 def _convert(capsys, *args: str) -> tuple[int, str, str]:
@@ -34,7 +26,7 @@ def test_help_lists_convert(capsys):
     assert "convert" in capsys.readouterr().out
 
 
-def test_convert_minilm_float32_and_float16(tmp_path, capsys, model_dir):
+def test_convert_minilm_float32_and_float16(tmp_path, capsys, minilm_dir):
     code, out, err = _convert(capsys, "--model", "minilm", "-o", str(tmp_path / "fp32"), "--json")
     assert code == 0, err
     summary = json.loads(out)
@@ -43,7 +35,7 @@ def test_convert_minilm_float32_and_float16(tmp_path, capsys, model_dir):
     assert summary["inputs"] == {"input_ids": "int64[batch, seq]", "attention_mask": "int64[batch, seq]"}
     for name in ("encoder.json", "model.json", "model.safetensors", "tokenizer.json"):
         assert (tmp_path / "fp32" / name).is_file()
-    assert (tmp_path / "fp32" / "tokenizer.json").read_bytes() == (model_dir / "tokenizer.json").read_bytes()
+    assert (tmp_path / "fp32" / "tokenizer.json").read_bytes() == (minilm_dir / "tokenizer.json").read_bytes()
     manifest = json.loads((tmp_path / "fp32" / "encoder.json").read_text())
     assert manifest["format"] == "webinfer-sentence-encoder" and manifest["max_length"] == 256
     assert manifest["dimension"] == 384 and manifest["weights_dtype"] == "float32"
@@ -66,9 +58,11 @@ def test_convert_minilm_float32_and_float16(tmp_path, capsys, model_dir):
     assert (a * b).sum(1).min() >= 0.9999  # unit vectors: the dot product is the cosine
 
 
-def test_convert_a_generic_bert_directory(tmp_path, capsys, model_dir):
-    """--model bert --source DIR: a tiny random BERT (with MiniLM's tokenizer) converts to the graph build_bert makes."""
+def test_convert_a_generic_bert_directory(tmp_path, capsys, minilm_dir):
+    """--model bert --source DIR: a tiny random BERT (with MiniLM's tokenizer) converts to the graph build_bert
+    makes."""
     from safetensors.numpy import save_file
+
     from webinfer.models.bert import build_bert, expected_shapes
 
     cfg = {"vocab_size": 30522, "hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1,
@@ -80,7 +74,7 @@ def test_convert_a_generic_bert_directory(tmp_path, capsys, model_dir):
     src.mkdir()
     save_file({"bert." + k: v for k, v in weights.items()}, str(src / "model.safetensors"))
     (src / "config.json").write_text(json.dumps(cfg))
-    shutil.copy(model_dir / "tokenizer.json", src / "tokenizer.json")
+    shutil.copy(minilm_dir / "tokenizer.json", src / "tokenizer.json")
     code, out, err = _convert(capsys, "--model", "bert", "--source", str(src), "-o", str(tmp_path / "out"),
                               "--max-length", "32", "--json")
     assert code == 0, err
@@ -96,7 +90,7 @@ def test_convert_a_generic_bert_directory(tmp_path, capsys, model_dir):
     np.testing.assert_array_equal(enc.encode(texts).numpy(), direct["embeddings"].numpy())
 
 
-def test_convert_errors(tmp_path, capsys, model_dir):
+def test_convert_errors(tmp_path, capsys, minilm_dir):
     code, _, err = _convert(capsys, "--model", "bert", "-o", str(tmp_path / "x"))
     assert code == 1 and "--model bert needs --source DIR" in err
     code, _, err = _convert(capsys, "--source", str(tmp_path / "missing"), "-o", str(tmp_path / "x"))

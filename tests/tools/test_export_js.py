@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import webinfer as wi
 from webinfer.backends.reference import evaluate
 from webinfer.tensor import Tensor
@@ -78,6 +79,9 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert summary["module"].endswith("out.mjs") and summary["nodes"] == 6
     assert main(["export-js", str(tmp_path / "missing.json")]) == 1
     assert "cannot read" in capsys.readouterr().err
+    assert main(["export-js", str(_model(tmp_path, symbolic=True))]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("webinfer export-js: the graph has symbolic dims (batch)") and err.count("export-js:") == 1
 
 
 NODE_DRIVER = r"""
@@ -85,7 +89,9 @@ const calls = [];
 globalThis.MLGraphBuilder = class {
   constructor(context) { this.context = context; }
   input(name, desc) { return { kind: "input", name, shape: desc.shape }; }
-  constant(desc, view) { return { kind: "constant", shape: desc.shape, type: view.constructor.name, values: Array.from(view) }; }
+  constant(desc, view) {
+    return { kind: "constant", shape: desc.shape, type: view.constructor.name, values: Array.from(view) };
+  }
   build(outputs) { return Promise.resolve({ outputs, destroy() {} }); }
 };
 for (const op of ["matmul", "add", "gelu", "split", "mul", "layerNormalization", "identity"]) {
@@ -102,7 +108,8 @@ const mod = await import(process.argv[2]);
 const model = await mod.build(context, process.argv[3]);
 const summary = calls.map(([op, args]) => [op, args.map((a) => (a && a.kind) || a)]);
 const constants = calls[0][1][1];
-console.log(JSON.stringify({ summary, outputs: Object.keys(model.executor.namedOutputs), w: constants }));
+const wrong = await model.run({ x: new Float32Array(3) }).then(() => null, (e) => String(e));
+console.log(JSON.stringify({ summary, outputs: Object.keys(model.executor.namedOutputs), w: constants, wrong }));
 """
 
 
@@ -113,14 +120,15 @@ def test_replay_under_node_with_a_mock_builder(tmp_path: Path) -> None:
     url = "data:application/octet-stream;base64," + base64.b64encode(weights).decode()
     driver = tmp_path / "driver.mjs"
     driver.write_text(NODE_DRIVER)
-    proc = subprocess.run(["node", str(driver), str(tmp_path / "m.mjs"), url], capture_output=True, text=True, timeout=60,
-                          check=False)
+    proc = subprocess.run(["node", str(driver), str(tmp_path / "m.mjs"), url], capture_output=True, text=True,
+                          timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
     ops = [op for op, _ in got["summary"]]
     assert ops == ["matmul", "add", "gelu", "split", "mul", "layerNormalization"]
     assert got["summary"][3][1][1] == 2  # split(x, 2, {axis}) with operands resolved, numbers kept
     assert got["outputs"] == ["y", "half"]
+    assert got["wrong"] == "Error: webinfer: input 'x' has 3 elements; float32[2,8] takes 16"  # not the browser's words
     w = got["w"]  # the matmul's weights came from the safetensors file, typed and exact
     assert w["type"] == "Float32Array" and w["shape"] == [8, 6]
     np.testing.assert_array_equal(np.array(w["values"], np.float32),

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from webinfer.tools.project import Roots, project_root
+from webinfer.tools.pytest_plugin import started_browser
 
 T = TypeVar("T")
 
@@ -65,20 +66,9 @@ def site_roots() -> Roots:
 @pytest.fixture(scope="module")
 def demo_browser(pytestconfig: pytest.Config, demo_data: Path, site_roots: Roots) -> Iterator[Any]:
     """One headless Chromium per module, its server serving the demo data at /models/."""
-    from webinfer.tools.chromium import BrowserNotFound
-    from webinfer.tools.harness import Browser
-
     roots = Roots(web=site_roots.web, pyodide=site_roots.pyodide, wheels=site_roots.wheels, models=demo_data)
-    browser = Browser(browser_path=pytestconfig.getoption("webinfer_browser"),
-                      profile=pytestconfig.getoption("webinfer_profile"), roots=roots)
-    try:
-        browser.start()
-    except BrowserNotFound as exc:
-        pytest.skip(f"no Chromium for browser tests: {exc}")
-    try:
+    with started_browser(pytestconfig, roots) as browser:
         yield browser
-    finally:
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from webinfer.tools.corpus import (
     CORPUS_FILE,
     EMBEDDINGS_FILE,
@@ -21,7 +22,8 @@ from webinfer.tools.corpus import (
 @pytest.mark.parametrize(
     ("doc", "line"),
     [
-        ("Recursively delete a directory tree.\n\n    If ignore_errors is set, ...", "Recursively delete a directory tree."),
+        ("Recursively delete a directory tree.\n\n    If ignore_errors is set, ...",
+         "Recursively delete a directory tree."),
         ("perf_counter_ns() -> int\n\nPerformance counter for benchmarking as nanoseconds.",
          "Performance counter for benchmarking as nanoseconds."),
         ("Return the string obtained by replacing the leftmost\n    non-overlapping occurrences. More text.",
@@ -84,21 +86,8 @@ CFG = {"vocab_size": 30522, "hidden_size": 16, "num_attention_heads": 2, "num_hi
 
 
 @pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from webinfer.models import build_bert, minilm_path, save_encoder
-    from webinfer.models.bert import expected_shapes
-    from webinfer.models.minilm import ModelFilesNotFound
-
-    try:
-        tokenizer_json = (minilm_path() / "tokenizer.json").read_bytes()
-    except ModelFilesNotFound as e:
-        pytest.skip(str(e))
-    rng = np.random.default_rng(5)
-    weights = {k: rng.normal(0, 0.5, size=s).astype(np.float32) for k, s in expected_shapes(CFG).items()}
-    out = tmp_path_factory.mktemp("tiny")
-    save_encoder(out, build_bert(weights, CFG, weights_dtype="float16"), tokenizer_json, max_length=64,
-                 metadata={"model": "tiny"})
-    return out
+def tiny_encoder(make_tiny_encoder):  # type: ignore[no-untyped-def]
+    return make_tiny_encoder(CFG, seed=5)
 
 
 def test_host_float32_encoder_matches_the_float64_reference(tiny_encoder) -> None:  # type: ignore[no-untyped-def]

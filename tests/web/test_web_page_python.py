@@ -1,4 +1,5 @@
-"""The pages' Python (web/demo.py, web/repl.py) on the host: the same logic the browser runs, on the reference backend."""
+"""The pages' Python (web/demo.py, web/repl.py) on the host: the same logic the browser runs, on the reference
+backend."""
 
 from __future__ import annotations
 
@@ -49,14 +50,33 @@ def test_repl_status(repl: ModuleType, source: str, status: str) -> None:
     assert repl.status(source) == status
 
 
+def _traceback_of(repl: ModuleType, source: str) -> str:
+    import traceback
+
+    try:
+        exec(compile(source, "<input-1>", "exec"), {})
+    except Exception as exc:  # noqa: BLE001 - the REPL formats whatever the user's code raised
+        return "".join(traceback.format_exception(repl._user_frames(exc, "<input-1>")))
+    raise AssertionError("the source did not raise")
+
+
+def test_repl_traceback_of_a_webinfer_error_stops_at_the_users_code(repl: ModuleType) -> None:
+    text = _traceback_of(repl, "import webinfer as wi\ng = wi.GraphBuilder()\n"
+                               "g.matmul(g.input('a', 'float32', [2, 3]), g.input('b', 'float32', [4, 5]))")
+    assert 'File "<input-1>", line 3' in text and "site-packages" not in text and "registry.py" not in text
+    assert text.rstrip().endswith("inner dimensions differ: a is [2, 3], b is [4, 5]")
+    other = _traceback_of(repl, "import json\njson.loads('{')")  # not webinfer's: the whole traceback, as Python gives
+    assert 'File "<input-1>"' in other and "decoder.py" in other
+
+
 @pytest.fixture(scope="module")
 def demo() -> ModuleType:
     return page_module("demo")
 
 
 def test_device_summary_names_backend_and_device(demo: ModuleType) -> None:
-    gpu = {"backend": "webgpu", "device": {"type": "gpu", "adapter": {"vendor": "google", "architecture": "swiftshader"},
-                                           "is_fallback_adapter": True}}
+    adapter = {"vendor": "google", "architecture": "swiftshader"}
+    gpu = {"backend": "webgpu", "device": {"type": "gpu", "adapter": adapter, "is_fallback_adapter": True}}
     assert demo._device_summary(gpu) == \
         "WebGPU adapter google swiftshader (software fallback adapter: WebGPU on the CPU)"
     nn = {"backend": "webnn", "device": {"type": "webnn", "asked": {"device": "cpu"}, "created_with": {},

@@ -113,3 +113,24 @@ def test_multiline_input_await_traceback_and_history(repl: Any, drive: Callable[
     assert ">>> x = (1,\n... 2)\n" in text
     assert got["recalled"] == "{}['missing']" and got["earlier"] == "x = (1,\n2)"
     assert got["after"] == ""
+
+
+def test_webgpu_snippet_and_a_webinfer_error_read_cleanly(repl: Any, drive: Callable[..., Any]) -> None:
+    async def session(_context: Any) -> None:
+        runs = await repl.evaluate("() => window.replState.runs")
+        await repl.click("text=Build a tiny graph, run it on WebGPU")
+        await wait_runs(repl, runs + 1)
+        area = repl.locator("#code")
+        await area.fill("g2 = wi.GraphBuilder(); g2.softmax(g2.input('q', 'float32', [2, 3]), axis=4)")
+        await area.press("Enter")
+        await wait_runs(repl, runs + 2)
+
+    drive(session)
+    text = transcript(drive, repl)
+    # the result, the backend and device in one line, then where each node ran; not a dump of adapter features
+    assert re.search(r"^\[\[0\.0, 3\.75\], \[0\.0, 7\.5\]\] on webgpu · \S", text, flags=re.M), text[-1500:]
+    assert "texture-compression" not in text
+    # a webinfer error: the user's line and the message naming op, node and axis; no frames inside webinfer
+    tail = text.split("g2 = wi.GraphBuilder()")[-1]
+    assert "softmax (node 'softmax_0'): axis 4 is out of range for rank 2" in tail
+    assert "site-packages/webinfer" not in tail

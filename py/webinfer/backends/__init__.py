@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import BackendError
 from ..ir.graph import Graph
@@ -17,6 +18,9 @@ BACKENDS: dict[str, str] = {
     "hybrid": "webinfer.backends.hybrid:HybridSession",
 }
 
+#: Backends that need the browser's WebGPU/WebNN (compile refuses them on CPython with a clear message).
+BROWSER_BACKENDS = ("webgpu", "webnn", "hybrid")
+
 
 def register_backend(name: str, target: str) -> None:
     BACKENDS[name] = target
@@ -28,20 +32,56 @@ def _in_browser() -> bool:
     return sys.platform == "emscripten"
 
 
+#: What each built-in backend needs from the page: ``navigator.gpu`` (WebGPU) or ``navigator.ml`` (WebNN).
+_NEEDS = {"webgpu": ("gpu", "WebGPU"), "webnn": ("ml", "WebNN"), "hybrid": ("ml", "WebNN")}
+
+
+def unavailable_reason(name: str) -> str | None:
+    """Why backend ``name`` cannot be compiled for here, or None when it can (as far as can be told cheaply)."""
+    if name == "reference":
+        import importlib.util
+
+        if importlib.util.find_spec("numpy"):
+            return None
+        return "the reference backend needs numpy, which is not installed here"
+    if name in _NEEDS:
+        if not _in_browser():
+            return f"{name} runs only in the browser (Pyodide)"
+        from .. import ffi
+
+        api, what = _NEEDS[name]
+        if ffi.navigator_has(api):
+            return None
+        return f"{what} is not available in this browser (navigator.{api} is missing)"
+    return None  # a registered third-party backend: it says for itself
+
+
 def available_backends() -> list[str]:
-    """Backend names that can be compiled for here (browser backends only inside Pyodide)."""
-    names = list(BACKENDS)
-    return names if _in_browser() else [n for n in names if n == "reference"]
+    """Backend names that can be compiled for here: reference where numpy is, the others where the page has the API."""
+    return [n for n in BACKENDS if unavailable_reason(n) is None]
 
 
 def resolve_backend(name: str) -> str:
+    """A backend name from ``name``; "auto" takes $WEBINFER_BACKEND (``webinfer run --backend``) when set."""
     if name == "auto":
+        import os
+
+        chosen = os.environ.get("WEBINFER_BACKEND", "").strip()
+        if chosen and chosen != "auto":
+            if chosen not in BACKENDS:
+                raise BackendError(
+                    f"compile: WEBINFER_BACKEND={chosen!r} is not a backend; "
+                    f"choose one of {', '.join(list(BACKENDS) + ['auto'])}"
+                )
+            return chosen
         if not _in_browser():
             return "reference"
-        for candidate in ("webgpu", "webnn"):
-            if candidate in BACKENDS:
+        reasons = {c: unavailable_reason(c) for c in ("webgpu", "webnn", "reference") if c in BACKENDS}
+        for candidate, reason in reasons.items():
+            if reason is None:
                 return candidate
-        raise BackendError("auto: no browser backend is available in this build")
+        raise BackendError("compile: backend='auto' found none that can run here: "
+                           + "; ".join(f"{c}: {r}" for c, r in reasons.items()))
     if name not in BACKENDS:
         raise BackendError(f"compile: unknown backend {name!r}; choose one of {', '.join(list(BACKENDS) + ['auto'])}")
     return name
@@ -52,6 +92,11 @@ def compile(graph: Graph, backend: str = "auto", **options: Any) -> Session:
     if not isinstance(graph, Graph):
         raise BackendError(f"compile: expected a webinfer Graph, got {type(graph).__name__}")
     name = resolve_backend(backend)
+    if name in BROWSER_BACKENDS and not _in_browser():
+        raise BackendError(
+            f"compile: backend {name!r} runs only in the browser (Pyodide with WebGPU/WebNN); here, on the "
+            f"host, use backend='reference', or run the script in a page with `webinfer run SCRIPT.py --backend {name}`"
+        )
     module, _, cls = BACKENDS[name].partition(":")
     try:
         factory: Callable[..., Session] = getattr(importlib.import_module(module), cls)
@@ -60,4 +105,7 @@ def compile(graph: Graph, backend: str = "auto", **options: Any) -> Session:
     return factory(graph, **options)
 
 
-__all__ = ["BACKENDS", "Session", "available_backends", "compile", "register_backend"]
+__all__ = [
+    "BACKENDS", "BROWSER_BACKENDS", "Session", "available_backends", "compile", "register_backend",
+    "unavailable_reason",
+]

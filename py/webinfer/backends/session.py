@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import BackendError, GraphError, InputError
 from ..ir.dtypes import dtype_info
@@ -37,7 +38,9 @@ def bind_inputs(graph: Graph, inputs: Mapping[str, Any]) -> tuple[dict[str, Tens
         for axis, (want, got) in enumerate(zip(desc.shape, t.shape)):
             if isinstance(want, int):
                 if want != got:
-                    raise InputError(f"{where}: expected shape {fmt_shape(desc.shape)}, got {fmt_shape(t.shape)} (axis {axis})")
+                    raise InputError(
+                        f"{where}: expected shape {fmt_shape(desc.shape)}, got {fmt_shape(t.shape)} (axis {axis})"
+                    )
             elif bindings.setdefault(want, got) != got:
                 raise InputError(
                     f"{where}: dim {want!r} is {got} here (axis {axis}) but {bindings[want]} in an earlier input"
@@ -142,7 +145,7 @@ class Session:
             self._close()
             self.closed = True
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -176,7 +179,9 @@ class Session:
 def check_options(backend: str, options: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = [k for k in options if k not in allowed]
     if unknown:
-        raise BackendError(f"compile: backend {backend!r} takes no option {unknown[0]!r}; options: {', '.join(allowed) or 'none'}")
+        raise BackendError(
+            f"compile: backend {backend!r} takes no option {unknown[0]!r}; options: {', '.join(allowed) or 'none'}"
+        )
 
 
 __all__ = ["Session", "bind_inputs", "check_options"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any, Mapping, Optional, Union
+from collections.abc import Mapping
+from typing import Any, Union
 
 from ..errors import GraphError, WeightsError
 from ..ir.graph import Graph
@@ -18,7 +19,7 @@ from .graph_json import INLINE_MAX_BYTES, Where, check_document, decode, encode,
 from .jsontext import MAX_DOCUMENT_BYTES, check_value, dumps, parse_json
 from .safetensors import SafetensorsFile, write
 from .schema import graph_validator
-from .sources import ByteSource, BytesLike, PathSource, SourceLike, open_source
+from .sources import BytesLike, ByteSource, PathSource, SourceLike, open_source
 
 WeightsMap = Mapping[str, SourceLike]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -35,7 +36,7 @@ def _finish(doc: dict[str, Any], what: str) -> dict[str, Any]:
     return doc
 
 
-def to_json(graph: Graph, *, metadata: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+def to_json(graph: Graph, *, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The graph as a JSON-ready dict with every constant inline (for small graphs and in-memory use)."""
     doc, _ = encode(graph, metadata=metadata)
     return _finish(doc, "graph")
@@ -44,9 +45,9 @@ def to_json(graph: Graph, *, metadata: Optional[Mapping[str, Any]] = None) -> di
 def to_bytes(
     graph: Graph,
     *,
-    weights: Optional[str] = "model.safetensors",
+    weights: str | None = "model.safetensors",
     inline_max_bytes: int = INLINE_MAX_BYTES,
-    metadata: Optional[Mapping[str, Any]] = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> tuple[bytes, dict[str, bytes]]:
     """The graph JSON (UTF-8 bytes) and ``{weights file name: safetensors bytes}``, built in memory.
 
@@ -72,6 +73,8 @@ def _replace_atomically(path: str, write_fn: Any) -> Any:
         with open(tmp, "wb") as f:
             result = write_fn(f)
         os.replace(tmp, path)
+    except OSError as e:  # name the file the user asked for, not our temporary one
+        raise GraphError(f"save: cannot write {path}: {e.strerror or e}") from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -81,10 +84,10 @@ def _replace_atomically(path: str, write_fn: Any) -> Any:
 def save(
     graph: Graph,
     path: PathLike,
-    weights: Optional[PathLike] = None,
+    weights: PathLike | None = None,
     *,
     inline_max_bytes: int = INLINE_MAX_BYTES,
-    metadata: Optional[Mapping[str, Any]] = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``graph`` as graph JSON at ``path`` and its larger constants into the safetensors file ``weights``.
 
@@ -117,8 +120,8 @@ def save(
 def _open_weights(
     doc: dict[str, Any],
     where: Where,
-    weights: Optional[WeightsMap],
-    weights_dir: Optional[PathLike],
+    weights: WeightsMap | None,
+    weights_dir: PathLike | None,
     verify_hash: bool,
     allow_hash_mismatch: bool,
 ) -> dict[str, SafetensorsFile]:
@@ -140,7 +143,9 @@ def _open_weights(
         if source.size < size:
             raise WeightsError(f"{name}: truncated: {source.size} of the {size} bytes the graph records")
         if source.size > size:
-            raise WeightsError(f"{name}: {source.size} bytes, but the graph records {size}: not the file it was saved with")
+            raise WeightsError(
+                f"{name}: {source.size} bytes, but the graph records {size}: not the file it was saved with"
+            )
         if verify_hash:
             actual = source.sha256()
             if actual != declared["sha256"] and not allow_hash_mismatch:
@@ -155,8 +160,8 @@ def _open_weights(
 def from_json(
     doc: Mapping[str, Any],
     *,
-    weights: Optional[WeightsMap] = None,
-    weights_dir: Optional[PathLike] = None,
+    weights: WeightsMap | None = None,
+    weights_dir: PathLike | None = None,
     verify_hash: bool = True,
     allow_hash_mismatch: bool = False,
     name: str = "graph",
@@ -170,7 +175,7 @@ def from_json(
     return _from_checked(doc, name, weights, weights_dir, verify_hash, allow_hash_mismatch)
 
 
-def _from_checked(doc: Any, name: str, weights: Optional[WeightsMap], weights_dir: Optional[PathLike],
+def _from_checked(doc: Any, name: str, weights: WeightsMap | None, weights_dir: PathLike | None,
                   verify_hash: bool, allow_hash_mismatch: bool) -> Graph:
     where = Where(name)
     check_document(doc, where)
@@ -181,8 +186,8 @@ def _from_checked(doc: Any, name: str, weights: Optional[WeightsMap], weights_di
 def load_bytes(
     data: BytesLike | str,
     *,
-    weights: Optional[WeightsMap] = None,
-    weights_dir: Optional[PathLike] = None,
+    weights: WeightsMap | None = None,
+    weights_dir: PathLike | None = None,
     verify_hash: bool = True,
     allow_hash_mismatch: bool = False,
     name: str = "graph",
@@ -195,8 +200,8 @@ def load_bytes(
 def load(
     source: PathLike | Mapping[str, Any] | BytesLike,
     *,
-    weights: Optional[WeightsMap] = None,
-    weights_dir: Optional[PathLike] = None,
+    weights: WeightsMap | None = None,
+    weights_dir: PathLike | None = None,
     verify_hash: bool = True,
     allow_hash_mismatch: bool = False,
 ) -> Graph:

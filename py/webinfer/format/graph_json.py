@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import math
 import struct
-from typing import Any, Iterator, Mapping, Optional
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
 
 from ..errors import GraphError, WebinferError, WeightsError
 from ..ir.dtypes import DTYPES
@@ -56,7 +57,7 @@ def encode_values(data: memoryview, dtype: str) -> list[Any]:
     return values
 
 
-def _trim(inputs: tuple[Optional[str], ...]) -> list[Optional[str]]:
+def _trim(inputs: tuple[str | None, ...]) -> list[str | None]:
     """Node inputs without trailing absent optional ones (readers pad them back)."""
     out = list(inputs)
     while out and out[-1] is None:
@@ -83,9 +84,9 @@ def _node_names(graph: Graph) -> list[str]:
 def encode(
     graph: Graph,
     *,
-    weights_file: Optional[str] = None,
+    weights_file: str | None = None,
     inline_max_bytes: int = INLINE_MAX_BYTES,
-    metadata: Optional[Mapping[str, Any]] = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, TensorEntry]]:
     """The document for ``graph`` (its ``weights`` table still empty) and the tensors for ``weights_file``.
 
@@ -101,7 +102,7 @@ def encode(
         entry: dict[str, Any] = {"dataType": desc.dtype, "shape": list(desc.shape)}
         if weights_file is not None and desc.byte_length > inline_max_bytes:
             entry["weights"] = {"file": weights_file, "key": name}
-            tensors[name] = (desc.dtype, desc.shape, const.data)
+            tensors[name] = (desc.dtype, cast(tuple[int, ...], desc.shape), const.data)  # constants are static
         else:
             entry["value"] = encode_values(const.data(), desc.dtype)
         constants[name] = entry
@@ -155,7 +156,8 @@ class Where:
             raise kind(f"{self.what}: {json_path(path)}: {e}") from None
         except Exception as e:  # a bug in a check, not the document's fault: never let it escape raw
             raise GraphError(
-                f"{self.what}: {json_path(path)}: internal error while checking ({type(e).__name__}: {e}); please report"
+                f"{self.what}: {json_path(path)}: internal error while checking ({type(e).__name__}: {e}); "
+                "please report"
             ) from e
 
 
@@ -206,7 +208,8 @@ def check_document(doc: Any, where: Where) -> None:
         version = doc.get("version")
         if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
             shown = version if version < 2**31 else "(a huge number)"
-            raise where.graph(("version",), f"format version {shown} is newer than this webinfer reads ({FORMAT_VERSION}); upgrade webinfer")
+            raise where.graph(("version",), f"format version {shown} is newer than this webinfer reads "
+                                            f"({FORMAT_VERSION}); upgrade webinfer")
     graph_validator().validate(doc, what=where.what, error=GraphError)
 
 
@@ -218,7 +221,8 @@ def referenced_files(doc: dict[str, Any], where: Where) -> list[str]:
         if "weights" in c:
             f = c["weights"]["file"]
             if f not in listed:
-                raise where.graph(("constants", name, "weights", "file"), f"{f!r} is not listed in the document's weights table")
+                raise where.graph(("constants", name, "weights", "file"),
+                                  f"{f!r} is not listed in the document's weights table")
             used[f] = None
     for f in listed:
         if f not in used:

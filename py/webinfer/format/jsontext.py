@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..errors import GraphError, WebinferError
 
@@ -150,7 +151,9 @@ def check_value(value: Any, what: str, error: ErrorType = GraphError, max_depth:
         v, path = stack.pop()
         if isinstance(v, str):
             if _SURROGATE.search(v):
-                raise error(f"{what}: {json_path(path)}: string contains an unpaired surrogate (not encodable as UTF-8)")
+                raise error(
+                    f"{what}: {json_path(path)}: string contains an unpaired surrogate (not encodable as UTF-8)"
+                )
         elif isinstance(v, float):
             if not math.isfinite(v):
                 raise error(f"{what}: {json_path(path)}: {v} is not a JSON number "
@@ -163,7 +166,9 @@ def check_value(value: Any, what: str, error: ErrorType = GraphError, max_depth:
             if isinstance(v, dict):
                 for k, item in v.items():
                     if not isinstance(k, str):
-                        raise error(f"{what}: {json_path(path)}: key {k!r} is a {type(k).__name__}, JSON keys are strings")
+                        raise error(
+                            f"{what}: {json_path(path)}: key {k!r} is a {type(k).__name__}, JSON keys are strings"
+                        )
                     if _SURROGATE.search(k):
                         raise error(f"{what}: {json_path(path)}: key {k!r} contains an unpaired surrogate")
                     if isinstance(item, (dict, list, str, float)) or not isinstance(item, (bool, int, type(None))):

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, BinaryIO
 
 from ..errors import WeightsError
 from ..ir.dtypes import BY_SAFETENSORS, DTYPES
 from .jsontext import parse_json
-from .sources import ByteSource, BytesLike, SourceLike, open_source
+from .sources import BytesLike, ByteSource, SourceLike, open_source
 
 HEADER_LENGTH_BYTES = 8
 MAX_HEADER_BYTES = 100_000_000  # the reference library's limit
@@ -128,7 +129,7 @@ class SafetensorsFile:
     ``read(key)`` returns a tensor's raw little-endian bytes.
     """
 
-    def __init__(self, source: SourceLike, name: Optional[str] = None) -> None:
+    def __init__(self, source: SourceLike, name: str | None = None) -> None:
         self.source: ByteSource = open_source(source, name)
         self.name = self.source.name
         size = self.source.size
@@ -137,7 +138,8 @@ class SafetensorsFile:
         n = int.from_bytes(self.source.read(0, HEADER_LENGTH_BYTES), "little")
         if n > MAX_HEADER_BYTES:
             raise WeightsError(
-                f"{self.name}: header length {n} exceeds the limit of {MAX_HEADER_BYTES} bytes (corrupt, or not safetensors)"
+                f"{self.name}: header length {n} exceeds the limit of {MAX_HEADER_BYTES} bytes "
+                "(corrupt, or not safetensors)"
             )
         if HEADER_LENGTH_BYTES + n > size:
             raise WeightsError(
@@ -151,10 +153,10 @@ class SafetensorsFile:
         if meta is not None:
             if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
                 raise WeightsError(f"{self.name}: __metadata__ must be an object of strings")
-        self.metadata: Optional[dict[str, str]] = meta
+        self.metadata: dict[str, str] | None = meta
         infos = sorted((_entry(k, v, self.name) for k, v in header.items()), key=lambda t: (t.begin, t.end))
         expected = 0
-        previous: Optional[TensorInfo] = None
+        previous: TensorInfo | None = None
         for info in infos:
             if info.begin != expected:
                 if info.begin < expected:
@@ -178,7 +180,10 @@ class SafetensorsFile:
                 f"{self.name}: truncated: the header describes {total} bytes, the file has {size}"
             )
         if total < size:
-            raise WeightsError(f"{self.name}: {size - total} trailing bytes after the last tensor (file is {size} bytes, {total} expected)")
+            raise WeightsError(
+                f"{self.name}: {size - total} trailing bytes after the last tensor "
+                f"(file is {size} bytes, {total} expected)"
+            )
         self.tensors: dict[str, TensorInfo] = {t.key: t for t in infos}
 
     def __contains__(self, key: object) -> bool:
@@ -216,7 +221,7 @@ class SafetensorsFile:
 
 # -- writing ------------------------------------------------------------------------------------------
 
-TensorData = Union[BytesLike, Callable[[], BytesLike]]
+TensorData = BytesLike | Callable[[], BytesLike]
 TensorEntry = tuple[str, Sequence[int], TensorData]  # (dtype, shape, bytes or a function giving them)
 
 
@@ -228,7 +233,9 @@ def _st_dtype(dtype: str, key: str) -> str:
     raise WeightsError(f"tensor {key!r}: unknown dtype {dtype!r}")
 
 
-def layout(tensors: Mapping[str, TensorEntry], metadata: Optional[Mapping[str, str]] = None) -> tuple[bytes, list[tuple[str, TensorData, int]]]:
+def layout(
+    tensors: Mapping[str, TensorEntry], metadata: Mapping[str, str] | None = None
+) -> tuple[bytes, list[tuple[str, TensorData, int]]]:
     """The padded header and the (key, data, nbytes) list in file order, as the reference library lays them out:
     widest dtype first (keeps every tensor aligned), then by key."""
     entries = []
@@ -265,7 +272,9 @@ def layout(tensors: Mapping[str, TensorEntry], metadata: Optional[Mapping[str, s
     return len(text).to_bytes(HEADER_LENGTH_BYTES, "little") + text, [(e[0], e[3], e[4]) for e in entries]
 
 
-def write(out: BinaryIO, tensors: Mapping[str, TensorEntry], metadata: Optional[Mapping[str, str]] = None) -> tuple[int, str]:
+def write(
+    out: BinaryIO, tensors: Mapping[str, TensorEntry], metadata: Mapping[str, str] | None = None
+) -> tuple[int, str]:
     """Stream a safetensors file into ``out``; returns its size and sha256 (hex)."""
     head, order = layout(tensors, metadata)
     h = hashlib.sha256(head)
@@ -282,7 +291,7 @@ def write(out: BinaryIO, tensors: Mapping[str, TensorEntry], metadata: Optional[
     return size, h.hexdigest()
 
 
-def to_bytes(tensors: Mapping[str, TensorEntry], metadata: Optional[Mapping[str, str]] = None) -> bytes:
+def to_bytes(tensors: Mapping[str, TensorEntry], metadata: Mapping[str, str] | None = None) -> bytes:
     """A whole safetensors file in memory."""
     import io
 
@@ -291,13 +300,15 @@ def to_bytes(tensors: Mapping[str, TensorEntry], metadata: Optional[Mapping[str,
     return buf.getvalue()
 
 
-def save_file(tensors: Mapping[str, TensorEntry], path: str, metadata: Optional[Mapping[str, str]] = None) -> tuple[int, str]:
+def save_file(
+    tensors: Mapping[str, TensorEntry], path: str, metadata: Mapping[str, str] | None = None
+) -> tuple[int, str]:
     """Write a safetensors file at ``path``; returns its size and sha256 (hex)."""
     with open(path, "wb") as f:
         return write(f, tensors, metadata)
 
 
-def load_file(source: SourceLike, name: Optional[str] = None) -> dict[str, tuple[str, tuple[int, ...], bytes]]:
+def load_file(source: SourceLike, name: str | None = None) -> dict[str, tuple[str, tuple[int, ...], bytes]]:
     """Every tensor of a safetensors file as (webinfer dtype, shape, bytes) — for tests and small files."""
     st = SafetensorsFile(source, name)
     return {k: (t.webinfer_dtype(f"{st.name}: "), t.shape, bytes(st.read(k))) for k, t in st.tensors.items()}

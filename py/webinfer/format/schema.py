@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable, Mapping
 from importlib import resources
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from ..errors import GraphError
 from .jsontext import ErrorType, json_path
@@ -57,7 +58,9 @@ class Issue:
 
     __slots__ = ("path", "_message", "types")
 
-    def __init__(self, path: tuple[str | int, ...], message: "str | Callable[[], str]", types: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, path: tuple[str | int, ...], message: str | Callable[[], str], types: tuple[str, ...] = ()
+    ) -> None:
         self.path = path
         self._message = message
         self.types = types  # set when the failure is a type mismatch (lets anyOf merge them)
@@ -69,7 +72,12 @@ class Issue:
         return self._message
 
 
-Check = Callable[[Any, tuple], Optional[Issue]]
+Check = Callable[[Any, tuple], Issue | None]
+
+
+def _later(template: str, *args: Any) -> Callable[[], str]:
+    """An Issue message formatted only when shown: ``template.format(*args)``, with ``args`` bound now."""
+    return lambda: template.format(*args)
 
 _TYPE_TESTS: dict[str, Callable[[Any], bool]] = {
     "object": lambda v: isinstance(v, dict),
@@ -127,7 +135,7 @@ class Validator:
     def is_valid(self, instance: Any) -> bool:
         return self._check(instance, ()) is None
 
-    def first_issue(self, instance: Any) -> Optional[Issue]:
+    def first_issue(self, instance: Any) -> Issue | None:
         return self._check(instance, ())
 
     def _resolve(self, ref: str) -> Mapping[str, Any]:
@@ -144,7 +152,7 @@ class Validator:
             return self._compiled[key]
         checks: list[Check] = []
 
-        def run(v: Any, path: tuple) -> Optional[Issue]:
+        def run(v: Any, path: tuple) -> Issue | None:
             for c in checks:
                 issue = c(v, path)
                 if issue is not None:
@@ -161,7 +169,7 @@ class Validator:
 def _ref(val: Validator, s: Mapping[str, Any]) -> Check:
     target: list[Check] = []
 
-    def check(v: Any, path: tuple) -> Optional[Issue]:
+    def check(v: Any, path: tuple) -> Issue | None:
         if not target:
             target.append(val._compile(val._resolve(s["$ref"])))
         return target[0](v, path)
@@ -173,7 +181,7 @@ def _type(val: Validator, s: Mapping[str, Any]) -> Check:
     types = (s["type"],) if isinstance(s["type"], str) else tuple(s["type"])
     tests = tuple(_TYPE_TESTS[t] for t in types)
 
-    def check(v: Any, path: tuple) -> Optional[Issue]:
+    def check(v: Any, path: tuple) -> Issue | None:
         for t in tests:
             if t(v):
                 return None
@@ -184,13 +192,15 @@ def _type(val: Validator, s: Mapping[str, Any]) -> Check:
 
 def _const(val: Validator, s: Mapping[str, Any]) -> Check:
     const = s["const"]
-    return lambda v, path: None if _equal(v, const) else Issue(path, lambda: f"must be {json.dumps(const)}, got {describe(v)}")
+    return lambda v, path: (
+        None if _equal(v, const) else Issue(path, lambda: f"must be {json.dumps(const)}, got {describe(v)}")
+    )
 
 
 def _enum(val: Validator, s: Mapping[str, Any]) -> Check:
     options = tuple(s["enum"])
 
-    def check(v: Any, path: tuple) -> Optional[Issue]:
+    def check(v: Any, path: tuple) -> Issue | None:
         for e in options:
             if _equal(v, e):
                 return None
@@ -204,7 +214,7 @@ def _strings(val: Validator, s: Mapping[str, Any]) -> Check:
     rx = re.compile(s["pattern"]) if "pattern" in s else None
     desc = s.get("description")
 
-    def check(v: Any, path: tuple) -> Optional[Issue]:
+    def check(v: Any, path: tuple) -> Issue | None:
         if not isinstance(v, str):
             return None
         if len(v) < lo:
@@ -221,7 +231,7 @@ def _strings(val: Validator, s: Mapping[str, Any]) -> Check:
 def _numbers(val: Validator, s: Mapping[str, Any]) -> Check:
     lo, hi = s.get("minimum"), s.get("maximum")
 
-    def check(v: Any, path: tuple) -> Optional[Issue]:
+    def check(v: Any, path: tuple) -> Issue | None:
         if not _is_number(v):
             return None
         if lo is not None and v < lo:
@@ -237,7 +247,7 @@ def _arrays(val: Validator, s: Mapping[str, Any]) -> Check:
     lo, hi = s.get("minItems", 0), s.get("maxItems")
     items = val._compile(s["items"]) if "items" in s else None
 
-    def check(v: Any, path: tuple) -> Optional[Issue]:
+    def check(v: Any, path: tuple) -> Issue | None:
         if not isinstance(v, list):
             return None
         if len(v) < lo:
@@ -263,7 +273,7 @@ def _objects(val: Validator, s: Mapping[str, Any]) -> Check:
     extra = val._compile(extra_schema) if isinstance(extra_schema, dict) else None
     names = val._compile(s["propertyNames"]) if "propertyNames" in s else None
 
-    def check(v: Any, path: tuple) -> Optional[Issue]:
+    def check(v: Any, path: tuple) -> Issue | None:
         if not isinstance(v, dict):
             return None
         for key in required:
@@ -277,12 +287,12 @@ def _objects(val: Validator, s: Mapping[str, Any]) -> Check:
             if names is not None:
                 issue = names(key, path + (key,))
                 if issue is not None:
-                    return Issue(issue.path, lambda issue=issue: f"bad key: {issue.message}")
+                    return Issue(issue.path, _later("bad key: {0.message}", issue))
             sub = props.get(key)
             if sub is not None:
                 issue = sub(item, path + (key,))
             elif extra_schema is False:
-                return Issue(path, lambda key=key: f"unknown key {key!r} (allowed: {allowed})")
+                return Issue(path, _later("unknown key {0!r} (allowed: {1})", key, allowed))
             elif extra is not None:
                 issue = extra(item, path + (key,))
             else:
@@ -297,7 +307,7 @@ def _objects(val: Validator, s: Mapping[str, Any]) -> Check:
 def _all_of(val: Validator, s: Mapping[str, Any]) -> Check:
     subs = [val._compile(x) for x in s["allOf"]]
 
-    def check(v: Any, path: tuple) -> Optional[Issue]:
+    def check(v: Any, path: tuple) -> Issue | None:
         for sub in subs:
             issue = sub(v, path)
             if issue is not None:
@@ -311,7 +321,7 @@ def _any_of(val: Validator, s: Mapping[str, Any]) -> Check:
     subs = [val._compile(x) for x in s["anyOf"]]
     desc = s.get("description")
 
-    def check(v: Any, path: tuple) -> Optional[Issue]:
+    def check(v: Any, path: tuple) -> Issue | None:
         issues = []
         for sub in subs:
             issue = sub(v, path)
@@ -327,7 +337,7 @@ def _one_of(val: Validator, s: Mapping[str, Any]) -> Check:
     subs = [val._compile(x) for x in s["oneOf"]]
     desc = s.get("description")
 
-    def check(v: Any, path: tuple) -> Optional[Issue]:
+    def check(v: Any, path: tuple) -> Issue | None:
         issues = [sub(v, path) for sub in subs]
         matched = sum(i is None for i in issues)
         if matched == 1:
@@ -343,7 +353,7 @@ def _not(val: Validator, s: Mapping[str, Any]) -> Check:
     sub = val._compile(s["not"])
     desc = s.get("description")
 
-    def check(v: Any, path: tuple) -> Optional[Issue]:
+    def check(v: Any, path: tuple) -> Issue | None:
         if sub(v, path) is not None:
             return None
         return Issue(path, lambda: f"{describe(v)} is not allowed here" + (f" ({desc})" if desc else ""))
@@ -360,7 +370,7 @@ _KEYWORD_CHECKS: tuple[tuple[tuple[str, ...], Callable[[Validator, Mapping[str, 
 )
 
 
-def _best(issues: list[Issue], path: tuple[str | int, ...], desc: Optional[str], v: Any) -> Issue:
+def _best(issues: list[Issue], path: tuple[str | int, ...], desc: str | None, v: Any) -> Issue:
     """The most telling issue among failed alternatives: one that got deeper into the value if any,
     else the alternatives' description, else their merged types."""
     deepest = max(issues, key=lambda i: len(i.path))

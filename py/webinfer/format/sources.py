@@ -12,8 +12,8 @@ from ..errors import WeightsError
 
 CHUNK = 1 << 20  # bytes read at a time when hashing or reading files
 
-BytesLike = Union[bytes, bytearray, memoryview]
-SourceLike = Union["ByteSource", BytesLike, str, "os.PathLike[str]", BinaryIO]
+BytesLike = bytes | bytearray | memoryview
+SourceLike = Union["ByteSource", BytesLike, str, "os.PathLike[str]", BinaryIO]  # noqa: UP007 - ByteSource is defined below
 
 
 class ByteSource:
@@ -63,7 +63,7 @@ class MemorySource(ByteSource):
 class PathSource(ByteSource):
     """A file on disk, opened for each read so that nothing stays open between lazy loads."""
 
-    def __init__(self, path: "str | os.PathLike[str]", name: str | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], name: str | None = None) -> None:
         self.path = os.fspath(path)
         self.name = name or os.path.basename(self.path)
         try:

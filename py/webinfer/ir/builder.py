@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from ..errors import GraphError
 from .dtypes import dtype_info
 from .graph import Constant, Graph, Node, check_name
 from .operand import OperandDesc, Shape, check_shape
-from .registry import OpSpec, all_ops, get_op
+from .registry import OpSpec, all_ops, get_op, op_suggestion
 
 
 class Operand:
@@ -16,7 +17,7 @@ class Operand:
 
     __slots__ = ("builder", "name", "desc")
 
-    def __init__(self, builder: "GraphBuilder", name: str, desc: OperandDesc) -> None:
+    def __init__(self, builder: GraphBuilder, name: str, desc: OperandDesc) -> None:
         self.builder = builder
         self.name = name
         self.desc = desc
@@ -37,46 +38,60 @@ class Operand:
         return f"Operand({self.name!r}, {self.desc})"
 
     # arithmetic sugar: x + y, x * 2.0, -x, x @ w
-    def _other(self, v: Any) -> "Operand":
+    def _other(self, v: Any) -> Operand:
         return v if isinstance(v, Operand) else self.builder.constant(v, dtype=self.dtype)
 
-    def __add__(self, v: Any) -> "Operand":
+    def __add__(self, v: Any) -> Operand:
         return self.builder.add(self, self._other(v))
 
-    def __radd__(self, v: Any) -> "Operand":
+    def __radd__(self, v: Any) -> Operand:
         return self.builder.add(self._other(v), self)
 
-    def __sub__(self, v: Any) -> "Operand":
+    def __sub__(self, v: Any) -> Operand:
         return self.builder.sub(self, self._other(v))
 
-    def __rsub__(self, v: Any) -> "Operand":
+    def __rsub__(self, v: Any) -> Operand:
         return self.builder.sub(self._other(v), self)
 
-    def __mul__(self, v: Any) -> "Operand":
+    def __mul__(self, v: Any) -> Operand:
         return self.builder.mul(self, self._other(v))
 
-    def __rmul__(self, v: Any) -> "Operand":
+    def __rmul__(self, v: Any) -> Operand:
         return self.builder.mul(self._other(v), self)
 
-    def __truediv__(self, v: Any) -> "Operand":
+    def __truediv__(self, v: Any) -> Operand:
         return self.builder.div(self, self._other(v))
 
-    def __rtruediv__(self, v: Any) -> "Operand":
+    def __rtruediv__(self, v: Any) -> Operand:
         return self.builder.div(self._other(v), self)
 
-    def __matmul__(self, v: "Operand") -> "Operand":
+    def __matmul__(self, v: Operand) -> Operand:
         return self.builder.matmul(self, v)
 
-    def __neg__(self) -> "Operand":
+    def __neg__(self) -> Operand:
         return self.builder.neg(self)
+
+
+class _NoSuggestions:
+    """An object with nothing in ``dir()``: the target of AttributeErrors that carry their own suggestion."""
+
+    def __dir__(self) -> list[str]:
+        return []
+
+
+_NO_SUGGESTIONS = _NoSuggestions()
 
 
 class GraphBuilder:
     """Builds a :class:`Graph`; every op in the registry is a method named after it."""
 
-    if TYPE_CHECKING:  # the op methods are generated from the registry below; tell type checkers so
-
-        def __getattr__(self, op: str) -> Callable[..., Any]: ...
+    def __getattr__(self, op: str) -> Callable[..., Any]:
+        """Only reached for names that are not ops (the op methods are generated below): say which op was meant."""
+        if op.startswith("__"):
+            raise AttributeError(op)
+        # obj=_NO_SUGGESTIONS: our message already suggests; Python's own "Did you mean" would say it twice
+        raise AttributeError(f"GraphBuilder has no op or method {op!r}{op_suggestion(op)}", name=op,
+                             obj=_NO_SUGGESTIONS)
 
     def __init__(self) -> None:
         self._inputs: dict[str, OperandDesc] = {}
@@ -88,7 +103,7 @@ class GraphBuilder:
         self._reserved: set[str] = set()
 
     @classmethod
-    def from_graph(cls, graph: Graph) -> "GraphBuilder":
+    def from_graph(cls, graph: Graph) -> GraphBuilder:
         """A builder holding ``graph``'s inputs and constants, with every name the graph uses reserved.
 
         Rewrites (e.g. :func:`webinfer.ir.decompose.expand_composites`) use it to re-add the graph's nodes
@@ -121,7 +136,7 @@ class GraphBuilder:
         except KeyError:
             raise GraphError(f"no operand named {name!r} in this builder") from None
 
-    def _own(self, x: Any, op: str, label: str) -> Optional[str]:
+    def _own(self, x: Any, op: str, label: str) -> str | None:
         if x is None:
             return None
         if not isinstance(x, Operand):
@@ -144,9 +159,9 @@ class GraphBuilder:
     def constant(
         self,
         value: Any,
-        dtype: Optional[str] = None,
-        shape: Optional[Sequence[int]] = None,
-        name: Optional[str] = None,
+        dtype: str | None = None,
+        shape: Sequence[int] | None = None,
+        name: str | None = None,
     ) -> Operand:
         """A constant from a numpy array, Tensor, nested list, scalar, or raw bytes (with dtype and shape)."""
         from ..tensor import Tensor
@@ -166,15 +181,16 @@ class GraphBuilder:
         return Operand(self, cname, desc)
 
     # -- ops -------------------------------------------------------------------------------------
-    def apply(self, op: str, inputs: Sequence[Any], attributes: Optional[Mapping[str, Any]] = None,
-              name: Optional[str] = None) -> list[Operand]:
+    def apply(self, op: str, inputs: Sequence[Any], attributes: Mapping[str, Any] | None = None,
+              name: str | None = None) -> list[Operand]:
         """Add one node of ``op``; returns its outputs (checked by the op's shape rule)."""
         spec = get_op(op)
         attrs = dict(attributes or {})
         if spec.variadic:
             labels = [f"{spec.inputs[0].name}[{i}]" for i in range(len(inputs))]
         else:
-            labels = [s.name for s in spec.inputs][: len(inputs)] + [f"#{i}" for i in range(len(spec.inputs), len(inputs))]
+            labels = ([s.name for s in spec.inputs][: len(inputs)]
+                      + [f"#{i}" for i in range(len(spec.inputs), len(inputs))])
         names = tuple(self._own(x, op, label) for x, label in zip(inputs, labels))
         node_name = name or self._fresh(op)
         if name is not None:
@@ -233,12 +249,12 @@ def _make_method(spec: OpSpec) -> Callable[..., Any]:
     input_names = [s.name for s in spec.inputs]
     attr_names = list(spec.attr_names)
 
-    def variadic(self: GraphBuilder, inputs: Sequence[Operand], *args: Any, name: Optional[str] = None,
+    def variadic(self: GraphBuilder, inputs: Sequence[Operand], *args: Any, name: str | None = None,
                  **kwargs: Any) -> Any:
         attrs = _collect(spec, attr_names, args, kwargs)
         return self.apply(spec.name, list(inputs), attrs, name)[0]
 
-    def fixed(self: GraphBuilder, *args: Any, name: Optional[str] = None, **kwargs: Any) -> Any:
+    def fixed(self: GraphBuilder, *args: Any, name: str | None = None, **kwargs: Any) -> Any:
         n_in = len(input_names)
         ins: list[Any] = list(args[:n_in])
         rest = args[n_in:]

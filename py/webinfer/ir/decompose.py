@@ -7,7 +7,7 @@ the registry entry (``OpSpec.decompose``), never here.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from ..errors import GraphError
 from .builder import GraphBuilder
@@ -22,7 +22,7 @@ def composite_ops() -> tuple[str, ...]:
     return tuple(spec.name for spec in all_ops() if spec.decompose is not None)
 
 
-def expand_composites(graph: Graph, ops: Optional[Iterable[str]] = None) -> Graph:
+def expand_composites(graph: Graph, ops: Iterable[str] | None = None) -> Graph:
     """``graph`` with every node of ``ops`` (default: all composites) replaced by its decomposition.
 
     Operand names of the untouched nodes, the inputs, constants and output names stay as they were;
@@ -37,7 +37,7 @@ def expand_composites(graph: Graph, ops: Optional[Iterable[str]] = None) -> Grap
     raise GraphError(f"expand_composites: still composites after {MAX_PASSES} passes (a decomposition loops?)")
 
 
-def _wanted(ops: Optional[Iterable[str]]) -> frozenset[str]:
+def _wanted(ops: Iterable[str] | None) -> frozenset[str]:
     if ops is None:
         return frozenset(composite_ops())
     if isinstance(ops, str):
@@ -45,7 +45,9 @@ def _wanted(ops: Optional[Iterable[str]]) -> frozenset[str]:
     names = frozenset(ops)
     for name in names:
         if get_op(name).decompose is None:
-            raise GraphError(f"expand_composites: {name} has no decomposition; composites are {', '.join(composite_ops())}")
+            raise GraphError(
+                f"expand_composites: {name} has no decomposition; composites are {', '.join(composite_ops())}"
+            )
     return names
 
 
@@ -65,6 +67,8 @@ def _expand_once(graph: Graph, wanted: frozenset[str]) -> Graph:
             raise GraphError(f"{node.label}: its decomposition gave {len(outs)} outputs, {len(node.outputs)} expected")
         for name, out in zip(node.outputs, outs):
             if out.desc != graph.operands[name]:
-                raise GraphError(f"{node.label}: decomposition output is {out.desc}, the op gives {graph.operands[name]}")
+                raise GraphError(
+                    f"{node.label}: decomposition output is {out.desc}, the op gives {graph.operands[name]}"
+                )
             rename[name] = out.name
     return b.build({k: b.operand(rename.get(v, v)) for k, v in graph.outputs.items()})

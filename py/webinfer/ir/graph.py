@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any
 
 from ..errors import GraphError
 from .operand import OperandDesc, check_dim, fmt_shape
@@ -27,7 +28,7 @@ class Node:
     """One op application: inputs and outputs are operand names (``None`` for an absent optional input)."""
 
     op: str
-    inputs: tuple[Optional[str], ...]
+    inputs: tuple[str | None, ...]
     outputs: tuple[str, ...]
     attributes: Mapping[str, Any] = field(default_factory=dict)
     name: str = ""
@@ -75,7 +76,9 @@ class Constant:
             assert self._loader is not None
             mv = memoryview(self._loader()).cast("B")
             if mv.nbytes != self.desc.byte_length:
-                raise GraphError(f"constant {self.desc}: loader gave {mv.nbytes} bytes, {self.desc.byte_length} expected")
+                raise GraphError(
+                    f"constant {self.desc}: loader gave {mv.nbytes} bytes, {self.desc.byte_length} expected"
+                )
             self._data = mv
         return self._data
 
@@ -99,7 +102,7 @@ class Graph:
         constants: Mapping[str, Constant],
         nodes: Sequence[Node],
         outputs: Mapping[str, str],
-        metadata: Optional[Mapping[str, Any]] = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         from .registry import infer_node  # registry imports graph types; resolve at call time
 
@@ -114,7 +117,7 @@ class Graph:
                 raise GraphError(f"graph input {name!r}: expected an OperandDesc, got {type(desc).__name__}")
             self.inputs[name] = desc
             defined[name] = "input"
-        for name, const in self.constants.items():
+        for name in self.constants:
             check_name(name, "constant")
             if name in defined:
                 raise GraphError(f"constant {name!r}: the name is already used by an {defined[name]}")
@@ -151,7 +154,9 @@ class Graph:
         for out_name, operand in outputs.items():
             check_name(out_name, "graph output")
             if operand not in self.operands:
-                raise GraphError(f"graph output {out_name!r} refers to {operand!r}, which no input, constant or node defines")
+                raise GraphError(
+                    f"graph output {out_name!r} refers to {operand!r}, which no input, constant or node defines"
+                )
             self.outputs[out_name] = operand
 
     # -- queries ---------------------------------------------------------------------------------
@@ -182,7 +187,7 @@ class Graph:
         return all(d.is_static for d in self.inputs.values())
 
     # -- transforms ------------------------------------------------------------------------------
-    def pruned(self) -> "Graph":
+    def pruned(self) -> Graph:
         """The graph without nodes and constants that no output depends on (inputs are kept)."""
         producer = self.producer()
         live: set[str] = set()
@@ -200,7 +205,7 @@ class Graph:
         constants = {k: c for k, c in self.constants.items() if k in live}
         return Graph(self.inputs, constants, nodes, self.outputs, self.metadata)
 
-    def specialize(self, bindings: Mapping[str, int]) -> "Graph":
+    def specialize(self, bindings: Mapping[str, int]) -> Graph:
         """The same graph with symbolic dims bound to sizes; every shape is re-checked with them."""
         missing = [s for s in self.symbols if s not in bindings]
         if missing:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from .operand import OperandDesc, fmt_shape
 
@@ -53,7 +54,7 @@ class OpCase:
     """One application of an op: valid (``outputs`` set) or must-raise (``error`` fragments set)."""
 
     op: str
-    inputs: tuple[Optional[OperandDesc], ...]
+    inputs: tuple[OperandDesc | None, ...]
     attrs: Mapping[str, Any] = field(default_factory=dict)
     outputs: tuple[OperandDesc, ...] = ()
     error: tuple[str, ...] = ()
@@ -80,7 +81,7 @@ class OpCase:
         tag = f"[{self.note}]" if self.note else ""
         return f"{self.op}({ins}{';' + attrs if attrs else ''}){tag}"
 
-    def static_inputs(self) -> list[Optional[OperandDesc]]:
+    def static_inputs(self) -> list[OperandDesc | None]:
         """Input descriptors with ``bind`` applied."""
         return [None if i is None else i.bind(self.bind) for i in self.inputs]
 
@@ -91,21 +92,22 @@ def _short(v: Any) -> str:
     return str(v)
 
 
-def _descs(items: Sequence[Optional[str]]) -> tuple[Optional[OperandDesc], ...]:
+def _descs(items: Sequence[str | None]) -> tuple[OperandDesc | None, ...]:
     return tuple(None if i is None else T(i) for i in items)
 
 
 CASES: list[OpCase] = []
 
 
-def ok(op: str, inputs: Sequence[Optional[str]], outputs: str | Sequence[str], *, data: Optional[Mapping[int, Data]] = None,
-       bind: Optional[Mapping[str, int]] = None, note: str = "", **attrs: Any) -> None:
+def ok(op: str, inputs: Sequence[str | None], outputs: str | Sequence[str], *, data: Mapping[int, Data] | None = None,
+       bind: Mapping[str, int] | None = None, note: str = "", **attrs: Any) -> None:
     """Register a valid case of ``op`` producing ``outputs``."""
     outs = [outputs] if isinstance(outputs, str) else list(outputs)
-    CASES.append(OpCase(op, _descs(inputs), attrs, tuple(T(o) for o in outs), (), dict(data or {}), dict(bind or {}), note))
+    CASES.append(OpCase(op, _descs(inputs), attrs, tuple(T(o) for o in outs), (), dict(data or {}), dict(bind or {}),
+                        note))
 
 
-def bad(op: str, inputs: Sequence[Optional[str]], *fragments: str, note: str = "", **attrs: Any) -> None:
+def bad(op: str, inputs: Sequence[str | None], *fragments: str, note: str = "", **attrs: Any) -> None:
     """Register a must-raise case: the GraphError must name ``op`` and contain every fragment."""
     CASES.append(OpCase(op, _descs(inputs), attrs, (), tuple(fragments), note=note))
 
@@ -126,7 +128,8 @@ for _op in BINARY + COMPARE:
     ok(_op, ["f32[]", "f32[5]"], f"{_out}[5]", note="scalar")
     ok(_op, ["f32[0, 3]", "f32[1, 3]"], f"{_out}[0, 3]", note="empty")
     ok(_op, ["f16[4]", "f16[4]"], f"{'u8' if _op in COMPARE else 'f16'}[4]")
-    ok(_op, ["f32[12, 1]", "f32[1, 12]"], f"{_out}[12, 12]", data={0: ("values", EDGE), 1: ("values", EDGE)}, note="edge")
+    ok(_op, ["f32[12, 1]", "f32[1, 12]"], f"{_out}[12, 12]", data={0: ("values", EDGE), 1: ("values", EDGE)},
+       note="edge")
     ok(_op, ["f32[batch, 384]", "f32[384]"], f"{_out}[batch, 384]", bind={"batch": 2})
     ok(_op, ["f32[batch, 1]", "f32[1, 5]"], f"{_out}[batch, 5]", bind={"batch": 3})
     bad(_op, ["f32[2, 3]", "f32[4]"], "shapes cannot be broadcast", "a is [2, 3]", "b is [4]")
@@ -136,14 +139,16 @@ for _op in BINARY + COMPARE:
 _SMALL_INTS = {0: ("int", -20, 20), 1: ("choice", (-3, -2, -1, 0, 1, 2, 5))}
 for _op in ("add", "sub", "mul", "max", "min", "div"):
     ok(_op, ["i32[3, 4]", "i32[4]"], "i32[3, 4]", data=_SMALL_INTS)
-    ok(_op, ["i8[6]", "i8[6]"], "i8[6]", data={0: ("values", (-128, 127, -7, 7, 100, -100)), 1: ("values", (1, -1, 2, -2, 3, 3))})
+    ok(_op, ["i8[6]", "i8[6]"], "i8[6]",
+       data={0: ("values", (-128, 127, -7, 7, 100, -100)), 1: ("values", (1, -1, 2, -2, 3, 3))})
     ok(_op, ["u8[5]", "u8[5]"], "u8[5]", data={0: ("values", (0, 255, 7, 200, 3)), 1: ("values", (1, 2, 0, 3, 7))})
 for _op in COMPARE:
     ok(_op, ["i64[3, 4]", "i64[4]"], "u8[3, 4]", data={0: ("int", -2, 2), 1: ("int", -2, 2)})
 ok("pow", ["f32[3, 4]", "f32[4]"], "f32[3, 4]", data={0: ("uniform", 0.1, 3.0)}, note="positive base")
-ok("pow", ["i32[7]", "i32[7]"], "i32[7]", data={0: ("values", (2, 1, -1, -1, 0, 3, -2)), 1: ("values", (-1, -3, -3, -2, -1, 2, 3))})
-ok("div", ["i64[6]", "i64[6]"], "i64[6]", data={0: ("values", (7, -7, 7, -7, 0, 5)), 1: ("values", (2, 2, -2, -2, 3, 0))},
-   note="truncation")
+ok("pow", ["i32[7]", "i32[7]"], "i32[7]",
+   data={0: ("values", (2, 1, -1, -1, 0, 3, -2)), 1: ("values", (-1, -3, -3, -2, -1, 2, 3))})
+ok("div", ["i64[6]", "i64[6]"], "i64[6]",
+   data={0: ("values", (7, -7, 7, -7, 0, 5)), 1: ("values", (2, 2, -2, -2, 3, 0))}, note="truncation")
 
 # ---- compare family extras, logical_not, where ------------------------------------------------------
 ok("logical_not", ["u8[3, 4]"], "u8[3, 4]", data={0: ("choice", (0, 1, 2, 255))})
@@ -227,7 +232,8 @@ for _k in (16, 64):  # mixed signs, mostly positive: tests/ir/test_case_data.py 
     ok("matmul", [f"f32[3, {_k}]", f"f32[{_k}, 5]"], "f32[3, 5]", data={0: MIXED, 1: MIXED}, note="mixed sign")
 bad("matmul", ["f32[2, 3]", "f32[4, 5]"], "inner dimensions differ: a is [2, 3], b is [4, 5]")
 bad("matmul", ["f32[3]", "f32[3, 4]"], "input 'a' must have rank >= 2", "[3]")
-bad("matmul", ["f32[2, 2, 3]", "f32[3, 3, 4]"], "batch dimensions cannot be broadcast", "a is [2, 2, 3]", "b is [3, 3, 4]")
+bad("matmul", ["f32[2, 2, 3]", "f32[3, 3, 4]"], "batch dimensions cannot be broadcast", "a is [2, 2, 3]",
+    "b is [3, 3, 4]")
 bad("matmul", ["f32[2, 3]", "f16[3, 4]"], "input 'b' has dtype float16")
 bad("matmul", ["i8[2, 3]", "i8[3, 4]"], "input 'a' has dtype int8")
 
@@ -253,8 +259,8 @@ ok("softmax", ["f32[2, 5]"], "f32[2, 5]")
 ok("softmax", ["f32[3, 4, 5]"], "f32[3, 4, 5]", axis=1)
 ok("softmax", ["f32[3, 4, 5]"], "f32[3, 4, 5]", axis=0)
 ok("softmax", ["f32[4, 3]"], "f32[4, 3]", axis=-2, data={0: ("normal", 30.0)}, note="large")
-ok("softmax", ["f32[4, 3]"], "f32[4, 3]", data={0: ("values", (0.0, 1.0, -INF, -INF, 2.0, 3.0, INF, 0.0, 1.0, NAN, 1.0, 2.0))},
-   note="edge")
+ok("softmax", ["f32[4, 3]"], "f32[4, 3]",
+   data={0: ("values", (0.0, 1.0, -INF, -INF, 2.0, 3.0, INF, 0.0, 1.0, NAN, 1.0, 2.0))}, note="edge")
 ok("softmax", ["f32[1]"], "f32[1]")
 ok("softmax", ["f32[0, 3]"], "f32[0, 3]")
 ok("softmax", ["f16[2, 6]"], "f16[2, 6]")
@@ -285,7 +291,8 @@ ok("batch_normalization", ["f32[2, 3, 4, 4]", "f32[3]", "f32[3]", "f32[3]", "f32
    data={2: ("uniform", 0.1, 2.0)})
 ok("batch_normalization", ["f32[2, 4, 4, 3]", "f32[3]", "f32[3]"], "f32[2, 4, 4, 3]", data={2: ("uniform", 0.1, 2.0)},
    axis=-1, epsilon=1e-3, note="nhwc")
-ok("batch_normalization", ["f32[5, 3]", "f32[3]", "f32[3]", None, "f32[3]"], "f32[5, 3]", data={2: ("uniform", 0.1, 2.0)})
+ok("batch_normalization", ["f32[5, 3]", "f32[3]", "f32[3]", None, "f32[3]"], "f32[5, 3]",
+   data={2: ("uniform", 0.1, 2.0)})
 ok("batch_normalization", ["f32[6]", "f32[6]", "f32[6]", "f32[6]"], "f32[6]", data={2: ("uniform", 0.1, 2.0)}, axis=0)
 ok("batch_normalization", ["f32[0, 2, 3]", "f32[2]", "f32[2]"], "f32[0, 2, 3]", data={2: ("uniform", 0.1, 2.0)})
 ok("batch_normalization", ["f16[2, 3, 2]", "f16[3]", "f16[3]", "f16[3]", "f16[3]"], "f16[2, 3, 2]",
@@ -405,7 +412,8 @@ ok("pad", ["f32[3, 4]"], "f32[7, 7]", beginning_padding=[2, 3], ending_padding=[
 ok("pad", ["f32[2, 3, 4]"], "f32[2, 5, 6]", beginning_padding=[0, 1, 1], ending_padding=[0, 1, 1], mode="reflection")
 ok("pad", ["i32[2, 2]"], "i32[3, 3]", beginning_padding=[1, 0], ending_padding=[0, 1], value=7.0)
 ok("pad", ["f32[0, 2]"], "f32[2, 2]", beginning_padding=[1, 0], ending_padding=[1, 0], value=3.0)
-ok("pad", ["f32[batch, 3]"], "f32[batch, 5]", beginning_padding=[0, 1], ending_padding=[0, 1], mode="edge", bind={"batch": 2})
+ok("pad", ["f32[batch, 3]"], "f32[batch, 5]", beginning_padding=[0, 1], ending_padding=[0, 1], mode="edge",
+   bind={"batch": 2})
 bad("pad", ["f32[2, 3]"], "axis 0: reflection padding 2/0 must be smaller than the dim 2", beginning_padding=[2, 0],
     ending_padding=[0, 0], mode="reflection")
 bad("pad", ["f32[2, 3]"], "beginning_padding and ending_padding need 2 entries for [2, 3]", beginning_padding=[1],
@@ -421,7 +429,8 @@ ok("conv2d", ["f32[1, 2, 5, 5]", "f32[3, 2, 3, 3]"], "f32[1, 3, 3, 3]")
 ok("conv2d", ["f32[2, 3, 7, 6]", "f32[4, 3, 3, 2]", "f32[4]"], "f32[2, 4, 3, 4]", padding=[1, 0, 2, 1], strides=[2, 2])
 ok("conv2d", ["f32[1, 2, 9, 9]", "f32[2, 2, 3, 3]"], "f32[1, 2, 5, 3]", dilations=[2, 3], padding=[0, 0, 0, 0])
 ok("conv2d", ["f32[1, 4, 6, 6]", "f32[6, 2, 3, 3]", "f32[6]"], "f32[1, 6, 4, 4]", groups=2)
-ok("conv2d", ["f32[2, 3, 5, 5]", "f32[6, 1, 3, 3]"], "f32[2, 6, 5, 5]", groups=3, padding=[1, 1, 1, 1], note="depthwise x2")
+ok("conv2d", ["f32[2, 3, 5, 5]", "f32[6, 1, 3, 3]"], "f32[2, 6, 5, 5]", groups=3, padding=[1, 1, 1, 1],
+   note="depthwise x2")
 ok("conv2d", ["f32[1, 5, 6, 3]", "f32[3, 3, 3, 4]"], "f32[1, 3, 4, 4]", input_layout="nhwc", filter_layout="hwio")
 ok("conv2d", ["f32[2, 6, 6, 4]", "f32[6, 3, 3, 2]"], "f32[2, 3, 3, 6]", input_layout="nhwc", filter_layout="ohwi",
    groups=2, strides=[2, 2], padding=[1, 0, 1, 0])
@@ -440,7 +449,8 @@ bad("conv2d", ["f32[1, 3, 5, 5]", "f32[4, 2, 3, 3]"], "filter [4, 2, 3, 3] (oihw
     "input has 3 channels")
 bad("conv2d", ["f32[1, 4, 5, 5]", "f32[3, 2, 3, 3]"], "groups 2 must divide input channels 4 and output channels 3",
     groups=2)
-bad("conv2d", ["f32[1, 2, 2, 2]", "f32[1, 2, 3, 3]"], "height: the window (3 with dilation) is larger than the padded input (2)")
+bad("conv2d", ["f32[1, 2, 2, 2]", "f32[1, 2, 3, 3]"],
+    "height: the window (3 with dilation) is larger than the padded input (2)")
 bad("conv2d", ["f32[1, 2, 5, 5]", "f32[3, 2, 3, 3]", "f32[2]"], "bias must be [3]", "got [2]")
 bad("conv2d", ["f32[2, 5, 5]", "f32[3, 2, 3, 3]"], "input must have rank 4 (nchw), got [2, 5, 5]")
 bad("conv2d", ["f32[1, 2, 5, 5]", "f32[3, 2, 3, 3]"], "attribute 'filter_layout' is 'iohw'", filter_layout="iohw")

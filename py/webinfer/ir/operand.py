@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Union
+from typing import Any
 
 from ..errors import GraphError
 from .dtypes import DType, dtype_info
 
-Dim = Union[int, str]
+Dim = int | str
 Shape = tuple[Dim, ...]
 
 MAX_RANK = 8
@@ -24,8 +25,11 @@ def check_dim(d: object, where: str) -> Dim:
             raise GraphError(f"{where}: dimension {d} is out of range [0, {MAX_DIM}]")
         return d
     if isinstance(d, str):
-        if not d or len(d) > 64 or not d.isascii() or not (d[0].isalpha() or d[0] == "_") or not all(c.isalnum() or c == "_" for c in d):
-            raise GraphError(f"{where}: symbolic dimension {d!r} must be a name like 'batch' (ASCII letters, digits, _)")
+        if (not d or len(d) > 64 or not d.isascii() or not (d[0].isalpha() or d[0] == "_")
+                or not all(c.isalnum() or c == "_" for c in d)):
+            raise GraphError(
+                f"{where}: symbolic dimension {d!r} must be a name like 'batch' (ASCII letters, digits, _)"
+            )
         return d
     raise GraphError(f"{where}: dimension {d!r} is a {type(d).__name__}, expected an int or a name")
 
@@ -99,7 +103,7 @@ class OperandDesc:
     def byte_length(self) -> int:
         return self.size * self.info.itemsize
 
-    def bind(self, bindings: Mapping[str, int]) -> "OperandDesc":
+    def bind(self, bindings: Mapping[str, int]) -> OperandDesc:
         """The same descriptor with symbolic dims replaced by their bound sizes where known."""
         return OperandDesc(self.dtype, tuple(bindings.get(d, d) if isinstance(d, str) else d for d in self.shape))
 

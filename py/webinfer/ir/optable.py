@@ -9,7 +9,8 @@ be imported here (not written yet, or browser-only) shows "—".
 from __future__ import annotations
 
 import importlib
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .dtypes import ALL_TYPES
 from .registry import OpSpec, all_ops
@@ -29,7 +30,7 @@ _SHORT = {"float32": "f32", "float16": "f16", "int32": "i32", "uint32": "u32", "
 SUPPORTED, MISSING, UNKNOWN = "✓", "✗", "—"
 
 
-def backend_table(backend: str) -> Optional[Mapping[str, Any]]:
+def backend_table(backend: str) -> Mapping[str, Any] | None:
     """The op-name-keyed table of ``backend``, or None when it cannot be imported here."""
     for module, attr in BACKEND_TABLES.get(backend, ()):
         try:
@@ -41,7 +42,7 @@ def backend_table(backend: str) -> Optional[Mapping[str, Any]]:
     return None
 
 
-def status(table: Optional[Mapping[str, Any]], op: str) -> str:
+def status(table: Mapping[str, Any] | None, op: str) -> str:
     """One cell: ✓ (has a kernel), ✗ reason (recorded as unsupported, or absent), — (no table here)."""
     if table is None:
         return UNKNOWN
@@ -92,7 +93,7 @@ def markdown(backends: Sequence[str] = tuple(BACKEND_TABLES)) -> str:
 START, END = "<!-- optable:start -->", "<!-- optable:end -->"
 
 
-def embedded(text: str) -> Optional[str]:
+def embedded(text: str) -> str | None:
     """The table currently between the markers in ``text`` (None without markers)."""
     if START not in text or END not in text:
         return None
@@ -114,7 +115,7 @@ def write_into(path: str) -> bool:
     return new != text
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m webinfer.ir.optable [--write FILE]``."""
     import sys
 

@@ -9,8 +9,9 @@ same names; tests check that each table covers this registry.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+from typing import Any
 
 from ..errors import GraphError
 from .dtypes import DTYPES
@@ -28,8 +29,8 @@ class Tolerance:
     outputs are compared exactly.
     """
 
-    ulp: Optional[float] = None
-    abs: Optional[float] = None
+    ulp: float | None = None
+    abs: float | None = None
 
     def __str__(self) -> str:
         parts = []
@@ -50,7 +51,7 @@ class Attr:
     name: str
     kind: str  # int float bool str dtype ints floats dims int_or_ints
     default: Any = REQUIRED
-    choices: Optional[tuple[str, ...]] = None
+    choices: tuple[str, ...] | None = None
     optional: bool = False  # None is a legal value
 
     def normalize(self, op: str, value: Any) -> Any:
@@ -114,8 +115,8 @@ def _float(value: Any, where: str) -> float:
 class Call:
     """One application of an op being checked: its input descriptors and normalized attributes."""
 
-    spec: "OpSpec"
-    inputs: list[Optional[OperandDesc]]
+    spec: OpSpec
+    inputs: list[OperandDesc | None]
     attrs: dict[str, Any]
     node: str = ""
 
@@ -127,7 +128,7 @@ class Call:
         where = f"{self.op} (node {self.node!r})" if self.node else self.op
         return GraphError(f"{where}: {message}")
 
-    def input(self, name: str) -> Optional[OperandDesc]:
+    def input(self, name: str) -> OperandDesc | None:
         return self.inputs[self.spec.input_index(name)]
 
     def __getitem__(self, name: str) -> Any:
@@ -146,7 +147,7 @@ class InputSpec:
     dtypes: tuple[str, ...]
     optional: bool = False
     variadic: bool = False
-    same_dtype_as: Optional[str] = None  # must match this other input's dtype
+    same_dtype_as: str | None = None  # must match this other input's dtype
 
 
 @dataclass
@@ -161,7 +162,7 @@ class OpSpec:
     family: str
     doc: str = ""
     num_outputs: Callable[[Mapping[str, Any], int], int] = lambda attrs, n_inputs: 1
-    decompose: Optional[Callable[..., Any]] = None  # (builder, inputs, attrs) -> list[Operand]
+    decompose: Callable[..., Any] | None = None  # (builder, inputs, attrs) -> list[Operand]
     symbolic_attrs: tuple[str, ...] = ()  # attrs holding dims that may be symbolic names
     multi_output: bool = False  # the builder method returns a list
     notes: str = ""
@@ -207,13 +208,15 @@ class OpSpec:
         """A short human description of the tolerance rule (for the op table)."""
         return getattr(self.tolerance, "doc", "")
 
-    def call(self, inputs: Sequence[Optional[OperandDesc]], attrs: Mapping[str, Any], node: str = "") -> Call:
+    def call(self, inputs: Sequence[OperandDesc | None], attrs: Mapping[str, Any], node: str = "") -> Call:
         """A checked ``Call`` (inputs padded, attributes normalized) for tolerance and kernel lookups."""
         call = Call(self, list(inputs), self.normalize_attrs(attrs, node), node)
         _check_inputs(call)
         return call
 
-    def check(self, inputs: Sequence[Optional[OperandDesc]], attrs: Mapping[str, Any], node: str = "") -> list[OperandDesc]:
+    def check(
+        self, inputs: Sequence[OperandDesc | None], attrs: Mapping[str, Any], node: str = ""
+    ) -> list[OperandDesc]:
         """Validate one application and return its output descriptors."""
         call = self.call(inputs, attrs, node)
         try:
@@ -255,12 +258,17 @@ def _check_inputs(call: Call) -> None:
         if s.same_dtype_as is not None:
             other = call.input(s.same_dtype_as)
             if other is not None and other.dtype != d.dtype:
-                raise call.error(f"input {label!r} has dtype {d.dtype} but {s.same_dtype_as!r} has {other.dtype}; they must match")
+                raise call.error(
+                    f"input {label!r} has dtype {d.dtype} but {s.same_dtype_as!r} has {other.dtype}; they must match"
+                )
     if spec.variadic:
         first = call.inputs[0]
         for idx, d in enumerate(call.inputs):
             if d is not None and first is not None and d.dtype != first.dtype:
-                raise call.error(f"input {spec.inputs[0].name}[{idx}] has dtype {d.dtype}, input 0 has {first.dtype}; they must match")
+                raise call.error(
+                    f"input {spec.inputs[0].name}[{idx}] has dtype {d.dtype}, input 0 has {first.dtype}; "
+                    "they must match"
+                )
 
 
 REGISTRY: dict[str, OpSpec] = {}
@@ -280,7 +288,21 @@ def get_op(name: str) -> OpSpec:
     try:
         return REGISTRY[name]
     except (KeyError, TypeError):
-        raise GraphError(f"unknown op {name!r}") from None
+        raise GraphError(f"unknown op {name!r}{op_suggestion(name)}") from None
+
+
+def op_suggestion(name: object) -> str:
+    """'; did you mean 'layer_normalization'?' for a misspelt or camelCase op name (else '')."""
+    if not isinstance(name, str):
+        return ""
+    import difflib
+    import re
+
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()  # WebNN's JS spelling: layerNormalization
+    if snake != name and snake in REGISTRY:
+        return f"; did you mean {snake!r} (ops use snake_case)?"
+    close = difflib.get_close_matches(snake, list(REGISTRY), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else "; see webinfer.all_ops()"
 
 
 def all_ops() -> Iterator[OpSpec]:
@@ -289,7 +311,7 @@ def all_ops() -> Iterator[OpSpec]:
     return iter(sorted(REGISTRY.values(), key=lambda s: (s.family, s.name)))
 
 
-def infer_node(node: Node, inputs: Sequence[Optional[OperandDesc]]) -> list[OperandDesc]:
+def infer_node(node: Node, inputs: Sequence[OperandDesc | None]) -> list[OperandDesc]:
     """Check one node against its op's rule and return its output descriptors."""
     spec = get_op(node.op)
     outs = spec.check(inputs, node.attributes, node.name)
@@ -344,7 +366,7 @@ def normalize_axis(call: Call, axis: int, rank: int, what: str = "axis") -> int:
     return axis % rank
 
 
-def normalize_axes(call: Call, axes: Optional[Sequence[int]], rank: int, what: str = "axes") -> tuple[int, ...]:
+def normalize_axes(call: Call, axes: Sequence[int] | None, rank: int, what: str = "axes") -> tuple[int, ...]:
     """Distinct axes in [0, rank) (None: all of them)."""
     if axes is None:
         return tuple(range(rank))
@@ -359,7 +381,7 @@ def normalize_axes(call: Call, axes: Optional[Sequence[int]], rank: int, what: s
     return tuple(out)
 
 
-def dims_product(dims: Sequence[Dim]) -> Optional[int]:
+def dims_product(dims: Sequence[Dim]) -> int | None:
     """The number of elements, or None when a dim is symbolic."""
     n = 1
     for d in dims:
@@ -369,7 +391,7 @@ def dims_product(dims: Sequence[Dim]) -> Optional[int]:
     return n
 
 
-def static_count(call: Call, dim: Optional[Dim], what: str) -> int:
+def static_count(call: Call, dim: Dim | None, what: str) -> int:
     """A dim a tolerance depends on; symbolic ones must be bound first (``Graph.specialize``)."""
     if not isinstance(dim, int):
         raise call.error(f"the tolerance depends on {what}, which is symbolic here; specialize the graph first")

@@ -9,7 +9,7 @@ only; integers compare exactly. Needs numpy (host only); the IR itself does not 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import GraphError
 from .graph import Graph, Node
@@ -25,7 +25,7 @@ def node_tolerance(graph: Graph, node: Node) -> Tolerance:
     return spec.tolerance(spec.call(descs, node.attributes, node.name))
 
 
-def op_tolerance(op: str, inputs: list[Any], attrs: Optional[dict[str, Any]] = None) -> Tolerance:
+def op_tolerance(op: str, inputs: list[Any], attrs: dict[str, Any] | None = None) -> Tolerance:
     """The tolerance of one application of ``op`` to operand descriptors ``inputs``."""
     spec = get_op(op)
     return spec.tolerance(spec.call(inputs, attrs or {}))

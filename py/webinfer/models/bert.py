@@ -91,7 +91,8 @@ class BertConfig:
         cfg = cls(**values)
         if cfg.hidden_size % cfg.num_attention_heads:
             raise GraphError(
-                f"bert config: hidden_size {cfg.hidden_size} is not divisible by num_attention_heads {cfg.num_attention_heads}"
+                f"bert config: hidden_size {cfg.hidden_size} is not divisible by "
+                f"num_attention_heads {cfg.num_attention_heads}"
             )
         return cfg
 
@@ -154,7 +155,8 @@ def build_bert(
         # -- self-attention: one fused QKV projection, heads split with reshape/transpose/split ----------
         q_w = _scaled(w.get(p + "attention.self.query.weight"), scale)
         q_b = _scaled(w.get(p + "attention.self.query.bias"), scale)
-        qkv_w = _transpose(q_w + w.get(p + "attention.self.key.weight") + w.get(p + "attention.self.value.weight"), 3 * H, H)
+        kv_w = w.get(p + "attention.self.key.weight") + w.get(p + "attention.self.value.weight")
+        qkv_w = _transpose(q_w + kv_w, 3 * H, H)
         qkv_b = q_b + w.get(p + "attention.self.key.bias") + w.get(p + "attention.self.value.bias")
         qkv = g.add(g.matmul(x, b.weight(n + "attention.qkv.weight", qkv_w, [H, 3 * H])),
                     b.weight(n + "attention.qkv.bias", qkv_b, [3 * H]))

@@ -111,11 +111,16 @@ def build_from_dir(
     return graph, facts
 
 
-def build_minilm(weights_dtype: str = "float32", source: str | os.PathLike[str] | None = None) -> tuple[Graph, dict[str, Any]]:
+def build_minilm(
+    weights_dtype: str = "float32", source: str | os.PathLike[str] | None = None
+) -> tuple[Graph, dict[str, Any]]:
     """all-MiniLM-L6-v2's graph (mean pooling, L2-normalized) from ``source`` or the installed package."""
     graph, facts = build_from_dir(source if source is not None else minilm_path(), weights_dtype=weights_dtype)
     facts["model"] = MODEL_NAME
     return graph, facts
 
 
-__all__ = ["MODEL_NAME", "ModelFilesNotFound", "SafetensorsWeights", "build_from_dir", "build_minilm", "check_model_dir", "minilm_path"]
+__all__ = [
+    "MODEL_NAME", "ModelFilesNotFound", "SafetensorsWeights", "build_from_dir", "build_minilm", "check_model_dir",
+    "minilm_path",
+]

@@ -62,13 +62,17 @@ class SentenceEncoder:
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
             raise InputError(f"SentenceEncoder: max_length must be an integer >= 2, got {max_length!r}")
         self.max_length = min(max_length, limit) if limit else max_length
-        if pad_to_multiple_of is not None and (isinstance(pad_to_multiple_of, bool) or not isinstance(pad_to_multiple_of, int)
-                                               or pad_to_multiple_of < 1):
-            raise InputError(f"SentenceEncoder: pad_to_multiple_of must be a positive integer, got {pad_to_multiple_of!r}")
+        if pad_to_multiple_of is not None and (
+            isinstance(pad_to_multiple_of, bool) or not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1
+        ):
+            raise InputError(
+                f"SentenceEncoder: pad_to_multiple_of must be a positive integer, got {pad_to_multiple_of!r}"
+            )
         self.pad_to_multiple_of = pad_to_multiple_of
         self.pad_id = tokenizer.pad_token_id
         t0 = time.perf_counter()
         self.session = compile_graph(graph, backend, **compile_options)
+        self._ran_on: tuple[str | None, str | None] | None = None  # (backend, device) of the last batch's output
         self.stats: dict[str, Any] = {
             "compile_ms": (time.perf_counter() - t0) * 1e3, "texts": 0, "batches": 0, "tokens": 0,
             "tokenize_ms": 0.0, "run_ms": 0.0, "total_ms": 0.0, "shapes": [],
@@ -92,7 +96,9 @@ class SentenceEncoder:
         return cls._from_manifest(graph, tokenizer, manifest, files, backend, options)
 
     @classmethod
-    async def load_async(cls, path_or_url: str | os.PathLike[str], backend: str = "auto", **options: Any) -> SentenceEncoder:
+    async def load_async(
+        cls, path_or_url: str | os.PathLike[str], backend: str = "auto", **options: Any
+    ) -> SentenceEncoder:
         """``load`` for the browser's event loop: files come with ``fetch`` (awaited, no JSPI needed)."""
         files = _Files(path_or_url)
         manifest = _read_manifest(await files.read_async(MANIFEST), files.where(MANIFEST))
@@ -174,7 +180,8 @@ class SentenceEncoder:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<SentenceEncoder {self.metadata.get('model') or ''} dim={self.dimension} backend={self.session.backend}>"
+        model = self.metadata.get("model") or ""
+        return f"<SentenceEncoder {model} dim={self.dimension} backend={self.session.backend}>"
 
     # -- internals ---------------------------------------------------------------------------------------
     def _plan(self, texts: str | Sequence[str], batch_size: int) -> _Plan:
@@ -185,7 +192,9 @@ class SentenceEncoder:
         try:
             texts = list(texts)
         except TypeError:  # None, a number: say what is wrong rather than "object is not iterable"
-            raise InputError(f"encode: texts must be a string or a list of strings, got {type(texts).__name__}") from None
+            raise InputError(
+                f"encode: texts must be a string or a list of strings, got {type(texts).__name__}"
+            ) from None
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise InputError(f"encode: texts[{i}] is a {type(t).__name__}, expected str")
@@ -221,6 +230,7 @@ class SentenceEncoder:
         return feeds, shape
 
     def _collect(self, out: Tensor, batch: list[int], rows: list[bytes], shape: tuple[int, int], t1: float) -> None:
+        self._ran_on = (out.backend, out.device)
         data = out.tobytes() if out.dtype == "float32" else Tensor(out.tolist(), dtype="float32").tobytes()
         width = 4 * self.dimension
         for j, i in enumerate(batch):
@@ -235,7 +245,8 @@ class SentenceEncoder:
         self.stats["texts"] += len(rows)
         self.stats["total_ms"] += (time.perf_counter() - t0) * 1e3
         t = Tensor(b"".join(rows), dtype="float32", shape=(len(rows), self.dimension))
-        t.backend, t.device = "host", "cpu"
+        # the rows were gathered on the host, but say what computed them (the session's backend and device)
+        t.backend, t.device = self._ran_on or (self.session.backend, None)
         return t
 
 
@@ -320,6 +331,13 @@ class _Files:
     def where(self, name: str) -> str:
         return self.base + name if self.is_url else os.path.join(self.base, name)
 
+    def _hint(self, name: str) -> str:
+        """What to do when the manifest itself is missing: there is no converted model at that address."""
+        if name != MANIFEST:
+            return ""
+        return (" — no converted model there: `webinfer convert -o models/minilm` writes one that `webinfer serve` "
+                "serves at models/minilm/ (the REPL's MODEL_URL); `webinfer demo` builds and serves one itself")
+
     def read(self, name: str) -> bytes:
         if self.is_url:
             import urllib.request
@@ -328,12 +346,16 @@ class _Files:
                 with urllib.request.urlopen(self.where(name)) as r:
                     return bytes(r.read())
             except OSError as e:
-                raise WebinferError(f"SentenceEncoder.load: cannot fetch {self.where(name)}: {e}") from None
+                raise WebinferError(
+                    f"SentenceEncoder.load: cannot fetch {self.where(name)}: {e}{self._hint(name)}"
+                ) from None
         try:
             with open(self.where(name), "rb") as f:
                 return f.read()
         except OSError as e:
-            raise WebinferError(f"SentenceEncoder.load: cannot read {self.where(name)}: {e.strerror or e}") from None
+            raise WebinferError(
+                f"SentenceEncoder.load: cannot read {self.where(name)}: {e.strerror or e}{self._hint(name)}"
+            ) from None
 
     async def read_async(self, name: str) -> bytes:
         if self.is_url and _in_browser():
@@ -341,10 +363,11 @@ class _Files:
 
             try:
                 return bytes(await ffi.fetch_bytes(self.where(name)))
-            except WebinferError:
-                raise
-            except Exception as e:  # noqa: BLE001 - a JS fetch failure arrives as a JsException
-                raise WebinferError(f"SentenceEncoder.load: cannot fetch {self.where(name)}: {e}") from None
+            except Exception as e:  # noqa: BLE001 - an HTTP status (FFIError) or a JS fetch failure (JsException)
+                reason = str(e).replace(f"fetch {self.where(name)}: ", "")
+                raise WebinferError(
+                    f"SentenceEncoder.load: cannot fetch {self.where(name)}: {reason}{self._hint(name)}"
+                ) from None
         return self.read(name)
 
     def load_graph(self, name: str) -> Graph:
@@ -403,7 +426,8 @@ def save_encoder(
         "weights": os.path.join(out, WEIGHTS_FILE),
         "tokenizer": os.path.join(out, TOKENIZER_FILE),
     }
-    graph_meta = {"producer": "webinfer", **{k: v for k, v in (metadata or {}).items() if isinstance(v, (str, int, float, bool))}}
+    plain = {k: v for k, v in (metadata or {}).items() if isinstance(v, (str, int, float, bool))}
+    graph_meta = {"producer": "webinfer", **plain}
     save(graph, paths["graph"], weights=paths["weights"], metadata=graph_meta)
     with open(paths["tokenizer"], "wb") as f:
         f.write(tokenizer_json)

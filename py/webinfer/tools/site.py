@@ -26,6 +26,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from .cmdline import Subparsers, add_demo_build_options, comma_list
 from .project import LOCK_NAME, Roots
 
 #: Pyodide dist files the pages load (the rest of the npm package is docs, types and source maps).
@@ -33,7 +34,6 @@ PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_s
 #: Pages left out: the harness is driven by the host's test tools, not by people.
 EXCLUDED_PAGES = ("harness.html", "harness.mjs")
 CONFIG_NAME = "webinfer-config.json"
-Subparsers = Any
 
 
 class SiteError(RuntimeError):
@@ -103,10 +103,9 @@ def build_site(
 def _handler(args: argparse.Namespace) -> int:
     from ..errors import WebinferError
 
-    modules = [m.strip() for m in args.modules.split(",") if m.strip()] if args.modules else None
     try:
-        summary = build_site(args.dir, build_dir=args.build_dir, modules=modules, rebuild=args.rebuild,
-                             log=lambda msg: print(msg, file=sys.stderr))
+        summary = build_site(args.dir, build_dir=args.build_dir, modules=comma_list(args.modules),
+                             rebuild=args.rebuild, log=lambda msg: print(msg, file=sys.stderr))
     except (SiteError, WebinferError, OSError, ValueError) as exc:
         print(f"webinfer build-site: {exc}", file=sys.stderr)
         return 1
@@ -130,10 +129,7 @@ def register(subparsers: Subparsers) -> None:
         "special headers needed. Builds the demo data first when needed (as `webinfer demo` does).",
     )
     parser.add_argument("dir", type=Path, metavar="DIR", help="output directory (replaced if it holds a built site)")
-    parser.add_argument("--build-dir", type=Path, metavar="DIR",
-                        help="where the model and corpus are built (default: .cache/demo in the checkout)")
-    parser.add_argument("--modules", metavar="A,B", help="only these modules in the corpus (a quick build)")
-    parser.add_argument("--rebuild", action="store_true", help="convert and embed again even if current")
+    add_demo_build_options(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(handler=_handler)
 

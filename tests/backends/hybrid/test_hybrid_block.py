@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+
 import webinfer as wi
 import webinfer.format
 from webinfer.backends.reference import evaluate
@@ -75,7 +76,7 @@ def bench(backend, graph_json, weights_b64, x_b64, runs=5, **options):
             "build_ms": info["webnn"]["build_ms"] if backend == "webnn" else None, "js_run_ms": js_run_ms,
             "placement": sorted(set(info["placement"].values())),
             "y": base64.b64encode(y.tobytes()).decode()}
-""" % {"seq": SEQ, "hidden": HIDDEN}
+""" % {"seq": SEQ, "hidden": HIDDEN}  # noqa: UP031 - the page's code has many braces of its own
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import webinfer as wi
 from webinfer.tools.pytest_plugin import BrowserPy
 

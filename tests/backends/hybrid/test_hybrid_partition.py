@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import pytest
+
 import webinfer as wi
 from webinfer.backends.hybrid.partition import partition, place_nodes
 from webinfer.errors import BackendError, UnsupportedError
 from webinfer.ir.graph import Node
 
 
-def _always(node: Node) -> Optional[str]:
+def _always(node: Node) -> str | None:
     return None
 
 

@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"transformer block hidden {args.hidden}, seq {args.seq}, heads {args.heads} on {result['device']} "
           f"({result['tiling']} tiling)")
     print(f"  {result['nodes']} nodes -> {result['dispatches']} dispatches ({result['fused_groups']} fused groups), "
-          f"{result['pipelines']} pipelines, {result['buffers']} buffers, {result['peak_bytes'] / 2**20:.1f} MiB in all; "
+          f"{result['pipelines']} pipelines, {result['buffers']} buffers, "
+          f"{result['peak_bytes'] / 2**20:.1f} MiB in all; "
           f"activations {result['pool_bytes'] / 2**20:.2f} MiB pooled ({result['unpooled_bytes'] / 2**20:.2f} MiB "
           f"without reuse); compile {result['compile_ms']:.0f} ms")
     print(f"  warm run (median of {args.runs}): total {m['total_ms']:.2f} ms = python {m['python_ms']:.3f} ms "

@@ -118,7 +118,7 @@ def test_intervals_of_shared_buffers_never_overlap() -> None:
             by_buffer.setdefault(v.buffer, []).append(lifetime(v, len(planner.steps)))
     for spans in by_buffer.values():
         spans.sort()
-        for (s0, e0), (s1, e1) in zip(spans, spans[1:]):
+        for (_, e0), (s1, _) in zip(spans, spans[1:]):
             assert e0 < s1, spans
 
 

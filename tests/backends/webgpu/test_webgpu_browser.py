@@ -250,10 +250,12 @@ def test_int64_inputs_are_range_checked_and_round_trip(page) -> None:  # type: i
         err = None
     except wi.InputError as e:
         err = str(e)
+    narrowed = sess.info()["int64_narrowed"]
     sess.close()
-    [ok.dtype, ok.tolist(), err]
+    [ok.dtype, ok.tolist(), err, narrowed]
     """)
-    dtype, values, err = got
+    dtype, values, err, narrowed = got
+    assert narrowed == {"ids": "graph input int64 -> int32 (range-checked at run)"}  # info says so, as webnn's does
     # int64 is computed as int32 (WGSL has none wider): 2**30 + 2**30 wraps, the documented deviation
     assert dtype == "int64" and values == [2, -4, 6, -(2**31)]
     assert err is not None and "'ids'" in err and str(2**40) in err

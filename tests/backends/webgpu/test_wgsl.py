@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 import webinfer as wi
 from webinfer.backends.webgpu.kernels.matmul import TILINGS
 from webinfer.backends.webgpu.planner import DEFAULT_LIMITS, DeviceFacts, Planner

@@ -4,6 +4,7 @@ is listed as unsupported, with the context's reason, and does not fail the run."
 from __future__ import annotations
 
 import pytest
+
 from webinfer.tools.conformance import (
     OpReport,
     Report,
@@ -15,14 +16,15 @@ from webinfer.tools.pytest_plugin import BrowserPy
 
 
 def test_unsupported_is_reported_not_failed() -> None:
-    res = compare_case("000 pow(int32[7],int32[7])", "pow", _pow_graph(), {}, {"unsupported": "pow(int32) is wrong here"},
-                       "webnn")
+    res = compare_case("000 pow(int32[7],int32[7])", "pow", _pow_graph(), {},
+                       {"unsupported": "pow(int32) is wrong here"}, "webnn")
     assert res.status == "unsupported" and res.message == "pow(int32) is wrong here"
     rep = OpReport("pow", cases=1, unsupported=1, results=[res])
     report = Report("webnn", "cpu", [rep])
     assert report.ok and report.to_json()["summary"]["cases_unsupported"] == 1
     text = format_report(report)
-    assert "PASS (1 unsupported)" in text and "unsupported: 000 pow(int32[7],int32[7]): pow(int32) is wrong here" in text
+    assert "PASS (1 unsupported)" in text
+    assert "unsupported: 000 pow(int32[7],int32[7]): pow(int32) is wrong here" in text
 
 
 def _pow_graph():  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from webinfer.backends.webnn.context import ContextReport, ContextRequest
 from webinfer.backends.webnn.limits import Limits
 from webinfer.errors import BackendError
@@ -66,3 +67,21 @@ def test_report_for_gpu_device_context() -> None:
     report = ContextReport(req, "GPUDevice", None, LIMITS, True).as_dict()
     assert report["asked"] == {"gpu_device": True} and report["created_with"] == "GPUDevice"
     assert "a context from the WebGPU device" in report["note"]
+
+
+@pytest.mark.parametrize(
+    ("request_", "accelerated", "cpu_equal", "label"),
+    [
+        (ContextRequest("cpu"), None, None, "cpu"),
+        (ContextRequest(), None, None, "default"),
+        (ContextRequest("npu"), None, True, "npu asked, likely cpu"),  # this Chromium: the TFLite CPU backend
+        (ContextRequest("npu"), None, False, "npu"),
+        (ContextRequest("npu"), False, None, "npu asked, cpu"),  # the browser says so
+        (ContextRequest("gpu"), True, None, "gpu"),
+        (ContextRequest(gpu_device=True), None, True, "webgpu device asked, likely cpu"),
+    ],
+)
+def test_tensor_device_label_does_not_claim_what_the_evidence_denies(
+    request_: ContextRequest, accelerated: bool | None, cpu_equal: bool | None, label: str
+) -> None:
+    assert ContextReport(request_, {}, accelerated, LIMITS, cpu_equal).device_label() == label

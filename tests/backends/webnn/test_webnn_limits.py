@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from webinfer.backends.webnn.limits import Limits
 from webinfer.ir.operand import OperandDesc
 

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from webnn_cases import CASES, base_op
+
 import webinfer as wi
 from webinfer.backends.webnn.limits import Limits
 from webinfer.backends.webnn.lowering import LOWERINGS, NodeDescs, camel, supports
 from webinfer.backends.webnn.planner import plan_graph
 from webinfer.ir import all_ops
 from webinfer.ir.graph import Node
-from webnn_cases import CASES, base_op
 
 HERE = Path(__file__).parent
 LIMITS = json.loads((HERE / "limits_chromium153_cpu.json").read_text())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import webinfer as wi
 from webinfer.backends.webnn.limits import Limits
 from webinfer.backends.webnn.plan import narrow_int64_bytes, widen_int32_bytes

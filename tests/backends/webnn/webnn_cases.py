@@ -7,16 +7,19 @@ run them in WebNN and compare with the float64 reference at the registry's toler
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
+
 import webinfer as wi
 from webinfer.ir.graph import Graph
 
 Case = Callable[[], tuple[Graph, dict[str, np.ndarray]]]
 
 
-def _rand(shape: tuple[int, ...], lo: float = -2.0, hi: float = 2.0, seed: int = 0, dtype: str = "float32") -> np.ndarray:
+def _rand(
+    shape: tuple[int, ...], lo: float = -2.0, hi: float = 2.0, seed: int = 0, dtype: str = "float32"
+) -> np.ndarray:
     return np.random.default_rng(seed).uniform(lo, hi, size=shape).astype(dtype)
 
 
@@ -112,7 +115,8 @@ CASES: dict[str, Case] = {
        for op in ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min")},
     "reduce_mean_keep": _graph(lambda g: {"y": g.reduce_mean(_x(g, [2, 3, 4]), axes=[0, 2], keep_dimensions=True)},
                                {"x": _rand((2, 3, 4), seed=20)}),
-    "reshape": _graph(lambda g: {"y": g.reshape(_x(g, [2, 3, 4]), new_shape=[6, -1])}, {"x": _rand((2, 3, 4), seed=21)}),
+    "reshape": _graph(lambda g: {"y": g.reshape(_x(g, [2, 3, 4]), new_shape=[6, -1])},
+                      {"x": _rand((2, 3, 4), seed=21)}),
     "transpose": _graph(lambda g: {"y": g.transpose(_x(g, [2, 3, 4]), permutation=[2, 0, 1])},
                         {"x": _rand((2, 3, 4), seed=22)}),
     "concat": _graph(lambda g: {"y": g.concat([_x(g, [2, 3], name="a"), _x(g, [2, 2], name="b")], axis=1)},
@@ -216,8 +220,10 @@ def payload(cases: dict[str, tuple[Graph, dict[str, np.ndarray]]]) -> str:
     for name, (graph, inputs) in cases.items():
         doc[name] = {
             "graph": to_json(graph),
-            "inputs": {k: {"dtype": str(v.dtype), "shape": list(v.shape), "data": base64.b64encode(v.tobytes()).decode()}
-                       for k, v in inputs.items()},
+            "inputs": {
+                k: {"dtype": str(v.dtype), "shape": list(v.shape), "data": base64.b64encode(v.tobytes()).decode()}
+                for k, v in inputs.items()
+            },
         }
     return json.dumps(doc)
 

@@ -10,15 +10,15 @@ later islands or the graph read.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional
 
 from ...errors import BackendError, UnsupportedError
 from ...ir.graph import Graph, Node
 from ...ir.operand import OperandDesc
 
 BACKEND_NAMES = ("webnn", "webgpu")
-SupportFn = Callable[[Node], Optional[str]]  # node -> why this backend cannot run it, or None
+SupportFn = Callable[[Node], str | None]  # node -> why this backend cannot run it, or None
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Crossing:
     target: str
     desc: OperandDesc
 
-    def nbytes(self, bindings: Optional[Mapping[str, int]] = None) -> Optional[int]:
+    def nbytes(self, bindings: Mapping[str, int] | None = None) -> int | None:
         desc = self.desc.bind(bindings or {})
         return desc.byte_length if desc.is_static else None
 
@@ -70,7 +70,7 @@ class Partition:
     islands: list[Island]
     crossings: list[Crossing]
 
-    def report(self, bindings: Optional[Mapping[str, int]] = None) -> dict[str, object]:
+    def report(self, bindings: Mapping[str, int] | None = None) -> dict[str, object]:
         """JSON-able summary: islands, crossings with their bytes, totals."""
         crossings = []
         total = 0
@@ -81,14 +81,16 @@ class Partition:
             total += n or 0
             crossings.append({"operand": c.operand, "from": c.source, "to": c.target, "desc": str(c.desc), "bytes": n})
         return {
-            "islands": [{"island": i.label, "nodes": [n.name for n in i.nodes], "inputs": i.inputs, "outputs": i.outputs}
-                        for i in self.islands],
+            "islands": [
+                {"island": i.label, "nodes": [n.name for n in i.nodes], "inputs": i.inputs, "outputs": i.outputs}
+                for i in self.islands
+            ],
             "crossings": crossings,
             "bytes_between_backends_per_run": total,
         }
 
 
-def place_nodes(graph: Graph, support: Mapping[str, SupportFn], place: Optional[Mapping[str, str]] = None,
+def place_nodes(graph: Graph, support: Mapping[str, SupportFn], place: Mapping[str, str] | None = None,
                 prefer: str = "webnn") -> tuple[dict[str, str], dict[str, str]]:
     """node name -> backend, and node name -> why there. Raises when a node can run nowhere."""
     place = dict(place or {})
@@ -141,7 +143,7 @@ def schedule(graph: Graph, placement: Mapping[str, str]) -> list[Island]:
     ready = sorted((n for n, k in waiting.items() if k == 0), key=index.__getitem__)
     nodes = {n.name: n for n in graph.nodes}
     islands: list[Island] = []
-    current: Optional[str] = None
+    current: str | None = None
     while ready:
         same = [n for n in ready if placement[n] == current]
         if not same:
@@ -159,7 +161,7 @@ def schedule(graph: Graph, placement: Mapping[str, str]) -> list[Island]:
     return islands
 
 
-def partition(graph: Graph, support: Mapping[str, SupportFn], place: Optional[Mapping[str, str]] = None,
+def partition(graph: Graph, support: Mapping[str, SupportFn], place: Mapping[str, str] | None = None,
               prefer: str = "webnn") -> Partition:
     """Place every node, group them into islands and list the values that cross between islands."""
     placement, why = place_nodes(graph, support, place, prefer)

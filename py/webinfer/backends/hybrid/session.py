@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import importlib
 import time
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ... import ffi
 from ...errors import BackendError, UnsupportedError
@@ -55,10 +56,16 @@ class HybridSession(Session):
         self.islands_sessions: list[Session] = []
         self.interop: dict[str, Any] = {"asked": options.get("interop", "auto")}
         self.transfer = "readback"
-        self.context: Optional[WebNNContext] = None
+        self.context: WebNNContext | None = None
         try:
             want_interop = options.get("interop", "auto") and options.get("device") is None
-            device = webgpu_device(options.get("webgpu") or {}) if want_interop else None
+            device, no_webgpu = None, None
+            if want_interop:
+                try:
+                    device = webgpu_device(options.get("webgpu") or {})
+                except BackendError as e:  # no WebGPU here: WebNN may still run every node; info() says why
+                    no_webgpu = str(e)
+                    self.interop["webgpu_unavailable"] = no_webgpu
             use_gpu_device = device is not None
             self.context = WebNNContext.open(
                 options.get("device"), options.get("power_preference"), options.get("accelerated"),
@@ -68,11 +75,13 @@ class HybridSession(Session):
             checker = Checker(self.context.limits)
             gpu_supports = webgpu_support()
 
-            def webnn_reason(node: Node) -> Optional[str]:
+            def webnn_reason(node: Node) -> str | None:
                 descs = [None if i is None else graph.operands[i] for i in node.inputs]
                 return checker.node(node, descs, [graph.operands[o] for o in node.outputs]).reason
 
-            def webgpu_reason(node: Node) -> Optional[str]:
+            def webgpu_reason(node: Node) -> str | None:
+                if no_webgpu is not None:
+                    return no_webgpu
                 if gpu_supports is None:
                     return None
                 from ..webnn.lowering import NodeDescs
@@ -120,8 +129,8 @@ class HybridSession(Session):
     def _probe_interop(self, rt: Any, device: Any) -> dict[str, Any]:
         assert self.context is not None
         if device is None:
-            return {"context_from_webgpu_device": False, "works": False,
-                    "reason": "the WebNN context was not made from the WebGPU device"}
+            why = self.interop.get("webgpu_unavailable") or "the WebNN context was not made from the WebGPU device"
+            return {"context_from_webgpu_device": False, "works": False, "reason": why}
         result = ffi.run_sync(rt.probeInterop(self.context.handle, device))
         works = bool(result.ok)
         if works:

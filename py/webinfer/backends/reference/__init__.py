@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 try:
     import numpy as np
 except ImportError as _e:  # the browser has no numpy: say so instead of a bare ModuleNotFoundError
-    raise ImportError("the reference backend needs numpy, which is not installed here (pip install numpy)") from _e
+    raise ImportError(
+        "the reference backend needs numpy, which is not installed here (pip install 'webinfer[host]')"
+    ) from _e
 
 from ...errors import BackendError
 from ...ir.graph import Graph
@@ -23,7 +26,7 @@ def evaluate(
     *,
     keep: bool = False,
     float64: bool = True,
-    constants: Optional[dict[str, np.ndarray]] = None,
+    constants: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``graph`` with numpy; floats compute in float64 unless ``float64=False``.
 
@@ -31,7 +34,7 @@ def evaluate(
     (for debugging and bisecting a backend against this one). ``constants`` is a cache of the
     constants already loaded at this precision (a session passes one so each run skips the conversion).
     """
-    values: dict[str, Optional[np.ndarray]] = {}
+    values: dict[str, np.ndarray | None] = {}
     for name, t in inputs.items():
         values[name] = _load(t.numpy(), float64)
     cache = constants if constants is not None else {}
@@ -63,7 +66,9 @@ def evaluate(
                 results = [np.asarray(r) for r in results]
                 for o, desc, r in zip(node.outputs, outs, results):
                     if tuple(r.shape) != tuple(desc.shape):
-                        raise BackendError(f"reference: {node.label} produced {list(r.shape)}, expected {list(desc.shape)}")
+                        raise BackendError(
+                            f"reference: {node.label} produced {list(r.shape)}, expected {list(desc.shape)}"
+                        )
                     keep_dtype = desc.info.is_integer or not float64
                     values[o] = _load(r.astype(desc.dtype), float64) if keep_dtype else r.astype(np.float64)
         except (ValueError, IndexError, TypeError, FloatingPointError) as e:
@@ -97,6 +102,8 @@ class ReferenceSession(Session):
     def __init__(self, graph: Graph, **options: Any) -> None:
         t0 = time.perf_counter()
         check_options("reference", options, ("device", "precision"))
+        if options.get("device") not in (None, "cpu"):  # never pretend: the reference runs on the host CPU only
+            raise BackendError(f"reference: runs on the host CPU; device={options['device']!r} is for webnn and hybrid")
         self.precision = options.get("precision", "float64")
         if self.precision not in ("float64", "float32"):
             raise BackendError(f"reference: precision must be 'float64' or 'float32', got {self.precision!r}")

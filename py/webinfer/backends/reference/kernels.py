@@ -8,13 +8,14 @@ numpy arrays (``None`` for absent optional inputs) and ``outs`` the output descr
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from ...ir.operand import OperandDesc
 
-Kernel = Callable[[Sequence[Optional[np.ndarray]], dict[str, Any], Sequence[OperandDesc]], list[np.ndarray]]
+Kernel = Callable[[Sequence[np.ndarray | None], dict[str, Any], Sequence[OperandDesc]], list[np.ndarray]]
 KERNELS: dict[str, Kernel] = {}
 
 
@@ -296,8 +297,8 @@ def _conv2d(inputs, attrs, outs):  # type: ignore[no-untyped-def]
     layout = attrs["input_layout"]
     x = _to_nchw(x, layout)
     f = f.transpose(_FILTER_TO_OIHW[attrs["filter_layout"]])
-    t, b, l, r = attrs["padding"]
-    x = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)))
+    pt, pb, pl, pr = attrs["padding"]
+    x = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     o, ci, kh, kw = f.shape
     n, c = x.shape[:2]
     oshape = outs[0].shape
@@ -319,20 +320,20 @@ def _pool(reduce: str) -> Kernel:
         x = _to_nchw(x, layout)
         n, c, h, w = x.shape
         kh, kw = attrs["window_dimensions"] or (h, w)
-        t, b, l, r = attrs["padding"]
+        pt, pb, pl, pr = attrs["padding"]
         oshape = outs[0].shape
         oh, ow = (oshape[2], oshape[3]) if layout == "nchw" else (oshape[1], oshape[2])
         # room for ceil rounding: windows may run past the padded input; those cells are padding too
         (sh, sw), (dh, dw) = attrs["strides"], attrs["dilations"]
-        extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + t + b))
-        extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + l + r))
+        extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + pt + pb))
+        extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + pl + pr))
         fill = -np.inf if reduce == "max" else 0.0
-        xp = np.pad(x, ((0, 0), (0, 0), (t, b + extra_h), (l, r + extra_w)), constant_values=fill)
+        xp = np.pad(x, ((0, 0), (0, 0), (pt, pb + extra_h), (pl, pr + extra_w)), constant_values=fill)
         win = _windows(xp, kh, kw, oh, ow, (sh, sw), (dh, dw))
         if reduce == "max":
             y = win.max(axis=(4, 5))
         else:
-            ones = np.pad(np.ones((1, 1, h, w)), ((0, 0), (0, 0), (t, b + extra_h), (l, r + extra_w)))
+            ones = np.pad(np.ones((1, 1, h, w)), ((0, 0), (0, 0), (pt, pb + extra_h), (pl, pr + extra_w)))
             count = _windows(ones, kh, kw, oh, ow, (sh, sw), (dh, dw)).sum(axis=(4, 5))
             with np.errstate(all="ignore"):
                 y = win.sum(axis=(4, 5)) / count  # padding is not counted

@@ -8,8 +8,9 @@ that finally materializes a tree evaluates it in its ``store`` function.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from .views import Value, View
 
@@ -17,7 +18,7 @@ from .views import Value, View
 class Expr:
     dtype: str
 
-    def children(self) -> list["Expr"]:
+    def children(self) -> list[Expr]:
         return []
 
 
@@ -65,11 +66,11 @@ def walk(e: Expr) -> Iterator[Expr]:
     yield e
 
 
-def loads(e: Optional[Expr]) -> list[Load]:
+def loads(e: Expr | None) -> list[Load]:
     return [] if e is None else [n for n in walk(e) if isinstance(n, Load)]
 
 
-def values(e: Optional[Expr]) -> list[Value]:
+def values(e: Expr | None) -> list[Value]:
     """The distinct values the tree reads."""
     out: list[Value] = []
     for ld in loads(e):
@@ -78,11 +79,11 @@ def values(e: Optional[Expr]) -> list[Value]:
     return out
 
 
-def has_acc(e: Optional[Expr]) -> bool:
+def has_acc(e: Expr | None) -> bool:
     return e is not None and any(isinstance(n, Acc) for n in walk(e))
 
 
-def ops(e: Optional[Expr]) -> list[Op]:
+def ops(e: Expr | None) -> list[Op]:
     return [] if e is None else [n for n in walk(e) if isinstance(n, Op)]
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Any
 
 from ...errors import BackendError, UnsupportedError
 from ...ir.graph import Graph, Node
@@ -55,7 +56,7 @@ class Lazy:
     tree: Expr
     shape: tuple[int, ...]
     dtype: str
-    step: Optional[Step] = None
+    step: Step | None = None
 
 
 @dataclass
@@ -72,7 +73,7 @@ class ConstRef:
     name: str
 
 
-Ref = Union[Lazy, Mat, ConstRef]
+Ref = Lazy | Mat | ConstRef
 
 
 @dataclass
@@ -107,7 +108,9 @@ def io_store(dtype: str, f16: bool) -> str:
         return {"float32": "f32", "float16": "f16" if f16 else "p16", "int32": "i32", "uint32": "u32",
                 "int64": "i32", "int8": "pi8", "uint8": "pu8"}[dtype]
     except KeyError:
-        raise UnsupportedError(f"webgpu: dtype {dtype} has no WGSL representation", reason=f"{dtype} not supported") from None
+        raise UnsupportedError(
+            f"webgpu: dtype {dtype} has no WGSL representation", reason=f"{dtype} not supported"
+        ) from None
 
 
 def compute_store(dtype: str, f16: bool) -> str:
@@ -119,7 +122,7 @@ def compute_store(dtype: str, f16: bool) -> str:
 class Planner:
     """Builds a Plan for one static graph (see the module docstring)."""
 
-    def __init__(self, graph: Graph, facts: DeviceFacts, constant_bytes: Callable[[str], Union[bytes, memoryview]]) -> None:
+    def __init__(self, graph: Graph, facts: DeviceFacts, constant_bytes: Callable[[str], bytes | memoryview]) -> None:
         if not graph.is_static:
             raise BackendError("webgpu: the planner needs a static graph; specialize its dims first")
         self.graph = graph
@@ -143,7 +146,7 @@ class Planner:
         self.max_bindings = int(self.limits.get("maxStorageBuffersPerShaderStage", 8))
 
     # -- values ------------------------------------------------------------------------------------
-    def new_value(self, dtype: str, size: int, kind: str, name: str, store: Optional[str] = None) -> Value:
+    def new_value(self, dtype: str, size: int, kind: str, name: str, store: str | None = None) -> Value:
         v = Value(len(self.values), dtype, store or compute_store(dtype, self.f16), size, kind, name)
         limit = int(self.limits["maxStorageBufferBindingSize"])
         if v.nbytes > min(limit, int(self.limits.get("maxBufferSize", limit))):
@@ -190,7 +193,7 @@ class Planner:
     def set_view(self, operand: str, view: View) -> None:
         self.env[operand] = Mat(view)
 
-    def set_lazy(self, operand: str, tree: Expr, shape: tuple[int, ...], dtype: str, step: Optional[Step]) -> None:
+    def set_lazy(self, operand: str, tree: Expr, shape: tuple[int, ...], dtype: str, step: Step | None) -> None:
         self.env[operand] = Lazy(tree, tuple(shape), dtype, step)
 
     def kernel(self, node: Node, family: str, inputs: list[View], shape: tuple[int, ...], dtype: str,
@@ -201,7 +204,7 @@ class Planner:
             self.set_lazy(node.outputs[0], Acc(dtype), shape, dtype, step)
         return step
 
-    def elementwise(self, node: Node, inputs: list[Optional[str]], build: Callable[[list[Expr]], Expr]) -> None:
+    def elementwise(self, node: Node, inputs: list[str | None], build: Callable[[list[Expr]], Expr]) -> None:
         """Build ``node``'s tree from its inputs' trees, inlining single-use lazy producers of the same shape."""
         desc, shape = self.desc(node.outputs[0]), self.shape(node.outputs[0])
         names = [i for i in inputs if i is not None]
@@ -217,8 +220,7 @@ class Planner:
         while True:
             args = [self._arg(name, shape, inl) for name, inl in zip(names, inline)]
             tree = build(args)
-            step = next((self.env[n].step for n, inl in zip(names, inline) if inl and isinstance(self.env[n], Lazy)
-                         and self.env[n].step is not None), None)  # type: ignore[union-attr]
+            step = self._inlined_step(names, inline)
             reads = values(tree)
             if step is not None:
                 reads += [v.value for v in step.inputs if not any(v.value is r for r in reads)]
@@ -234,6 +236,14 @@ class Planner:
                 f"maxStorageBuffersPerShaderStage ({self.max_bindings})"
             )
         self.set_lazy(node.outputs[0], tree, shape, desc.dtype, step)
+
+    def _inlined_step(self, names: list[str], inline: list[bool]) -> Step | None:
+        """The kernel step of the first inlined lazy producer (a tree holds at most one), if any."""
+        for name, inl in zip(names, inline):
+            ref = self.env[name]
+            if inl and isinstance(ref, Lazy) and ref.step is not None:
+                return ref.step
+        return None
 
     def _can_inline(self, operand: str, shape: tuple[int, ...]) -> bool:
         ref = self.env[operand]
@@ -279,7 +289,7 @@ class Planner:
         self.set_view(node.outputs[0], out)
 
     # -- materialization -----------------------------------------------------------------------------
-    def materialize(self, operand: str, dest: Optional[View] = None, fused: str = "") -> View:
+    def materialize(self, operand: str, dest: View | None = None, fused: str = "") -> View:
         """Compute a lazy value into ``dest`` (or a new dense buffer); emits its kernel step."""
         ref = self.env[operand]
         assert isinstance(ref, Lazy), ref

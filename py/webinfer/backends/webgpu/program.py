@@ -12,7 +12,7 @@ Every kernel and every fused epilogue finds its elements through it.
 from __future__ import annotations
 
 import struct
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from .views import PACKED, Value, View
 
@@ -134,7 +134,9 @@ class Program:
         return name
 
     # -- the indexing helper -------------------------------------------------------------------------
-    def index(self, flat: str, shape: Sequence[int], views: Sequence[tuple[Sequence[int], int]], tag: str) -> tuple[list[str], list[str]]:
+    def index(
+        self, flat: str, shape: Sequence[int], views: Sequence[tuple[Sequence[int], int]], tag: str
+    ) -> tuple[list[str], list[str]]:
         """Split ``flat`` over ``shape`` and give each view's element offset.
 
         ``views`` holds (strides, offset) per view over ``shape`` (already coalesced). Returns WGSL
@@ -238,5 +240,5 @@ def flat_thread(size: int) -> str:
     return f"let gi = gid.x + gid.y * nwg.x * {size}u;"
 
 
-def is_packed(view: Optional[View]) -> bool:
+def is_packed(view: View | None) -> bool:
     return view is not None and view.value.store in PACKED

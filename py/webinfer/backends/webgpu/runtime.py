@@ -12,7 +12,7 @@ import json
 import weakref
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Optional
+from typing import Any
 
 from ... import ffi
 from ...errors import BackendError, InputError
@@ -33,10 +33,10 @@ class Device:
     js: Any
     state: Any
     facts: dict[str, Any]
-    sessions: "weakref.WeakSet[Any]" = field(default_factory=weakref.WeakSet)
+    sessions: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
 
     @property
-    def lost(self) -> Optional[str]:
+    def lost(self) -> str | None:
         reason = self.state.lost  # "" while the device is fine
         return str(reason) if reason else None
 
@@ -79,7 +79,7 @@ def _js_message(e: BaseException) -> str:
     return msg.strip()
 
 
-def js_error(e: BaseException, what: str, device: Optional[Device] = None) -> BackendError:
+def js_error(e: BaseException, what: str, device: Device | None = None) -> BackendError:
     """A BackendError for a JS failure, saying so plainly when the device was lost."""
     if device is not None and device.lost is not None:
         return BackendError(

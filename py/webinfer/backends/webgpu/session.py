@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from typing import Any, Optional
+from typing import Any
 
 from ... import ffi
 from ...errors import BackendError, InputError
@@ -87,7 +87,7 @@ class WebGPUSession(Session):
             raise BackendError(f"compile: webgpu tiling must be one of {', '.join(TILINGS)}, got {tiling!r}")
         self.tiling = cpu_tiling(self.device.facts) if tiling == "auto" else tiling
         self._plans: OrderedDict[tuple[tuple[str, int], ...], Compiled] = OrderedDict()
-        self._last: Optional[Compiled] = None
+        self._last: Compiled | None = None
         self.device.sessions.add(self)
         self.stats.update(last_run=None)
         if graph.is_static:
@@ -122,7 +122,9 @@ class WebGPUSession(Session):
         try:
             uniforms = views.view(plan.uniforms)
             try:
-                executor = ffi.run_sync(mod.createExecutor(self.device.js, self.device.state, json.dumps(plan.spec), uniforms))
+                executor = ffi.run_sync(
+                    mod.createExecutor(self.device.js, self.device.state, json.dumps(plan.spec), uniforms)
+                )
             except ffi.FFIError:
                 raise
             except Exception as e:
@@ -159,7 +161,8 @@ class WebGPUSession(Session):
         for slot in compiled.plan.inputs:
             t = inputs[slot.name]
             storage = t.storage if t.on_device else None
-            if isinstance(storage, runtime.GPUStorage) and storage.device_ref is self.device and storage.store == slot.store:
+            if (isinstance(storage, runtime.GPUStorage) and storage.device_ref is self.device
+                    and storage.store == slot.store):
                 items.append(storage.buffer)
                 continue
             data: Any = t.tobytes()
@@ -279,12 +282,22 @@ class WebGPUSession(Session):
                 ex = {}
             plans.append({"bindings": dict(key), **c.plan.stats, "submits": ex.get("submits")})
         info.update(precision={"requested": self.precision, "float16": f16}, tiling=self.tiling, plans=plans,
-                    plan=plans[-1] if plans else None)
+                    plan=plans[-1] if plans else None, int64_narrowed=self._int64_narrowed())
         try:
             info["gpu"] = runtime.counters()
         except Exception:
             info["gpu"] = None
         return info
+
+    def _int64_narrowed(self) -> dict[str, str]:
+        """Graph inputs and constants of dtype int64, which WGSL (no 64-bit integers) holds as int32 (as webnn's
+        info)."""
+        g = self.graph
+        narrowed = {n: "graph input int64 -> int32 (range-checked at run)"
+                    for n, d in g.inputs.items() if d.dtype == "int64"}
+        narrowed.update({n: "constant int64 -> int32 (values checked)"
+                         for n, c in g.constants.items() if c.desc.dtype == "int64"})
+        return narrowed
 
     def _close(self) -> None:
         for c in self._plans.values():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from .expr import Expr
 from .views import Value, View
@@ -24,8 +24,8 @@ class Step:
     shape: tuple[int, ...]
     dtype: str
     params: dict[str, Any] = field(default_factory=dict)
-    tree: Optional[Expr] = None
-    out: Optional[View] = None
+    tree: Expr | None = None
+    out: View | None = None
     fused: list[str] = field(default_factory=list)  # names of the graph nodes this dispatch computes
 
     def reads(self) -> list[Value]:

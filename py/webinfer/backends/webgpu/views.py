@@ -9,8 +9,8 @@ on a [2, 128, 384] tensor indexes as rank 1.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 # storage codes: how a value's elements sit in its buffer
 #   f32 i32 u32 f16 -- one WGSL scalar per element
@@ -61,7 +61,7 @@ class View:
     offset: int = 0
 
     @classmethod
-    def dense(cls, value: Value, shape: Sequence[int]) -> "View":
+    def dense(cls, value: Value, shape: Sequence[int]) -> View:
         return cls(value, tuple(shape), dense_strides(shape), 0)
 
     @property
@@ -76,22 +76,22 @@ class View:
         )
 
     # -- movement ops: each returns a new view of the same value ------------------------------------
-    def transpose(self, perm: Sequence[int]) -> "View":
+    def transpose(self, perm: Sequence[int]) -> View:
         return View(self.value, tuple(self.shape[p] for p in perm), tuple(self.strides[p] for p in perm), self.offset)
 
-    def slice(self, starts: Sequence[int], sizes: Sequence[int], steps: Sequence[int]) -> "View":
+    def slice(self, starts: Sequence[int], sizes: Sequence[int], steps: Sequence[int]) -> View:
         shape = tuple((n + s - 1) // s for n, s in zip(sizes, steps))
         offset = self.offset + sum(st * sd for st, sd in zip(starts, self.strides))
         return View(self.value, shape, tuple(sd * s for sd, s in zip(self.strides, steps)), offset)
 
-    def broadcast_to(self, shape: Sequence[int]) -> "View":
+    def broadcast_to(self, shape: Sequence[int]) -> View:
         """Numpy broadcasting: missing leading dims and size-1 dims get stride 0."""
         pad = len(shape) - len(self.shape)
         assert pad >= 0, (self.shape, shape)
         strides = [0] * pad + [0 if n == 1 and m != 1 else s for n, m, s in zip(self.shape, shape[pad:], self.strides)]
         return View(self.value, tuple(shape), tuple(strides), self.offset)
 
-    def reshape(self, shape: Sequence[int]) -> Optional["View"]:
+    def reshape(self, shape: Sequence[int]) -> View | None:
         """The same elements in a new shape, or None when no strides can express it (copy first)."""
         shape = tuple(shape)
         if math.prod(shape) != self.size:
@@ -102,7 +102,7 @@ class View:
         return None if strides is None else View(self.value, shape, strides, self.offset)
 
 
-def _reshape_strides(old: Sequence[int], old_strides: Sequence[int], new: Sequence[int]) -> Optional[tuple[int, ...]]:
+def _reshape_strides(old: Sequence[int], old_strides: Sequence[int], new: Sequence[int]) -> tuple[int, ...] | None:
     """Strides for viewing (old, old_strides) as ``new`` (PyTorch's computeStride), or None."""
     if not old:
         return tuple(0 for _ in new)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from ...errors import BackendError
 from .limits import Limits
@@ -24,9 +24,9 @@ POWER_PREFERENCES = ("default", "high-performance", "low-power")
 class ContextRequest:
     """What the user asked for: a device type, spec options, or a context made from a GPUDevice."""
 
-    device: Optional[str] = None
-    power_preference: Optional[str] = None
-    accelerated: Optional[bool] = None
+    device: str | None = None
+    power_preference: str | None = None
+    accelerated: bool | None = None
     gpu_device: bool = False  # createContext(gpuDevice): share the WebGPU device
 
     def __post_init__(self) -> None:
@@ -70,9 +70,9 @@ class ContextReport:
 
     request: ContextRequest
     sent: Any  # the options dict, or "GPUDevice"
-    accelerated: Optional[bool]  # MLContext.accelerated, where the browser exposes it
+    accelerated: bool | None  # MLContext.accelerated, where the browser exposes it
     limits: Limits
-    cpu_limits_equal: Optional[bool]  # None: not compared (a cpu context was asked)
+    cpu_limits_equal: bool | None  # None: not compared (a cpu context was asked)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -93,6 +93,18 @@ class ContextReport:
         d.update(self.extra)
         return d
 
+    def device_label(self) -> str:
+        """A short label for output tensors' ``.device``: what was asked, qualified by the evidence."""
+        req = self.request
+        asked = req.device or ("webgpu device" if req.gpu_device else "default")
+        if self.accelerated is not None:
+            if self.accelerated == (asked != "cpu"):
+                return asked
+            return f"{asked} asked, {'accelerated' if self.accelerated else 'cpu'}"
+        if asked not in ("cpu", "default") and self.cpu_limits_equal:
+            return f"{asked} asked, likely cpu"
+        return asked
+
     def note(self) -> str:
         """One honest sentence on where the work runs."""
         req = self.request
@@ -100,7 +112,8 @@ class ContextReport:
             f"deviceType {req.device!r}" if req.device else "the default context")
         if self.accelerated is not None:
             where = "an accelerated device" if self.accelerated else "the CPU"
-            return f"asked for {wanted}; the browser reports MLContext.accelerated={str(self.accelerated).lower()} ({where})"
+            return (f"asked for {wanted}; the browser reports "
+                    f"MLContext.accelerated={str(self.accelerated).lower()} ({where})")
         if req.device in (None, "cpu") and not req.gpu_device:
             return f"asked for {wanted}; the browser does not say which device backs it"
         if self.cpu_limits_equal:

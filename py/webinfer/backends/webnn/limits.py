@@ -8,7 +8,8 @@ for graph edges). Every answer is a reason string when something is not accepted
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ...ir.operand import OperandDesc, fmt_shape
 
@@ -19,30 +20,30 @@ FEATURES_KEY = "webinferFeatures"  # probed behaviour the limits do not describe
 class Limits:
     """A context's ``opSupportLimits()``; ``Limits(None)`` accepts everything (no context to ask)."""
 
-    def __init__(self, raw: Optional[Mapping[str, Any]], features: Optional[Mapping[str, Optional[str]]] = None) -> None:
+    def __init__(self, raw: Mapping[str, Any] | None, features: Mapping[str, str | None] | None = None) -> None:
         self.raw: dict[str, Any] = {k: v for k, v in (raw or {}).items() if k != FEATURES_KEY}
         self.known = raw is not None
         stored = (raw or {}).get(FEATURES_KEY) or {}
         #: feature ("pad.edge") -> why the context refuses it, None where it works; absent: not probed
-        self.features: dict[str, Optional[str]] = {**stored, **(features or {})}
+        self.features: dict[str, str | None] = {**stored, **(features or {})}
 
     @classmethod
-    def from_json(cls, text: str) -> "Limits":
+    def from_json(cls, text: str) -> Limits:
         """Limits from the JSON text of an ``opSupportLimits()`` result."""
         return cls(json.loads(text))
 
     # -- context-wide facts -----------------------------------------------------------------------
     @property
-    def preferred_input_layout(self) -> Optional[str]:
+    def preferred_input_layout(self) -> str | None:
         value = self.raw.get("preferredInputLayout")
         return value if isinstance(value, str) else None
 
     @property
-    def max_tensor_byte_length(self) -> Optional[int]:
+    def max_tensor_byte_length(self) -> int | None:
         value = self.raw.get("maxTensorByteLength")
         return int(value) if isinstance(value, (int, float)) else None
 
-    def graph_data_types(self, role: str = "input") -> Optional[tuple[str, ...]]:
+    def graph_data_types(self, role: str = "input") -> tuple[str, ...] | None:
         """Data types accepted for graph inputs, constants or outputs (None: unknown, all)."""
         entry = self.raw.get(role)
         if isinstance(entry, Mapping) and isinstance(entry.get("dataTypes"), (list, tuple)):
@@ -61,13 +62,13 @@ class Limits:
         return json.dumps(self.raw, sort_keys=True)
 
     # -- per-operand checks -----------------------------------------------------------------------
-    def check_op(self, op: str) -> Optional[str]:
+    def check_op(self, op: str) -> str | None:
         """Why ``op`` (a WebNN camelCase name) is not accepted at all, or None."""
         if self.has_op(op):
             return None
         return f"the context's opSupportLimits() has no {op!r}"
 
-    def check_operand(self, op: str, role: str, desc: OperandDesc) -> Optional[str]:
+    def check_operand(self, op: str, role: str, desc: OperandDesc) -> str | None:
         """Why ``desc`` is not accepted as ``role`` of ``op`` (dtype, rank), or None."""
         if not self.known:
             return None
@@ -85,7 +86,7 @@ class Limits:
             return f"{op} {role} has rank {desc.rank} {fmt_shape(desc.shape)}; this context takes rank {lo}..{hi}"
         return None
 
-    def check_graph_edge(self, role: str, desc: OperandDesc) -> Optional[str]:
+    def check_graph_edge(self, role: str, desc: OperandDesc) -> str | None:
         """Why ``desc`` cannot be a graph input/constant/output here, or None."""
         if not self.known:
             return None
@@ -99,7 +100,7 @@ class Limits:
                 return f"a graph {role} of rank {desc.rank}; this context takes rank {lo}..{hi}"
         return self.check_size(desc)
 
-    def check_size(self, desc: OperandDesc) -> Optional[str]:
+    def check_size(self, desc: OperandDesc) -> str | None:
         """Why a tensor of ``desc`` is too big for this context, or None."""
         limit = self.max_tensor_byte_length
         if limit is not None and desc.is_static and desc.byte_length > limit:
@@ -107,7 +108,7 @@ class Limits:
         return None
 
 
-def _rank_range(spec: Mapping[str, Any]) -> tuple[Optional[int], Optional[int]]:
+def _rank_range(spec: Mapping[str, Any]) -> tuple[int | None, int | None]:
     """(min, max) rank from ``rankRange`` (current Chromium) or a bare ``rank`` number (older drafts)."""
     rr = spec.get("rankRange")
     if isinstance(rr, Mapping):

@@ -9,8 +9,9 @@ context lacks the direct op (see ``planner.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 from ...ir.graph import Node
 from ...ir.operand import OperandDesc, fmt_shape
@@ -22,14 +23,14 @@ from .plan import PlanBuilder, PlanOperand
 class NodeDescs:
     """A node's input descriptors (None for absent optional inputs) and output descriptors."""
 
-    inputs: Sequence[Optional[OperandDesc]]
+    inputs: Sequence[OperandDesc | None]
     outputs: Sequence[OperandDesc]
 
 
-Operands = Sequence[Optional[PlanOperand]]
+Operands = Sequence[PlanOperand | None]
 LowerFn = Callable[[PlanBuilder, Node, Operands, Sequence[OperandDesc]], list[PlanOperand]]
-CheckFn = Callable[[Node, NodeDescs, Limits], Optional[str]]
-NoteFn = Callable[[Node, Limits], Optional[str]]
+CheckFn = Callable[[Node, NodeDescs, Limits], str | None]
+NoteFn = Callable[[Node, Limits], str | None]
 
 
 def camel(name: str) -> str:
@@ -45,12 +46,12 @@ class Lowering:
     webnn: str
     roles: tuple[str, ...]
     lower: LowerFn
-    check: Optional[CheckFn] = None
+    check: CheckFn | None = None
     out_role: str = "output"
     variadic: bool = False
-    note: Optional[NoteFn] = None  # how a workaround is used (not a failure), for info()
+    note: NoteFn | None = None  # how a workaround is used (not a failure), for info()
 
-    def supports(self, node: Node, descs: NodeDescs, limits: Limits) -> Optional[str]:
+    def supports(self, node: Node, descs: NodeDescs, limits: Limits) -> str | None:
         """Why the context cannot run this node with the direct WebNN op, or None."""
         reason = limits.check_op(self.webnn)
         if reason:
@@ -62,7 +63,8 @@ class Lowering:
                 if reason:
                     return reason
         for d in descs.outputs:
-            reason = limits.check_operand(self.webnn, self.out_role, d) or _check_dims(self.webnn, self.out_role, d, limits)
+            reason = (limits.check_operand(self.webnn, self.out_role, d)
+                      or _check_dims(self.webnn, self.out_role, d, limits))
             if reason:
                 return reason
         first = next((d for d in descs.inputs if d is not None), None)
@@ -71,7 +73,7 @@ class Lowering:
         return self.check(node, descs, limits) if self.check else None
 
 
-def _check_dims(op: str, role: str, d: OperandDesc, limits: Limits) -> Optional[str]:
+def _check_dims(op: str, role: str, d: OperandDesc, limits: Limits) -> str | None:
     if any(isinstance(x, int) and x == 0 for x in d.shape):
         return f"{op} {role} {fmt_shape(d.shape)} is empty; WebNN has no zero-size tensors"
     return limits.check_size(d)
@@ -227,7 +229,8 @@ _register(("concat",), ("inputs",), _concat, variadic=True)
 
 def _slice(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
     a = node.attributes
-    options = {"strides": list(a["strides"])} if a["strides"] is not None and any(s != 1 for s in a["strides"]) else None
+    strided = a["strides"] is not None and any(s != 1 for s in a["strides"])
+    options = {"strides": list(a["strides"])} if strided else None
     return [b.call("slice", [_in(ops, 0), list(a["starts"]), list(a["sizes"])], outs[0], options)]
 
 
@@ -269,7 +272,8 @@ def _pad_edge(b: PlanBuilder, x: PlanOperand, begin: list[int], end: list[int]) 
         if not (pb or pe):
             continue
         last = cur.shape[axis] - 1
-        parts = ([_edge_slab(b, cur, axis, 0, pb)] if pb else []) + [cur] + ([_edge_slab(b, cur, axis, last, pe)] if pe else [])
+        parts = (([_edge_slab(b, cur, axis, 0, pb)] if pb else []) + [cur]
+                 + ([_edge_slab(b, cur, axis, last, pe)] if pe else []))
         grown = tuple(d + pb + pe if i == axis else d for i, d in enumerate(cur.shape))
         cur = b.call("concat", [parts, axis], OperandDesc(cur.dtype, grown))
     return cur
@@ -284,7 +288,7 @@ def _edge_slab(b: PlanBuilder, x: PlanOperand, axis: int, index: int, copies: in
     return b.call("expand", [piece, wide], OperandDesc(x.dtype, tuple(wide)))
 
 
-def _pad_note(node: Node, limits: Limits) -> Optional[str]:
+def _pad_note(node: Node, limits: Limits) -> str | None:
     reason = limits.features.get("pad.edge")
     if node.attributes["mode"] == "edge" and reason:
         return f"edge padding built from slice/expand/concat: this context's pad refuses it ({reason})"
@@ -322,7 +326,8 @@ def _pool(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]
         # result averages the real cells only, whatever the backend divides by (TFLite counts padding it
         # had to make explicit, e.g. asymmetric padding)
         ones = b.scalar(1.0, x.dtype, (1, 1, h, w) if nchw else (1, h, w, 1))
-        count = b.call("averagePool2d", [ones], OperandDesc(x.dtype, (1, 1, oh, ow) if nchw else (1, oh, ow, 1)), options)
+        count = b.call("averagePool2d", [ones], OperandDesc(x.dtype, (1, 1, oh, ow) if nchw else (1, oh, ow, 1)),
+                       options)
         y = b.call("div", [y, count], outs[0])
     return [y]
 
@@ -336,7 +341,7 @@ def _overhangs(a: Any, size: tuple[int, int], window: list[int], out: tuple[int,
     return False
 
 
-def _pool_check(node: Node, descs: NodeDescs, limits: Limits) -> Optional[str]:
+def _pool_check(node: Node, descs: NodeDescs, limits: Limits) -> str | None:
     webnn = camel(node.op)
     if any(d != 1 for d in node.attributes["dilations"]) and limits.features.get(f"{webnn}.dilations"):
         return f"{webnn} with dilations {list(node.attributes['dilations'])}: {limits.features[f'{webnn}.dilations']}"
@@ -346,7 +351,7 @@ def _pool_check(node: Node, descs: NodeDescs, limits: Limits) -> Optional[str]:
 _register(("average_pool2d", "max_pool2d"), ("input",), _pool, check=_pool_check)
 
 
-def supports(node: Node, descs: NodeDescs, limits: Limits) -> Optional[str]:
+def supports(node: Node, descs: NodeDescs, limits: Limits) -> str | None:
     """Why the context cannot run ``node`` with its direct WebNN op (None: it can)."""
     lowering = LOWERINGS.get(node.op)
     if lowering is None:
@@ -354,14 +359,14 @@ def supports(node: Node, descs: NodeDescs, limits: Limits) -> Optional[str]:
     return lowering.supports(node, descs, limits)
 
 
-def note(node: Node, limits: Limits) -> Optional[str]:
+def note(node: Node, limits: Limits) -> str | None:
     """A note (not a failure) on how a supported node is built: workarounds, non-preferred layouts."""
     lowering = LOWERINGS.get(node.op)
     extra = lowering.note(node, limits) if lowering and lowering.note else None
     return extra or layout_note(node, limits)
 
 
-def layout_note(node: Node, limits: Limits) -> Optional[str]:
+def layout_note(node: Node, limits: Limits) -> str | None:
     """A note (not a failure) when a node's layout differs from the context's preferredInputLayout."""
     preferred = limits.preferred_input_layout
     layout = node.attributes.get("input_layout") or node.attributes.get("layout")

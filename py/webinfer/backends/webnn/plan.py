@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from ...errors import BackendError
 from ...ir.dtypes import dtype_info
@@ -48,9 +49,9 @@ class PlanConstant:
     id: int
     desc: OperandDesc
     name: str
-    data: Optional[bytes] = None  # inline bytes (decomposition scalars, narrowed int64 constants)
-    key: Optional[str] = None  # the graph constant's name when the bytes come from the graph
-    source: Optional[dict[str, Any]] = None  # the format layer's {file, key} reference, for export-js
+    data: bytes | None = None  # inline bytes (decomposition scalars, narrowed int64 constants)
+    key: str | None = None  # the graph constant's name when the bytes come from the graph
+    source: dict[str, Any] | None = None  # the format layer's {file, key} reference, for export-js
 
 
 @dataclass
@@ -118,10 +119,10 @@ def encode(value: Any) -> Any:
 class PlanBuilder:
     """Records MLGraphBuilder calls; the lowerings use it as they would use the real builder."""
 
-    def __init__(self, narrow_int64: bool = False, features: Optional[dict[str, Optional[str]]] = None) -> None:
+    def __init__(self, narrow_int64: bool = False, features: dict[str, str | None] | None = None) -> None:
         self.plan = Plan()
         self.narrow_int64 = narrow_int64
-        self.features: dict[str, Optional[str]] = dict(features or {})  # probed feature -> why not (None: works)
+        self.features: dict[str, str | None] = dict(features or {})  # probed feature -> why not (None: works)
         self.node = ""  # the graph node being lowered (named in the plan, for JS error messages)
         self._next = 0
 
@@ -146,8 +147,8 @@ class PlanBuilder:
             self.plan.narrowed[name] = "graph input int64 -> int32 (range-checked at run)"
         return op
 
-    def constant(self, name: str, desc: OperandDesc, data: Optional[bytes] = None, *, key: Optional[str] = None,
-                 source: Optional[dict[str, Any]] = None) -> PlanOperand:
+    def constant(self, name: str, desc: OperandDesc, data: bytes | None = None, *, key: str | None = None,
+                 source: dict[str, Any] | None = None) -> PlanOperand:
         """A constant: inline ``data`` or the graph constant ``key`` (its bytes travel separately)."""
         op = self._new(desc)
         if op.desc != desc:  # int64 constant on a context without int64: narrow the bytes now
@@ -169,13 +170,13 @@ class PlanBuilder:
 
     # -- ops ---------------------------------------------------------------------------------------
     def call(self, op: str, args: Sequence[Any], out: OperandDesc | Sequence[OperandDesc],
-             options: Optional[dict[str, Any]] = None) -> PlanOperand:
+             options: dict[str, Any] | None = None) -> PlanOperand:
         """Record ``builder[op](...args, options)`` with one output of ``out``."""
         outs = self.call_multi(op, args, [out] if isinstance(out, OperandDesc) else list(out), options)
         return outs[0]
 
     def call_multi(self, op: str, args: Sequence[Any], outs: Sequence[OperandDesc],
-                   options: Optional[dict[str, Any]] = None) -> list[PlanOperand]:
+                   options: dict[str, Any] | None = None) -> list[PlanOperand]:
         """Record a call with several outputs (``split``); the JS side unpacks the returned array."""
         results = [self._new(d) for d in outs]
         record: dict[str, Any] = {"node": self.node, "op": op, "args": encode(list(args)),

@@ -9,8 +9,8 @@ WebNN call is made, so the user never sees an opaque build exception.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 from ...errors import BackendError, UnsupportedError
 from ...ir.builder import GraphBuilder
@@ -28,15 +28,15 @@ class Support:
 
     node: str
     op: str
-    how: Optional[str]
-    reason: Optional[str] = None
-    note: Optional[str] = None
+    how: str | None
+    reason: str | None = None
+    note: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.reason is None
 
-    def as_dict(self) -> dict[str, Optional[str]]:
+    def as_dict(self) -> dict[str, str | None]:
         d = {"op": self.op, "webnn": self.how, "reason": self.reason, "note": self.note}
         return {k: v for k, v in d.items() if v is not None}
 
@@ -45,7 +45,7 @@ def narrowed(desc: OperandDesc, narrow_int64: bool) -> OperandDesc:
     return OperandDesc("int32", desc.shape) if narrow_int64 and desc.dtype == "int64" else desc
 
 
-def expand(node: Node, inputs: Sequence[Optional[OperandDesc]]) -> Graph:
+def expand(node: Node, inputs: Sequence[OperandDesc | None]) -> Graph:
     """The registry's decomposition of ``node`` as a small graph with inputs ``in0``, ``in1``, ..."""
     spec = get_op(node.op)
     if spec.decompose is None:
@@ -64,7 +64,7 @@ class Checker:
         self.decompose = decompose
         self.narrow_int64 = limits.known and not limits.supports_int64()
 
-    def node(self, node: Node, inputs: Sequence[Optional[OperandDesc]], outputs: Sequence[OperandDesc]) -> Support:
+    def node(self, node: Node, inputs: Sequence[OperandDesc | None], outputs: Sequence[OperandDesc]) -> Support:
         """Support for one node with these (IR) descriptors."""
         n = self.narrow_int64
         descs = NodeDescs([None if d is None else narrowed(d, n) for d in inputs], [narrowed(d, n) for d in outputs])
@@ -116,7 +116,7 @@ def check_graph(graph: Graph, limits: Limits, decompose: bool = True) -> dict[st
     return Checker(limits, decompose).graph(graph)
 
 
-def unsupported_error(problems: Sequence[tuple[str, Optional[str]]], where: str = "webnn") -> UnsupportedError:
+def unsupported_error(problems: Sequence[tuple[str, str | None]], where: str = "webnn") -> UnsupportedError:
     """One error naming every unsupported node (or edge) and its reason."""
     lines = "\n".join(f"  - {name}: {reason}" for name, reason in problems)
     first_node, first_reason = problems[0]
@@ -180,7 +180,7 @@ def _operand(b: PlanBuilder, graph: Graph, env: dict[str, PlanOperand], name: st
 
 
 def _lower_decomposed(b: PlanBuilder, checker: Checker, node: Node, graph: Graph,
-                      operands: Sequence[Optional[PlanOperand]]) -> list[PlanOperand]:
+                      operands: Sequence[PlanOperand | None]) -> list[PlanOperand]:
     sub = expand(node, [None if i is None else graph.operands[i] for i in node.inputs])
     env: dict[str, PlanOperand] = {f"in{i}": op for i, op in enumerate(operands) if op is not None}
     for cname, const in sub.constants.items():
@@ -189,7 +189,8 @@ def _lower_decomposed(b: PlanBuilder, checker: Checker, node: Node, graph: Graph
         b.node = f"{node.name}/{s.name}"
         ops = [None if i is None else env[i] for i in s.inputs]
         outs = [b.dtype_of(sub.operands[o]) for o in s.outputs]
-        support = checker.node(s, [None if i is None else sub.operands[i] for i in s.inputs], [sub.operands[o] for o in s.outputs])
+        support = checker.node(s, [None if i is None else sub.operands[i] for i in s.inputs],
+                               [sub.operands[o] for o in s.outputs])
         if support.how and support.how.startswith("decomposed"):
             results = _lower_decomposed(b, checker, s, sub, ops)
         else:

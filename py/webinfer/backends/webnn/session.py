@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from ... import ffi
 from ...errors import BackendError, InputError, WebinferError
@@ -27,7 +28,7 @@ from .planner import Checker, Support, plan_graph, unsupported_error
 OPTIONS = ("device", "power_preference", "accelerated", "gpu_device", "context", "decompose", "bindings")
 
 
-_PROBED: dict[tuple[str, str], dict[str, Optional[str]]] = {}  # (options, limits) -> probed features
+_PROBED: dict[tuple[str, str], dict[str, str | None]] = {}  # (options, limits) -> probed features
 
 
 def runtime() -> Any:
@@ -50,11 +51,12 @@ class WebNNContext:
         self.destroyed = False
 
     @classmethod
-    def open(cls, device: Optional[str] = None, power_preference: Optional[str] = None,
-             accelerated: Optional[bool] = None, gpu_device: Any = None) -> "WebNNContext":
+    def open(cls, device: str | None = None, power_preference: str | None = None,
+             accelerated: bool | None = None, gpu_device: Any = None) -> WebNNContext:
         """Create a context: from ``gpu_device`` (a GPUDevice, or True for a fresh one) or from options."""
         t0 = time.perf_counter()
-        request = ContextRequest(device, power_preference, accelerated, gpu_device is not None and gpu_device is not False)
+        request = ContextRequest(device, power_preference, accelerated,
+                                 gpu_device is not None and gpu_device is not False)
         rt = runtime()
         own_device = gpu_device is True
         if request.gpu_device:
@@ -68,23 +70,26 @@ class WebNNContext:
         try:
             handle = ffi.run_sync(rt.createContext(arg))
         except Exception as e:  # the browser's own words (NotSupportedError, ...)
-            raise BackendError(f"webnn: createContext({json.dumps(sent) if isinstance(sent, dict) else sent}) failed: {e}") from None
+            shown = json.dumps(sent) if isinstance(sent, dict) else sent
+            raise BackendError(f"webnn: createContext({shown}) failed: {e}") from None
         limits = limits_from_json(str(rt.limitsJSON(handle)))
         key = (json.dumps(sent, sort_keys=True) if isinstance(sent, dict) else str(sent), limits.fingerprint())
         if key not in _PROBED:  # behaviour probes: once per page for each kind of context
             _PROBED[key] = json.loads(str(ffi.run_sync(rt.probeFeatures(handle))))
         limits.features.update(_PROBED[key])
-        cpu_equal: Optional[bool] = None
+        cpu_equal: bool | None = None
         if request.gpu_device or request.device not in (None, "cpu") or request.accelerated:
             cpu_text = ffi.run_sync(rt.limitsFor(ffi.to_js({"deviceType": "cpu", "accelerated": False})))
-            cpu_equal = None if cpu_text is None else limits_from_json(str(cpu_text)).fingerprint() == limits.fingerprint()
+            if cpu_text is not None:
+                cpu_equal = limits_from_json(str(cpu_text)).fingerprint() == limits.fingerprint()
         accelerated_attr = rt.contextAccelerated(handle)
-        report = ContextReport(request, sent, None if accelerated_attr is None else bool(accelerated_attr), limits, cpu_equal,
+        accelerated_now = None if accelerated_attr is None else bool(accelerated_attr)
+        report = ContextReport(request, sent, accelerated_now, limits, cpu_equal,
                                {"open_ms": round((time.perf_counter() - t0) * 1e3, 3)})
         return cls(handle, report, owned=True, gpu_device=gpu_device if request.gpu_device else None,
                    owns_device=own_device)
 
-    def lost(self) -> Optional[str]:
+    def lost(self) -> str | None:
         """Why the context was lost (``MLContext.lost`` settled), or None while it is usable."""
         return str(runtime().contextLost(self.handle)) or None
 
@@ -176,7 +181,8 @@ class WebNNSession(Session):
         except ffi.FFIError:
             raise
         except Exception as e:
-            raise self._failure(e, "building the graph", ffi.run_sync(self._rt.lostReason(self.context.handle))) from None
+            lost = ffi.run_sync(self._rt.lostReason(self.context.handle))
+            raise self._failure(e, "building the graph", lost) from None
         built = _Built(plan, executor, float(executor.buildMs), plan_ms, graph)
         self._built[key] = built
         self.stats["build_ms"] = round(built.build_ms, 3)
@@ -238,7 +244,7 @@ class WebNNSession(Session):
             if desc.dtype != operand.dtype:  # int64 narrowed for the context: give it back as declared
                 raw = widen_int32_bytes(raw)
             t = Tensor(raw, dtype=desc.dtype, shape=list(operand.shape))
-            t.backend, t.device = "webnn", self.context.report.request.device or "default"
+            t.backend, t.device = "webnn", self.context.report.device_label()
             out[name] = t
         return out
 

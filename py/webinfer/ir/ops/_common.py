@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..dtypes import ALL_TYPES, FLOAT_TYPES
 from ..registry import EXACT, Call, InputSpec, Tolerance, ToleranceFn

@@ -21,7 +21,9 @@ def _matmul_infer(call: Call) -> list[OperandDesc]:
     try:
         batch = broadcast_shapes(call, a.shape[:-2], b.shape[:-2])
     except GraphError:
-        raise call.error(f"batch dimensions cannot be broadcast: a is {fmt_shape(a.shape)}, b is {fmt_shape(b.shape)}") from None
+        raise call.error(
+            f"batch dimensions cannot be broadcast: a is {fmt_shape(a.shape)}, b is {fmt_shape(b.shape)}"
+        ) from None
     return [OperandDesc(a.dtype, batch + (a.shape[-2], b.shape[-1]))]
 
 

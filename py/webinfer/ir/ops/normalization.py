@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..operand import OperandDesc, fmt_shape
+from collections.abc import Iterable
+
+from ..operand import Dim, OperandDesc, fmt_shape
 from ..registry import Attr, Call, OpSpec, Tolerance, normalize_axes, normalize_axis, register, same_dims, static_count
 from ._common import FLOATS, atol, described, inp, ulp
 
@@ -38,6 +40,19 @@ register(
 )
 
 
+def _check_params(
+    call: Call, x: OperandDesc, params: Iterable[tuple[str, OperandDesc | None]], expected: tuple[Dim, ...], where: str
+) -> None:
+    """Each given parameter input (scale, bias, mean, ...) has the input's dtype and exactly the dims ``expected``."""
+    for label, d in params:
+        if d is None:
+            continue
+        if d.dtype != x.dtype:
+            raise call.error(f"input {label!r} has dtype {d.dtype}, input has {x.dtype}")
+        if d.rank != len(expected) or not all(same_dims(p, q) for p, q in zip(d.shape, expected)):
+            raise call.error(f"input {label!r} is {fmt_shape(d.shape)}, expected {fmt_shape(expected)} ({where})")
+
+
 def _ln_infer(call: Call) -> list[OperandDesc]:
     x, scale, bias = call.inputs
     assert x is not None
@@ -45,17 +60,17 @@ def _ln_infer(call: Call) -> list[OperandDesc]:
     if call["epsilon"] < 0:
         raise call.error(f"epsilon must be >= 0, got {call['epsilon']}")
     expected = tuple(x.shape[a] for a in axes)
-    for label, d in (("scale", scale), ("bias", bias)):
-        if d is None:
-            continue
-        if d.dtype != x.dtype:
-            raise call.error(f"input {label!r} has dtype {d.dtype}, input has {x.dtype}")
-        if d.rank != len(expected) or not all(same_dims(p, q) for p, q in zip(d.shape, expected)):
-            raise call.error(
-                f"input {label!r} is {fmt_shape(d.shape)}, expected {fmt_shape(expected)} "
-                f"(the input dims at axes {list(axes)})"
-            )
+    _check_params(call, x, (("scale", scale), ("bias", bias)), expected, f"the input dims at axes {list(axes)}")
     return [x]
+
+
+def _scale_and_bias(b, y, scale, bias, fit):  # type: ignore[no-untyped-def]
+    """``y · scale + bias`` in a decomposition, each of scale and bias optional and shaped by ``fit`` for y."""
+    if scale is not None:
+        y = b.mul(y, fit(scale))
+    if bias is not None:
+        y = b.add(y, fit(bias))
+    return y
 
 
 def _ln_decompose(b, inputs, attrs):  # type: ignore[no-untyped-def]
@@ -76,11 +91,7 @@ def _ln_decompose(b, inputs, attrs):  # type: ignore[no-untyped-def]
             t = b.transpose(t, permutation=order)
         return b.reshape(t, new_shape=bshape) if list(t.shape) != bshape else t
 
-    if scale is not None:
-        y = b.mul(y, aligned(scale))
-    if bias is not None:
-        y = b.add(y, aligned(bias))
-    return [y]
+    return [_scale_and_bias(b, y, scale, bias, aligned)]
 
 
 register(
@@ -107,13 +118,8 @@ def _bn_infer(call: Call) -> list[OperandDesc]:
     axis = normalize_axis(call, call["axis"], x.rank)
     if call["epsilon"] < 0:
         raise call.error(f"epsilon must be >= 0, got {call['epsilon']}")
-    for label, d in zip(("mean", "variance", "scale", "bias"), call.inputs[1:]):
-        if d is None:
-            continue
-        if d.dtype != x.dtype:
-            raise call.error(f"input {label!r} has dtype {d.dtype}, input has {x.dtype}")
-        if d.rank != 1 or not same_dims(d.shape[0], x.shape[axis]):
-            raise call.error(f"input {label!r} is {fmt_shape(d.shape)}, expected [{x.shape[axis]}] (input dim at axis {axis})")
+    params = zip(("mean", "variance", "scale", "bias"), call.inputs[1:])
+    _check_params(call, x, params, (x.shape[axis],), f"input dim at axis {axis}")
     return [x]
 
 
@@ -127,11 +133,7 @@ def _bn_decompose(b, inputs, attrs):  # type: ignore[no-untyped-def]
         return b.reshape(t, new_shape=shape)
 
     y = b.div(b.sub(x, r(mean)), b.sqrt(b.add(r(var), b.constant(attrs["epsilon"], dtype=x.dtype))))
-    if scale is not None:
-        y = b.mul(y, r(scale))
-    if bias is not None:
-        y = b.add(y, r(bias))
-    return [y]
+    return [_scale_and_bias(b, y, scale, bias, r)]
 
 
 register(

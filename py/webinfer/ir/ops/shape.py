@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..operand import Dim, OperandDesc, fmt_shape
 from ..registry import Attr, Call, OpSpec, dims_product, normalize_axis, register, same_dims
@@ -73,7 +74,8 @@ def _concat_infer(call: Call) -> list[OperandDesc]:
     total: Dim = 0
     for idx, d in enumerate(call.inputs):
         assert d is not None
-        if d.rank != first.rank or not all(same_dims(p, q) for i, (p, q) in enumerate(zip(d.shape, first.shape)) if i != axis):
+        others_match = all(same_dims(p, q) for i, (p, q) in enumerate(zip(d.shape, first.shape)) if i != axis)
+        if d.rank != first.rank or not others_match:
             raise call.error(
                 f"input {idx} is {fmt_shape(d.shape)}, input 0 is {fmt_shape(first.shape)}; "
                 f"all dims but axis {axis} must match"
@@ -191,7 +193,8 @@ def _expand_infer(call: Call) -> list[OperandDesc]:
 register(
     OpSpec("expand", (inp("input"),), (Attr("new_shape", "dims"),), _expand_infer, exact, family="shape",
            doc="broadcast the input to new_shape, which is the output shape", symbolic_attrs=("new_shape",),
-           notes="one-way broadcasting as in WebNN: [3, 1] expands to [2, 3, 4], but [3, 4] does not 'expand' to [1, 4]")
+           notes="one-way broadcasting as in WebNN: [3, 1] expands to [2, 3, 4], "
+                 "but [3, 4] does not 'expand' to [1, 4]")
 )
 
 
@@ -231,7 +234,8 @@ def _pad_infer(call: Call) -> list[OperandDesc]:
     if any(p < 0 for p in begin + end):
         raise call.error(f"padding must be >= 0, got {list(begin)} and {list(end)}")
     value = call["value"]
-    if call["mode"] == "constant" and x.info.is_integer and not (value.is_integer() and x.info.min <= value <= x.info.max):
+    fits = value.is_integer() and x.info.min <= value <= x.info.max
+    if call["mode"] == "constant" and x.info.is_integer and not fits:
         raise call.error(f"value {value} cannot be represented in the input dtype {x.dtype}")
     out: list[Dim] = []
     for axis, (d, b, e) in enumerate(zip(x.shape, begin, end)):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..operand import OperandDesc, fmt_shape
+from ..operand import Dim, OperandDesc, fmt_shape
 from ..registry import Attr, Call, OpSpec, Tolerance, register
 from ._common import FLOATS, described, inp, ulp
 
@@ -10,7 +10,9 @@ LAYOUTS = ("nchw", "nhwc")
 FILTER_LAYOUTS = ("oihw", "hwio", "ohwi", "ihwo")
 
 
-def out_size(call: Call, size: int, k: int, pad_b: int, pad_e: int, stride: int, dilation: int, ceil: bool, axis: str) -> int:
+def out_size(
+    call: Call, size: int, k: int, pad_b: int, pad_e: int, stride: int, dilation: int, ceil: bool, axis: str
+) -> int:
     """Output length of one spatial axis; an error when the window does not fit."""
     span = (k - 1) * dilation + 1
     padded = size + pad_b + pad_e
@@ -29,6 +31,16 @@ def _pairs(call: Call) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...
     if any(p < 0 for p in pad) or any(s < 1 for s in strides) or any(d < 1 for d in dil):
         raise call.error("padding must be >= 0, strides and dilations >= 1")
     return pad, strides, dil
+
+
+def _out_shape(call: Call, layout: str, nchw: tuple[Dim, int, int, int], window: tuple[int, int],
+               pairs: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]], ceil: bool) -> tuple[Dim, ...]:
+    """The output shape in ``layout`` for output batch/channels/input plane ``nchw``, each spatial axis by out_size."""
+    n, c, h, w = nchw
+    (kh, kw), (pad, (sh, sw), (dh, dw)) = window, pairs
+    oh = out_size(call, h, kh, pad[0], pad[1], sh, dh, ceil, "height")
+    ow = out_size(call, w, kw, pad[2], pad[3], sw, dw, ceil, "width")
+    return (n, c, oh, ow) if layout == "nchw" else (n, oh, ow, c)
 
 
 def nhwc_dims(call: Call, x: OperandDesc, layout: str) -> tuple:
@@ -55,7 +67,7 @@ def _conv_infer(call: Call) -> list[OperandDesc]:
     layout = call["input_layout"]
     n, c, h, w = nhwc_dims(call, x, layout)
     o, kh, kw, ci = filter_ohwi(call, f)
-    pad, (sh, sw), (dh, dw) = _pairs(call)
+    pairs = _pairs(call)
     g = call["groups"]
     if g < 1 or c % g or o % g:
         raise call.error(f"groups {g} must divide input channels {c} and output channels {o}")
@@ -64,11 +76,9 @@ def _conv_infer(call: Call) -> list[OperandDesc]:
             f"filter {fmt_shape(f.shape)} ({call['filter_layout']}) takes {ci} input channels per group; "
             f"input has {c} channels in {g} group(s), so {c // g} expected"
         )
-    oh = out_size(call, h, kh, pad[0], pad[1], sh, dh, False, "height")
-    ow = out_size(call, w, kw, pad[2], pad[3], sw, dw, False, "width")
+    shape = _out_shape(call, layout, (n, o, h, w), (kh, kw), pairs, False)
     if bias is not None and (bias.rank != 1 or bias.shape[0] != o):
         raise call.error(f"bias must be [{o}] (one per output channel), got {fmt_shape(bias.shape)}")
-    shape = (n, o, oh, ow) if layout == "nchw" else (n, oh, ow, o)
     return [OperandDesc(x.dtype, shape)]
 
 
@@ -120,13 +130,8 @@ def _pool_infer(call: Call) -> list[OperandDesc]:
     assert x is not None
     layout = call["layout"]
     n, c, h, w = nhwc_dims(call, x, layout)
-    kh, kw = _window(call, h, w)
-    pad, (sh, sw), (dh, dw) = _pairs(call)
     ceil = call["output_shape_rounding"] == "ceil"
-    oh = out_size(call, h, kh, pad[0], pad[1], sh, dh, ceil, "height")
-    ow = out_size(call, w, kw, pad[2], pad[3], sw, dw, ceil, "width")
-    shape = (n, c, oh, ow) if layout == "nchw" else (n, oh, ow, c)
-    return [OperandDesc(x.dtype, shape)]
+    return [OperandDesc(x.dtype, _out_shape(call, layout, (n, c, h, w), _window(call, h, w), _pairs(call), ceil))]
 
 
 @described("kh·kw+2 ULP")

@@ -7,8 +7,9 @@ returns the dispatch size. Families come first: one elementwise generator serves
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ..program import Program
 from ..step import Step
@@ -39,7 +40,7 @@ class Kernel:
     op: str
     family: str  # "elementwise" | "view" | "concat" | a PROGRAMS key
     lower: Callable[[Any, Any], None]
-    program: Optional[ProgramFn]
+    program: ProgramFn | None
 
 
 def _table() -> dict[str, Kernel]:

@@ -9,8 +9,9 @@ the result through the output view. Numpy broadcasting is nothing but stride-0 v
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ..expr import Acc, Const, Expr, Load, Op, has_acc, walk
 from ..program import COMPUTE_TYPE, Program, flat_thread, grid
@@ -31,7 +32,7 @@ class Ctx:
     in_dtypes: list[str]
     attrs: dict[str, Any]
 
-    def fn(self, name: str, t: Optional[str] = None) -> str:
+    def fn(self, name: str, t: str | None = None) -> str:
         return use(self.prog, name, t or self.t)
 
     @property
@@ -172,7 +173,9 @@ def wrap8(expr: str, dtype: str, t: str) -> str:
     return expr
 
 
-def render_tree(prog: Program, tree: Expr, leaf: dict[int, str], acc: str, f16: bool, acc_type: str = "") -> tuple[list[str], str]:
+def render_tree(
+    prog: Program, tree: Expr, leaf: dict[int, str], acc: str, f16: bool, acc_type: str = ""
+) -> tuple[list[str], str]:
     """WGSL statements evaluating ``tree`` (loads at the offsets in ``leaf``, keyed by id) and the result."""
     lines: list[str] = []
     names: dict[int, str] = {}
@@ -201,7 +204,7 @@ def render_tree(prog: Program, tree: Expr, leaf: dict[int, str], acc: str, f16: 
     return lines, names[id(tree)]
 
 
-def render_store(prog: Program, out: View, shape: tuple[int, ...], tree: Optional[Expr], acc_type: str, f16: bool) -> None:
+def render_store(prog: Program, out: View, shape: tuple[int, ...], tree: Expr | None, acc_type: str, f16: bool) -> None:
     """Add ``fn store(oi, acc)``: evaluate the epilogue tree at flat output index ``oi`` and write it."""
     tree = tree if tree is not None else Acc(out.value.dtype)
     lds = [n for n in walk(tree) if isinstance(n, Load)]
@@ -220,7 +223,9 @@ def render_store(prog: Program, out: View, shape: tuple[int, ...], tree: Optiona
 WG = 64
 
 
-def elementwise_program(prog: Program, out: View, shape: tuple[int, ...], tree: Expr, f16: bool) -> tuple[str, tuple[int, int, int]]:
+def elementwise_program(
+    prog: Program, out: View, shape: tuple[int, ...], tree: Expr, f16: bool
+) -> tuple[str, tuple[int, int, int]]:
     """The plain elementwise kernel: one invocation per output element, all work in ``store``."""
     render_store(prog, out, shape, tree, "f32", f16)
     n = math.prod(shape)

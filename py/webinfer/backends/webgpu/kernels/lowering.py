@@ -8,7 +8,8 @@ whose value later gets an epilogue), ``pl.set_view``, ``pl.set_lazy``, ``pl.desc
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from ....ir.graph import Node
 from ..expr import Acc, Const, Expr, Load, Op
@@ -35,7 +36,7 @@ def _batch_norm(pl: Any, node: Node) -> None:
     axis = node.attributes["axis"] % len(shape)
     bshape = tuple(shape[axis] if i == axis else 1 for i in range(len(shape)))
 
-    def chan(name: Optional[str]) -> Optional[Expr]:
+    def chan(name: str | None) -> Expr | None:
         if name is None:
             return None
         v = pl.view(name).reshape(bshape)
@@ -47,8 +48,10 @@ def _batch_norm(pl: Any, node: Node) -> None:
 
     def build(args: list[Expr]) -> Expr:
         (xe,) = args
-        y: Expr = Op("div", [Op("sub", [xe, chan(mean)], dt),  # type: ignore[list-item]
-                             Op("sqrt", [Op("add", [chan(var), Const(node.attributes["epsilon"], dt)], dt)], dt)], dt)
+        m, v = chan(mean), chan(var)
+        assert m is not None and v is not None  # mean and variance are required inputs
+        y: Expr = Op("div", [Op("sub", [xe, m], dt),
+                             Op("sqrt", [Op("add", [v, Const(node.attributes["epsilon"], dt)], dt)], dt)], dt)
         if scale is not None:
             y = Op("mul", [y, chan(scale)], dt)  # type: ignore[list-item]
         if bias is not None:
@@ -144,7 +147,8 @@ LOWERINGS["matmul"] = ("matmul", _matmul)
 LOWERINGS["gemm"] = ("matmul", _gemm)
 
 
-def _split_spaces(x: View, out_shape: tuple[int, ...], red: list[int], extra_red: list[tuple[tuple[int, ...], int]] = (),  # type: ignore[assignment]
+def _split_spaces(x: View, out_shape: tuple[int, ...], red: list[int],
+                  extra_red: list[tuple[tuple[int, ...], int]] = (),  # type: ignore[assignment]
                   with_out: bool = True) -> dict[str, Any]:
     """Row space (dims not in ``red``) and reduced space, as coalesced index spaces (input, logical output, extras)."""
     rank = len(x.shape)

@@ -118,7 +118,9 @@ def _stores(u: _Uniforms, tl: Tiling, r0: str, c0: str, value: Callable[[int, in
     for i in range(tl.rm):
         lines.append(f"if ({r0} + {i}u < {u.M}) {{")
         for j in range(tl.rn):
-            lines.append(f"  if ({c0} + {j}u < {u.N}) {{ store(ob + ({r0} + {i}u) * {u.N} + {c0} + {j}u, {value(i, j)}); }}")
+            lines.append(
+                f"  if ({c0} + {j}u < {u.N}) {{ store(ob + ({r0} + {i}u) * {u.N} + {c0} + {j}u, {value(i, j)}); }}"
+            )
         lines.append("}")
     return lines
 
@@ -167,6 +169,42 @@ def _register_body(prog: Program, t: str, u: _Uniforms, tl: Tiling, ab: View, bb
     return lines + out
 
 
+@dataclass(frozen=True)
+class _TileAxis:
+    """One axis of a staged tile: the in-tile index ``local``, the matrix index ``glob`` = ``start`` + local
+    (times 4 on the vec4 axis), its bound and its stride in the input."""
+
+    local: str
+    glob: str
+    start: str
+    bound: str
+    stride: str
+
+
+def _load_tile(t: str, threads: int, size: tuple[int, int], outer: _TileAxis, inner: _TileAxis, ld: str, vec: bool,
+               offset: str, store: str) -> list[str]:
+    """A loop staging a ``size`` tile in workgroup memory as vec4s along ``inner``, a share per invocation:
+    ``v`` holds the vec4 at (outer, inner), zero outside the matrix, and ``store`` puts it into the tile."""
+    rows, cols = size
+    o, i = outer, inner
+    lines = [
+        f"  for (var q = 0u; q < {rows * cols // 4 // threads}u; q = q + 1u) {{",
+        f"    let e = li + q * {threads}u; let {o.local} = e / {cols // 4}u; let {i.local} = e % {cols // 4}u;",
+        f"    let {o.glob} = {o.start} + {o.local}; let {i.glob} = {i.start} + {i.local} * 4u;",
+        f"    var v = vec4<{t}>({t}(0));",
+    ]
+    if vec:
+        lines.append(f"    if ({o.glob} < {o.bound} && {i.glob} < {i.bound}) "
+                     f"{{ v = {ld}(({offset} + {o.glob} * {o.stride} + {i.glob}) / 4u); }}")
+    else:
+        lines += [f"    if ({o.glob} < {o.bound}) {{",
+                  f"      let base = {offset} + {o.glob} * {o.stride} + {i.glob} * {i.stride};",
+                  *[f"      if ({i.glob} + {j}u < {i.bound}) {{ v[{j}] = {ld}(base + {j}u * {i.stride}); }}"
+                    for j in range(4)],
+                  "    }"]
+    return lines + [f"    {store}", "  }"]
+
+
 def _workgroup_body(prog: Program, t: str, u: _Uniforms, tl: Tiling, ab: View, bb: View,
                     handle: tuple[int, int, int]) -> list[str]:
     """A BM×TK tile of A and a TK×BN tile of B per K-step in workgroup memory; 4×4 per invocation."""
@@ -187,36 +225,14 @@ def _workgroup_body(prog: Program, t: str, u: _Uniforms, tl: Tiling, ab: View, b
     lines += [f"var acc{i}_{j} = vec4<{t}>({z});" for i in range(tl.rm) for j in range(nq)]
     lines.append(f"for (var k0 = 0u; k0 < {u.K}; k0 = k0 + {TK}u) {{")
     # A tile: BM rows × TK k, as vec4 along k
-    lines += [
-        f"  for (var q = 0u; q < {tl.bm * TK // 4 // threads}u; q = q + 1u) {{",
-        f"    let e = li + q * {threads}u; let r = e / {TK // 4}u; let k4 = e % {TK // 4}u;",
-        f"    let gr = tm * {tl.bm}u + r; let gk = k0 + k4 * 4u;",
-        f"    var v = vec4<{t}>({z});",
-    ]
-    if va:
-        lines.append(f"    if (gr < {u.M} && gk < {u.K}) {{ v = {lda}(({ao} + gr * {u.sar} + gk) / 4u); }}")
-    else:
-        lines += [f"    if (gr < {u.M}) {{",
-                  *[f"      if (gk + {j}u < {u.K}) {{ v[{j}] = {lda}({ao} + gr * {u.sar} + (gk + {j}u) * {u.sak}); }}"
-                    for j in range(4)],
-                  "    }"]
-    lines += [f"    let s = r * {TK}u + k4 * 4u; As[s] = v.x; As[s + 1u] = v.y; As[s + 2u] = v.z; As[s + 3u] = v.w;",
-              "  }"]
+    lines += _load_tile(t, threads, (tl.bm, TK), _TileAxis("r", "gr", f"tm * {tl.bm}u", u.M, u.sar),
+                        _TileAxis("k4", "gk", "k0", u.K, u.sak), lda, va, ao,
+                        f"let s = r * {TK}u + k4 * 4u; "
+                        "As[s] = v.x; As[s + 1u] = v.y; As[s + 2u] = v.z; As[s + 3u] = v.w;")
     # B tile: TK k × BN columns, as vec4 along n
-    lines += [
-        f"  for (var q = 0u; q < {TK * tl.bn // 4 // threads}u; q = q + 1u) {{",
-        f"    let e = li + q * {threads}u; let kq = e / {tl.bn // 4}u; let c4 = e % {tl.bn // 4}u;",
-        f"    let gk = k0 + kq; let gc = tn * {tl.bn}u + c4 * 4u;",
-        f"    var v = vec4<{t}>({z});",
-    ]
-    if vb:
-        lines.append(f"    if (gk < {u.K} && gc < {u.N}) {{ v = {ldb}(({bo} + gk * {u.sbk} + gc) / 4u); }}")
-    else:
-        lines += [f"    if (gk < {u.K}) {{",
-                  f"      let base = {bo} + gk * {u.sbk} + gc * {u.sbn};",
-                  *[f"      if (gc + {j}u < {u.N}) {{ v[{j}] = {ldb}(base + {j}u * {u.sbn}); }}" for j in range(4)],
-                  "    }"]
-    lines += ["    Bs[e] = v;", "  }", "  workgroupBarrier();",
+    lines += _load_tile(t, threads, (TK, tl.bn), _TileAxis("kq", "gk", "k0", u.K, u.sbk),
+                        _TileAxis("c4", "gc", f"tn * {tl.bn}u", u.N, u.sbn), ldb, vb, bo, "Bs[e] = v;")
+    lines += ["  workgroupBarrier();",
               f"  for (var kq = 0u; kq < {TK}u; kq = kq + 1u) {{"]
     lines += [f"    let bv{j} = Bs[kq * {tl.bn // 4}u + tx * {nq}u + {j}u];" for j in range(nq)]
     for i in range(tl.rm):

@@ -10,6 +10,7 @@ invocation per row instead (see ``_serial``).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from ..program import FLAT_WG, Program, flat_thread, grid
 from ..step import Step
@@ -72,7 +73,8 @@ def _row_head(prog: Program, serial: bool, rows: int) -> tuple[list[str], str, s
     if serial:
         return ([flat_thread(SERIAL_WG), f"if (gi >= {prog.u32(rows)}) {{ return; }}", "let row = gi;"], "0u", "1u",
                 grid(-(-rows // SERIAL_WG), prog.label))
-    return [FLAT_WG, f"if (wg >= {prog.u32(rows)}) {{ return; }}", "let row = wg;"], "li", f"{WG}u", grid(rows, prog.label)
+    head = [FLAT_WG, f"if (wg >= {prog.u32(rows)}) {{ return; }}", "let row = wg;"]
+    return head, "li", f"{WG}u", grid(rows, prog.label)
 
 
 def _total(serial: bool, t: str, combine: str, src: str, dst: str) -> list[str]:
@@ -80,7 +82,8 @@ def _total(serial: bool, t: str, combine: str, src: str, dst: str) -> list[str]:
     return [f"let {dst} = {src};"] if serial else _tree_reduce(t, combine, src, dst)
 
 
-def _loop(handle: tuple[int, int, int], prog: Program, count: str, first: str, step: str, inner: list[str], tag: str = "r") -> list[str]:
+def _loop(handle: tuple[int, int, int], prog: Program, count: str, first: str, step: str, inner: list[str],
+          tag: str = "r") -> list[str]:
     """A loop over the reduced space; the body sees the element's offsets as ``ro0``, ``ro1``, ..."""
     idx, _ = prog.index_code("r", handle, "r")
     return [f"for (var r = {first}; r < {count}; r = r + {step}) {{", *["  " + s for s in idx + inner], "}"]
@@ -112,7 +115,7 @@ def reduce_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int
              *_loop(red_h, prog, "n", first, stride, inner, "r"),
              *_total(serial, acc_t, combine, "a", "total"),
              f"store(row, {fin});" if serial else f"if (li == 0u) {{ store(row, {fin}); }}"]
-    return prog.render("  " + "\n  ".join(lines), (SERIAL_WG if serial else WG, 1, 1)), wg
+    return _render(prog, lines, serial, wg)
 
 
 def _spaces(prog: Program, step: Step) -> tuple[tuple[int, int, int], tuple[int, int, int], int, int]:
@@ -134,63 +137,91 @@ EXP_DIFF = """fn {ex}d(x: f32, m: f32) -> f32 {{
 }}"""
 
 
-def softmax_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
-    """softmax along one axis: max, sum of exp(x - max), then exp(x - max) / sum — one workgroup per row."""
-    (x,) = step.inputs
+@dataclass(frozen=True)
+class _FloatRows:
+    """A float32 pass over rows (softmax, layer_normalization): ``head`` picks the row and sets ``n``; the
+    loops see the row's element as ``val`` and the row's output offset as ``rl``."""
+
+    prog: Program
+    serial: bool
+    red_h: tuple[int, int, int]
+    first: str
+    stride: str
+    wg: tuple[int, int, int]
+    head: list[str]
+    val: str
+    rl: str
+
+    def loop(self, inner: list[str], tag: str) -> list[str]:
+        return _loop(self.red_h, self.prog, "n", self.first, self.stride, inner, tag)
+
+    def total(self, combine: str, src: str, dst: str) -> list[str]:
+        return _total(self.serial, "f32", combine, src, dst)
+
+    def render(self, body: list[str]) -> tuple[str, tuple[int, int, int]]:
+        return _render(self.prog, [*self.head, *body], self.serial, self.wg)
+
+
+def _float_rows(prog: Program, step: Step, f16: bool) -> _FloatRows:
+    """Store, index spaces and row head of a float32 row pass over ``step.inputs[0]`` (serial by device only, so
+    one pipeline serves every shape)."""
     render_store(prog, step.out, step.shape, step.tree, "f32", f16)  # type: ignore[arg-type]
     rows_h, red_h, rows, count = _spaces(prog, step)
-    ld = prog.loader(x.value)
-    mx, ex = use(prog, "max", "f32"), use(prog, "exp", "f32")
+    ld = prog.loader(step.inputs[0].value)
     row_idx, (ri, rl) = prog.index_code("row", rows_h, "w")
     n = prog.u32(count)
-    val = f"f32({ld}({ri} + ro0))"
-    serial = prog.tiling == "register"  # by device only, so one pipeline serves every shape
+    serial = prog.tiling == "register"
     if not serial:
         prog.decls.append(f"var<workgroup> red: array<f32, {WG}>;")
     head, first, stride, wg = _row_head(prog, serial, rows)
-    lines = [*head, *row_idx, f"let n = {n};",
-             "var a = -inf_f32();",
-             *_loop(red_h, prog, "n", first, stride, [f"a = {mx}(a, {val});"], "r"),
-             *_total(serial, "f32", f"{mx}(a, b)", "a", "m0"),
+    return _FloatRows(prog, serial, red_h, first, stride, wg, [*head, *row_idx, f"let n = {n};"],
+                      f"f32({ld}({ri} + ro0))", rl)
+
+
+def _render(
+    prog: Program, lines: list[str], serial: bool, wg: tuple[int, int, int]
+) -> tuple[str, tuple[int, int, int]]:
+    """The shader (one invocation per row, or one workgroup) and its grid."""
+    return prog.render("  " + "\n  ".join(lines), (SERIAL_WG if serial else WG, 1, 1)), wg
+
+
+def softmax_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
+    """softmax along one axis: max, sum of exp(x - max), then exp(x - max) / sum — one workgroup per row."""
+    rows = _float_rows(prog, step, f16)
+    mx, ex = use(prog, "max", "f32"), use(prog, "exp", "f32")
+    val = rows.val
+    lines = ["var a = -inf_f32();",
+             *rows.loop([f"a = {mx}(a, {val});"], "r"),
+             *rows.total(f"{mx}(a, b)", "a", "m0"),
              "let m = m0;  // an inf or NaN in the row makes the row NaN, as the reference (and torch) do",
              "var s = 0.0;",
-             *_loop(red_h, prog, "n", first, stride, [f"s = s + {ex}d({val}, m);"], "q"),
-             *_total(serial, "f32", "a + b", "s", "total"),
-             *_loop(red_h, prog, "n", first, stride, [f"store({rl} + ro1, {ex}d({val}, m) / total);"], "p")]
+             *rows.loop([f"s = s + {ex}d({val}, m);"], "q"),
+             *rows.total("a + b", "s", "total"),
+             *rows.loop([f"store({rows.rl} + ro1, {ex}d({val}, m) / total);"], "p")]
     prog.helper(f"{ex}d", EXP_DIFF.format(ex=ex))
-    return prog.render("  " + "\n  ".join(lines), (SERIAL_WG if serial else WG, 1, 1)), wg
+    return rows.render(lines)
 
 
 def layer_norm_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
     """layer_normalization: mean, then variance of (x - mean), then (x - mean) / sqrt(var + eps) · scale + bias."""
-    x = step.inputs[0]
     scale, bias = step.params["has_scale"], step.params["has_bias"]
-    render_store(prog, step.out, step.shape, step.tree, "f32", f16)  # type: ignore[arg-type]
-    rows_h, red_h, rows, count = _spaces(prog, step)
-    ld = prog.loader(x.value)
+    rows = _float_rows(prog, step, f16)
     lds = prog.loader(step.inputs[1].value) if scale else None
     ldb = prog.loader(step.inputs[1 + scale].value) if bias else None
     eps = prog.f32(step.params["epsilon"])
-    row_idx, (ri, rl) = prog.index_code("row", rows_h, "w")
-    n = prog.u32(count)
-    val = f"f32({ld}({ri} + ro0))"
+    val = rows.val
     y = "(v - mean) * inv"
     if scale:
         y = f"{y} * f32({lds}(ro2))"
     if bias:
         y = f"{y} + f32({ldb}(ro{2 + scale}))"
-    serial = prog.tiling == "register"  # by device only, so one pipeline serves every shape
-    if not serial:
-        prog.decls.append(f"var<workgroup> red: array<f32, {WG}>;")
-    head, first, stride, wg = _row_head(prog, serial, rows)
-    lines = [*head, *row_idx, f"let n = {n};",
-             "var a = 0.0;",
-             *_loop(red_h, prog, "n", first, stride, [f"a = a + {val};"], "r"),
-             *_total(serial, "f32", "a + b", "a", "sum1"),
+    lines = ["var a = 0.0;",
+             *rows.loop([f"a = a + {val};"], "r"),
+             *rows.total("a + b", "a", "sum1"),
              "let mean = sum1 / f32(n);",
              "var s = 0.0;",
-             *_loop(red_h, prog, "n", first, stride, [f"let d = {val} - mean;", "s = s + d * d;"], "q"),
-             *_total(serial, "f32", "a + b", "s", "sum2"),
+             *rows.loop([f"let d = {val} - mean;", "s = s + d * d;"], "q"),
+             *rows.total("a + b", "s", "sum2"),
              f"let inv = 1.0 / sqrt(sum2 / f32(n) + {eps});",
-             *_loop(red_h, prog, "n", first, stride, [f"let v = {val};", f"store({rl} + ro1, {y});"], "p")]
-    return prog.render("  " + "\n  ".join(lines), (SERIAL_WG if serial else WG, 1, 1)), wg
+             *rows.loop([f"let v = {val};", f"store({rows.rl} + ro1, {y});"], "p")]
+    return rows.render(lines)

@@ -45,7 +45,7 @@ _FLOAT = {
   let t = 1.0 / (1.0 + 0.3275911 * a);
   let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp_{T}(-a * a);
   return {T}(select(y, -y, x < 0.0));
-}}""",
+}}""",  # noqa: E501 - one WGSL expression
     "tanh": """fn tanh_{T}(x0: {T}) -> {T} {{
   let x = f32(x0);
   if (abs(x) < 0.0004) {{ return x0; }}
@@ -90,9 +90,12 @@ _FLOAT = {
   if (fract(b) != {T}(0.0)) {{ return nan_{T}(); }}
   return select(r, -r, odd);
 }}""",
-    "max": "fn max_{T}(a: {T}, b: {T}) -> {T} {{ if (isnan_{T}(a) || isnan_{T}(b)) {{ return nan_{T}(); }} return max(a, b); }}",
-    "min": "fn min_{T}(a: {T}, b: {T}) -> {T} {{ if (isnan_{T}(a) || isnan_{T}(b)) {{ return nan_{T}(); }} return min(a, b); }}",
-    "clamp": "fn clamp_{T}(x: {T}, lo: {T}, hi: {T}) -> {T} {{ if (isnan_{T}(x)) {{ return x; }} return min(max(x, lo), hi); }}",
+    "max": "fn max_{T}(a: {T}, b: {T}) -> {T} {{ if (isnan_{T}(a) || isnan_{T}(b)) {{ return nan_{T}(); }} "
+           "return max(a, b); }}",
+    "min": "fn min_{T}(a: {T}, b: {T}) -> {T} {{ if (isnan_{T}(a) || isnan_{T}(b)) {{ return nan_{T}(); }} "
+           "return min(a, b); }}",
+    "clamp": "fn clamp_{T}(x: {T}, lo: {T}, hi: {T}) -> {T} {{ if (isnan_{T}(x)) {{ return x; }} "
+             "return min(max(x, lo), hi); }}",
     # float -> int conversions that saturate (NaN -> 0), pinned here rather than trusted
     "to_i32": """fn to_i32_{T}(x: {T}, lo: f32, hi: f32) -> i32 {{
   let v = f32(x);
@@ -151,9 +154,10 @@ _INT = {
 
 # helpers that other helpers call
 _DEPENDS = {
-    "exp": ("inf", "isnan"), "log": ("nan", "inf", "isnan", "finite"), "sqrt": ("nan", "isnan", "finite"), "erf": ("exp",), "tanh": ("exp",),
-    "sigmoid": ("exp",), "gelu": ("erf",), "pow": ("nan", "inf", "isnan", "finite"), "sin": ("nan", "finite"), "cos": ("nan", "finite"), "max": ("nan", "isnan"),
-    "min": ("nan", "isnan"), "clamp": ("isnan",), "to_i32": ("isnan",), "to_u32": ("isnan",), "round_f16": ("f16_bits",),
+    "exp": ("inf", "isnan"), "log": ("nan", "inf", "isnan", "finite"), "sqrt": ("nan", "isnan", "finite"),
+    "erf": ("exp",), "tanh": ("exp",), "sigmoid": ("exp",), "gelu": ("erf",), "pow": ("nan", "inf", "isnan", "finite"),
+    "sin": ("nan", "finite"), "cos": ("nan", "finite"), "max": ("nan", "isnan"), "min": ("nan", "isnan"),
+    "clamp": ("isnan",), "to_i32": ("isnan",), "to_u32": ("isnan",), "round_f16": ("f16_bits",),
 }
 
 
