@@ -134,3 +134,27 @@ def test_webgpu_snippet_and_a_webinfer_error_read_cleanly(repl: Any, drive: Call
     tail = text.split("g2 = wi.GraphBuilder()")[-1]
     assert "softmax (node 'softmax_0'): axis 4 is out of range for rank 2" in tail
     assert "site-packages/webinfer" not in tail
+
+
+def test_devices_page_summarizes_and_folds_the_full_report(drive: Callable[..., Any], demo_browser: Any,
+                                                           artifacts: Path) -> None:
+    async def open_devices(context: Any) -> dict[str, Any]:
+        page = await context.new_page()
+        try:
+            await page.goto(f"{demo_browser.server.url}/devices.html")
+            await page.wait_for_function("() => document.getElementById('report').textContent.length > 0",
+                                         timeout=60_000)
+            await page.screenshot(path=str(artifacts / "devices.png"), full_page=True)
+            return {
+                "rows": await page.eval_on_selector_all("#summary dt", "ds => ds.map(d => d.textContent)"),
+                "height": await page.evaluate("() => document.documentElement.scrollHeight"),
+                "folded": await page.evaluate("() => !document.querySelector('details.devices-json').open"),
+                "report": await page.evaluate("() => JSON.parse(document.getElementById('report').textContent)"),
+            }
+        finally:
+            await page.close()
+
+    got = drive(open_devices)
+    assert "WebGPU adapter" in got["rows"] and "WebNN cpu" in got["rows"], got["rows"]
+    assert got["folded"] and got["height"] < 2000  # a summary, not thousands of lines of op limits
+    assert got["report"]["webnn"]["contexts"]["cpu"]["created"] is True

@@ -335,8 +335,9 @@ class _Files:
         """What to do when the manifest itself is missing: there is no converted model at that address."""
         if name != MANIFEST:
             return ""
-        return (" — no converted model there: `webinfer convert -o models/minilm` writes one that `webinfer serve` "
-                "serves at models/minilm/ (the REPL's MODEL_URL); `webinfer demo` builds and serves one itself")
+        return (" — no converted model there: `webinfer convert -o models/minilm` (in the checkout) writes one "
+                "that `webinfer serve` serves at models/minilm/ (the REPL's MODEL_URL); `webinfer demo` builds "
+                "and serves one itself")
 
     def read(self, name: str) -> bytes:
         if self.is_url:
