@@ -39,6 +39,24 @@ backend
     assert got == ["webnn", "webnn"]
 
 
+def test_auto_prefers_webnn_over_a_software_webgpu_adapter(browser_py: BrowserPy) -> None:
+    """Here WebGPU is SwiftShader (a CPU emulation): auto picks WebNN and says why in info()."""
+    got = browser_py.run(
+        GRAPH
+        + """
+from webinfer import ffi
+s = wi.compile(graph)
+out = [ffi.webgpu_adapter_summary(), s.backend, s.info()["chosen_by"]]
+s.close()
+out
+"""
+    )
+    adapter, backend, why = got
+    assert adapter["software"] is True and adapter["fallback"] is True
+    assert backend == "webnn"
+    assert "software" in why and "WebNN" in why
+
+
 def test_without_webgpu_auto_picks_webnn_and_hybrid_runs_on_webnn(browser_py: BrowserPy) -> None:
     got = browser_py.run(
         GRAPH

@@ -99,6 +99,26 @@ def navigator_has(api: str) -> bool:
     return getattr(js.navigator, api, None) is not None
 
 
+def webgpu_adapter_summary() -> dict[str, Any] | None:
+    """The default WebGPU adapter's vendor, architecture and fallback flag (None without an adapter).
+
+    Needs JSPI (it awaits ``requestAdapter``); ``software`` is true for fallback adapters such as SwiftShader.
+    """
+    if not navigator_has("gpu"):
+        return None
+    import js
+
+    adapter = run_sync(js.navigator.gpu.requestAdapter())
+    if adapter is None:
+        return None
+    info = getattr(adapter, "info", None)
+    vendor = str(getattr(info, "vendor", "") or "")
+    arch = str(getattr(info, "architecture", "") or "")
+    fallback = bool(getattr(info, "isFallbackAdapter", False) or getattr(adapter, "isFallbackAdapter", False))
+    return {"vendor": vendor, "architecture": arch, "fallback": fallback,
+            "software": fallback or arch.lower() in ("swiftshader", "llvmpipe", "lavapipe", "warp")}
+
+
 def run_sync(awaitable: Awaitable[T]) -> T:
     """Block until a JS promise (or Python awaitable) settles, using JSPI stack switching."""
     _require_browser("run_sync")

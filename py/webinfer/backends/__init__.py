@@ -63,6 +63,11 @@ def available_backends() -> list[str]:
 
 def resolve_backend(name: str) -> str:
     """A backend name from ``name``; "auto" takes $WEBINFER_BACKEND (``webinfer run --backend``) when set."""
+    return _resolve(name)[0]
+
+
+def _resolve(name: str) -> tuple[str, str | None]:
+    """(backend, why "auto" chose it — None when the caller named the backend)."""
     if name == "auto":
         import os
 
@@ -73,25 +78,36 @@ def resolve_backend(name: str) -> str:
                     f"compile: WEBINFER_BACKEND={chosen!r} is not a backend; "
                     f"choose one of {', '.join(list(BACKENDS) + ['auto'])}"
                 )
-            return chosen
+            return chosen, f"WEBINFER_BACKEND={chosen}"
         if not _in_browser():
-            return "reference"
+            return "reference", "on the host only the reference backend runs"
         reasons = {c: unavailable_reason(c) for c in ("webgpu", "webnn", "reference") if c in BACKENDS}
+        if reasons.get("webgpu") is None and reasons.get("webnn") is None:
+            from .. import ffi
+
+            adapter = ffi.webgpu_adapter_summary()
+            if adapter is None:
+                reasons["webgpu"] = "navigator.gpu.requestAdapter() gave no adapter"
+            elif adapter["software"]:  # a CPU-emulated GPU: the browser's WebNN CPU path is far faster
+                return "webnn", (f"the WebGPU adapter is software ({adapter['vendor']} {adapter['architecture']}, "
+                                 "fallback), so WebNN runs faster")
+            else:
+                return "webgpu", f"a hardware WebGPU adapter ({adapter['vendor']} {adapter['architecture']})"
         for candidate, reason in reasons.items():
             if reason is None:
-                return candidate
+                return candidate, "first available of webgpu, webnn, reference"
         raise BackendError("compile: backend='auto' found none that can run here: "
                            + "; ".join(f"{c}: {r}" for c, r in reasons.items()))
     if name not in BACKENDS:
         raise BackendError(f"compile: unknown backend {name!r}; choose one of {', '.join(list(BACKENDS) + ['auto'])}")
-    return name
+    return name, None
 
 
 def compile(graph: Graph, backend: str = "auto", **options: Any) -> Session:
     """Compile ``graph`` for ``backend`` ("reference", "webgpu", "webnn", "hybrid" or "auto")."""
     if not isinstance(graph, Graph):
         raise BackendError(f"compile: expected a webinfer Graph, got {type(graph).__name__}")
-    name = resolve_backend(backend)
+    name, why = _resolve(backend)
     if name in BROWSER_BACKENDS and not _in_browser():
         raise BackendError(
             f"compile: backend {name!r} runs only in the browser (Pyodide with WebGPU/WebNN); here, on the "
@@ -102,7 +118,9 @@ def compile(graph: Graph, backend: str = "auto", **options: Any) -> Session:
         factory: Callable[..., Session] = getattr(importlib.import_module(module), cls)
     except ImportError as e:
         raise BackendError(f"compile: backend {name!r} cannot be loaded here: {e}") from e
-    return factory(graph, **options)
+    session = factory(graph, **options)
+    session.chosen_by = why
+    return session
 
 
 __all__ = [

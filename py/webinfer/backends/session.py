@@ -83,6 +83,7 @@ class Session:
         self.graph = graph
         self.options = options
         self.closed = False
+        self.chosen_by: str | None = None
         self.stats: dict[str, Any] = {"runs": 0, "last_run_ms": None, "compile_ms": None}
         self._specialized: dict[tuple[tuple[str, int], ...], Graph] = {}
 
@@ -130,6 +131,7 @@ class Session:
         """Which backend and device run this graph, where each node runs, and plan statistics."""
         return {
             "backend": self.backend,
+            "chosen_by": self.chosen_by,  # why backend="auto" picked this one (None when named)
             "device": self.device_info(),
             "closed": self.closed,
             "inputs": {k: str(v) for k, v in self.graph.inputs.items()},
