@@ -1,10 +1,9 @@
-// The REPL page: boot Pyodide + webinfer, then hand each input to repl.py (completeness check, run with
-// top-level await, tracebacks). This file only handles keys, history and the transcript.
-// window.replState = { ready, busy, runs, errors } lets tests and scripts wait on it.
-
-import { pickBackend, supportOf } from "./backends.mjs";
-import { loadConfig, loadWebinfer } from "./boot.mjs";
-import { probe } from "./devices.mjs";
+// The REPL page: keys, history, the transcript and Stop. Python runs in repl-worker.mjs (Pyodide + webinfer
+// in a dedicated worker), so a long or endless input never freezes the tab. Stop (or Ctrl+C while input
+// runs) raises KeyboardInterrupt through Pyodide's interrupt buffer when the page is cross-origin isolated
+// (SharedArrayBuffer); when Python does not stop within GRACE_MS, or there is no isolation, the worker is
+// replaced by a fresh interpreter (its variables are gone, and the transcript says so).
+// window.replState = { ready, busy, runs, errors, restarts, interruptible } lets tests and scripts wait on it.
 
 const SNIPPETS = [
   {
@@ -39,15 +38,19 @@ print(len(ops), "ops:", ", ".join(ops))`,
 ];
 
 const HISTORY_KEY = "webinfer-repl-history";
+const GRACE_MS = 3000;
 const $ = (id) => document.getElementById(id);
-const state = (window.replState = { ready: false, busy: false, runs: 0, errors: 0 });
+const state = (window.replState = { ready: false, busy: false, runs: 0, errors: 0, restarts: 0, interruptible: false });
 
-let pyodide = null;
-let helpers = null;
-let userNamespace = null;
 const history = JSON.parse(localStorage.getItem(HISTORY_KEY) ?? "[]");
 let historyAt = history.length;
 let draft = "";
+let worker = null;
+let interrupt = null; // Uint8Array on a SharedArrayBuffer, shared with Pyodide in the worker
+let running = null; // the promise of the input being run
+let stopping = false;
+let nextId = 0;
+const pending = new Map();
 
 function progress(fraction, text) {
   $("bar-fill").style.width = `${Math.round(fraction * 100)}%`;
@@ -74,15 +77,94 @@ function echo(source) {
   append(lines.map((line, i) => `${i ? "... " : ">>> "}${line}`).join("\n") + "\n", "in");
 }
 
-async function status(source) {
-  helpers.set("_source", source);
-  return pyodide.runPython("status(_source)", { globals: helpers });
+/** Ask the worker; resolves to its reply's value. */
+function request(type, payload) {
+  const id = ++nextId;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ type, id, ...payload });
+  });
+}
+
+function settle(id, outcome, value) {
+  const waiter = pending.get(id);
+  pending.delete(id);
+  waiter?.[outcome](value);
+}
+
+function onMessage({ data }) {
+  if (data.type === "out" || data.type === "err") append(data.text, data.type);
+  else if (data.type === "progress") progress(data.fraction, data.text);
+  else if (data.type === "ready") ready(data);
+  else if (data.type === "reply") settle(data.id, "resolve", data.value);
+  else if (data.type === "failed" && data.id != null) settle(data.id, "reject", new Error(data.error));
+  else if (data.type === "failed") bootFailed(data.error);
+}
+
+function bootFailed(error) {
+  progress(1, "failed");
+  append(`${error}\n`, "err");
+  state.error = String(error);
+}
+
+function startWorker() {
+  const started = performance.now();
+  worker = new Worker(new URL("./repl-worker.mjs", import.meta.url), { type: "module" });
+  worker.onmessage = onMessage;
+  worker.onerror = (event) => bootFailed(`the Python worker failed: ${event.message ?? event}`);
+  interrupt = globalThis.crossOriginIsolated ? new Uint8Array(new SharedArrayBuffer(1)) : null;
+  worker.started = started;
+  worker.postMessage({ type: "boot", interrupt });
+}
+
+function ready({ banner, interruptible }) {
+  append(banner, "info");
+  if (!interruptible) {
+    append("This page is not cross-origin isolated: Stop restarts Python instead of interrupting it.\n", "info");
+  }
+  progress(1, `ready in ${((performance.now() - worker.started) / 1000).toFixed(1)} s`);
+  state.interruptible = interruptible;
+  const area = $("code");
+  area.disabled = false;
+  area.focus();
+  state.ready = true;
+}
+
+/** Replace the worker by a fresh interpreter (what Stop does when Python does not stop). */
+function restart(reason) {
+  worker.terminate();
+  for (const id of [...pending.keys()]) settle(id, "reject", new Error("restarted"));
+  state.ready = false;
+  state.restarts += 1;
+  $("code").disabled = true;
+  append(`${reason}: started a new Python (earlier variables and imports are gone)\n`, "err");
+  progress(0.05, "restarting Python…");
+  startWorker();
+}
+
+async function stop() {
+  if (!state.busy || stopping) return;
+  stopping = true;
+  const finished = running.then(() => true, () => true);
+  try {
+    if (interrupt) {
+      Atomics.store(interrupt, 0, 2); // SIGINT: KeyboardInterrupt at Python's next check
+      const timer = new Promise((resolve) => setTimeout(() => resolve(false), GRACE_MS));
+      if (await Promise.race([finished, timer])) return;
+      restart(`Python did not stop within ${GRACE_MS / 1000} s (waiting on the browser, not running Python)`);
+    } else {
+      restart("Stopped");
+    }
+  } finally {
+    stopping = false;
+  }
 }
 
 async function execute(text) {
   const source = text.replace(/(\n[ \t]*)+$/, ""); // drop the empty lines that closed a block
   if (!source.trim()) return;
   state.busy = true;
+  $("stop").disabled = false;
   $("code").value = "";
   $("prompt").textContent = "…";
   echo(source);
@@ -90,16 +172,16 @@ async function execute(text) {
   localStorage.setItem(HISTORY_KEY, JSON.stringify(history.slice(-100)));
   historyAt = history.length;
   try {
-    helpers.set("_source", source);
-    helpers.set("_number", state.runs + 1);
-    const ok = await pyodide.runPythonAsync("await run(_source, _namespace, _number)", { globals: helpers });
-    if (!ok) state.errors += 1;
+    running = request("run", { source, number: state.runs + 1 });
+    if (!(await running)) state.errors += 1;
   } catch (error) {
-    append(`${error?.message ?? error}\n`, "err");
+    if (error.message !== "restarted") append(`${error?.message ?? error}\n`, "err");
     state.errors += 1;
   } finally {
+    if (interrupt) Atomics.store(interrupt, 0, 0); // a Stop that came too late must not hit the next input
     state.runs += 1;
     state.busy = false;
+    $("stop").disabled = true;
     $("prompt").textContent = ">>>";
     $("code").focus();
   }
@@ -120,10 +202,17 @@ function newline(area) {
 
 async function onKey(event) {
   const area = event.target;
-  if (state.busy) return;
+  if (state.busy) {
+    if (event.key === "c" && event.ctrlKey && area.selectionStart === area.selectionEnd) {
+      event.preventDefault();
+      stop();
+    }
+    return;
+  }
+  if (!state.ready) return;
   if (event.key === "Enter" && !event.shiftKey) {
     event.preventDefault();
-    if (event.ctrlKey || event.metaKey || (await status(area.value)) !== "incomplete") {
+    if (event.ctrlKey || event.metaKey || (await request("status", { source: area.value })) !== "incomplete") {
       await execute(area.value);
     } else {
       newline(area);
@@ -156,37 +245,7 @@ function renderSnippets() {
   }
 }
 
-async function main() {
-  renderSnippets();
-  window.webinferDevices = () => probe(10000);
-  progress(0.05, "loading Pyodide…");
-  const config = await loadConfig();
-  const stream = (kind) => (text) => append(text, kind);
-  const [loaded, report] = await Promise.all([
-    loadWebinfer({ config, stdout: stream("out"), stderr: stream("err"), onStep: (s) => progress(0.4, `${s}…`) }),
-    probe(10000),
-  ]);
-  pyodide = loaded.pyodide;
-  progress(0.9, "importing webinfer…");
-  helpers = pyodide.toPy({});
-  const source = await (await fetch("repl.py", { cache: "no-cache" })).text();
-  await pyodide.runPythonAsync(source, { globals: helpers, filename: "repl.py" });
-  const backend = pickBackend(supportOf(report)) ?? "webgpu";
-  const preload = pyodide.toPy({ BACKEND: backend, MODEL_URL: new URL("minilm/", config.modelsURL).href });
-  userNamespace = helpers.get("new_namespace")(preload);
-  preload.destroy();
-  helpers.set("_namespace", userNamespace);
-  append(helpers.get("banner")(userNamespace), "info");
-  progress(1, `ready in ${(performance.now() / 1000).toFixed(1)} s`);
-  const area = $("code");
-  area.disabled = false;
-  area.addEventListener("keydown", onKey);
-  area.focus();
-  state.ready = true;
-}
-
-main().catch((error) => {
-  progress(1, "failed");
-  append(`${error?.stack ?? error}\n`, "err");
-  state.error = String(error);
-});
+renderSnippets();
+$("code").addEventListener("keydown", onKey);
+$("stop").addEventListener("click", stop);
+startWorker();

@@ -177,17 +177,50 @@ def test_weights_come_from_the_cache_api_on_the_next_visit(demo_browser: Any, dr
     assert state["weights"]["cache"] is True and state["weights"]["cachedBytes"] == state["weights"]["bytes"]
 
 
-def test_built_site_works_from_a_plain_static_server(
-    tmp_path_factory: pytest.TempPathFactory, demo_data: Path, site_roots: Any, corpus_modules: tuple[str, ...],
-    static_server: Callable[[Path], str], drive: Callable[..., Any], artifacts: Path,
-) -> None:
-    """No COOP/COEP (so not cross-origin isolated), no server logic: the page still answers."""
+@pytest.fixture(scope="module")
+def static_site(tmp_path_factory: pytest.TempPathFactory, demo_data: Path, site_roots: Any,
+                corpus_modules: tuple[str, ...], static_server: Callable[[Path], str]) -> str:
+    """A built site served by Python's plain ``http.server``: no COOP/COEP, so not cross-origin isolated."""
     site = tmp_path_factory.mktemp("static") / "site"
     build_site(site, roots=site_roots, build_dir=demo_data, modules=corpus_modules)
-    base = static_server(site)
-    url = f"{base}/index.html?" + urlencode({"q": "remove a directory tree", "backend": "webnn"})
+    return static_server(site)
+
+
+def test_built_site_works_from_a_plain_static_server(static_site: str, drive: Callable[..., Any],
+                                                     artifacts: Path) -> None:
+    """No server logic and no isolation: the page still answers."""
+    url = f"{static_site}/index.html?" + urlencode({"q": "remove a directory tree", "backend": "webnn"})
     state = drive(lambda context: demo_state(context, url, timeout=300,
                                              screenshot=artifacts / "demo-static-site.png"))
     assert state["error"] is None, state["error"]
     assert state["isolated"] is False
     assert top(state) == "shutil.rmtree"
+
+
+def test_built_sites_repl_stops_a_loop_without_isolation(static_site: str, drive: Callable[..., Any]) -> None:
+    """Without SharedArrayBuffer there is no interrupt buffer: Stop replaces the worker, and says so."""
+
+    async def session(context: Any) -> dict[str, Any]:
+        page = await context.new_page()
+        try:
+            await page.goto(f"{static_site}/repl.html")
+            await page.wait_for_function("() => window.replState.ready || window.replState.error", timeout=180_000)
+            await page.locator("#code").fill("while True: pass")
+            await page.locator("#code").press("Control+Enter")
+            await page.wait_for_function("() => window.replState.busy")
+            await page.click("#stop")
+            await page.wait_for_function("() => window.replState.ready && window.replState.runs === 1",
+                                         timeout=180_000)
+            await page.locator("#code").fill("6 * 7")
+            await page.locator("#code").press("Control+Enter")
+            await page.wait_for_function("() => window.replState.runs === 2 && !window.replState.busy")
+            return {"state": await page.evaluate("() => window.replState"),
+                    "text": await page.inner_text("#transcript")}
+        finally:
+            await page.close()
+
+    got = drive(session)
+    assert got["state"]["interruptible"] is False and got["state"]["restarts"] == 1, got["state"]
+    assert "not cross-origin isolated: Stop restarts Python" in got["text"]
+    assert "Stopped: started a new Python" in got["text"]
+    assert "\n42\n" in got["text"], got["text"][-1000:]

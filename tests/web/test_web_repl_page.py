@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -135,6 +137,79 @@ def test_webgpu_snippet_and_a_webinfer_error_read_cleanly(repl: Any, drive: Call
     assert "softmax (node 'softmax_0'): axis 4 is out of range for rank 2" in tail
     assert "site-packages/webinfer" not in tail
 
+
+
+async def type_and_run(page: Any, code: str) -> None:
+    """Put ``code`` in the input and run it now (Ctrl+Enter), without waiting for it to finish."""
+    await page.locator("#code").fill(code)
+    await page.locator("#code").press("Control+Enter")
+
+
+def test_python_runs_in_a_worker_with_webgpu_and_webnn(repl: Any, drive: Callable[..., Any]) -> None:
+    async def session(_context: Any) -> None:
+        runs = await repl.evaluate("() => window.replState.runs")
+        await type_and_run(repl, "import js; print('in a worker:', not hasattr(js, 'document'))")
+        await wait_runs(repl, runs + 1)
+        await repl.click("text=Show devices")
+        await wait_runs(repl, runs + 2)
+
+    drive(session)
+    text = transcript(drive, repl)
+    assert re.search(r"^in a worker: True$", text, flags=re.M), text[-1500:]
+    assert re.search(r"^WebGPU: \{.*'isFallbackAdapter'", text, flags=re.M), text[-1500:]
+    assert "'cpu': True" in text.split("WebNN contexts:")[-1], text[-1500:]
+
+
+def test_stop_interrupts_an_endless_loop_and_keeps_the_namespace(repl: Any, drive: Callable[..., Any],
+                                                                 artifacts: Path) -> None:
+    async def session(_context: Any) -> dict[str, Any]:
+        runs = await repl.evaluate("() => window.replState.runs")
+        await type_and_run(repl, "kept = 41")
+        await wait_runs(repl, runs + 1)
+        await type_and_run(repl, "n = 0\nwhile True:\n    n += 1")
+        await repl.wait_for_function("() => window.replState.busy")
+        await asyncio.sleep(1.0)
+        # the tab stays responsive while Python spins: the page answers at once and Stop is enabled
+        started = time.monotonic()
+        responsive = await asyncio.wait_for(
+            repl.evaluate("() => !document.getElementById('stop').disabled"), timeout=5)
+        answered = time.monotonic() - started
+        await repl.screenshot(path=str(artifacts / "repl-busy.png"), full_page=True)
+        await repl.click("#stop")
+        await wait_runs(repl, runs + 2)
+        await type_and_run(repl, "kept + 1, n > 0")
+        await wait_runs(repl, runs + 3)
+        return {"responsive": responsive, "answered": answered,
+                "state": await repl.evaluate("() => window.replState")}
+
+    got = drive(session)
+    assert got["responsive"] and got["answered"] < 2.0, got
+    assert got["state"]["interruptible"] is True and got["state"]["restarts"] == 0, got["state"]
+    text = transcript(drive, repl)
+    assert "KeyboardInterrupt" in text.split("while True:")[-1], text[-1500:]
+    assert re.search(r"^\(42, True\)$", text, flags=re.M), text[-1500:]  # same interpreter, same variables
+
+
+def test_stop_restarts_python_blocked_outside_python(repl: Any, drive: Callable[..., Any]) -> None:
+    """Python waiting in the browser never sees KeyboardInterrupt: Stop then gives a fresh interpreter."""
+
+    async def session(_context: Any) -> dict[str, Any]:
+        runs = await repl.evaluate("() => window.replState.runs")
+        await type_and_run(repl, "from js import Atomics, Int32Array, SharedArrayBuffer\n"
+                                 "Atomics.wait(Int32Array.new(SharedArrayBuffer.new(4)), 0, 0)")
+        await repl.wait_for_function("() => window.replState.busy")
+        await repl.locator("#code").press("Control+c")
+        await wait_runs(repl, runs + 1)
+        await repl.wait_for_function("() => window.replState.ready", timeout=180_000)
+        await type_and_run(repl, "'kept' in globals(), 6 * 7")
+        await wait_runs(repl, runs + 2)
+        return await repl.evaluate("() => window.replState")  # type: ignore[no-any-return]
+
+    state = drive(session)
+    assert state["restarts"] == 1, state
+    text = transcript(drive, repl)
+    assert "Python did not stop within 3 s" in text and "started a new Python" in text, text[-1500:]
+    assert re.search(r"^\(False, 42\)$", text, flags=re.M), text[-1500:]
 
 def test_devices_page_summarizes_and_folds_the_full_report(drive: Callable[..., Any], demo_browser: Any,
                                                            artifacts: Path) -> None:

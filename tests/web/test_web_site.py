@@ -38,7 +38,8 @@ def test_site_is_self_contained_with_relative_urls(site: Path, site_roots: Roots
     assert config["pyodideIndexURL"] == f"pyodide/{version}/" and config["modelsURL"] == "models/"
     for key in ("lockFileURL", "wheel"):
         assert not config[key].startswith(("/", "http")) and (site / config[key]).is_file()
-    for name in ("index.html", "repl.html", "boot.mjs", "demo.mjs", "demo.py", "repl.py", "demo.css", ".nojekyll"):
+    for name in ("index.html", "repl.html", "boot.mjs", "demo.mjs", "demo.py", "repl.py", "repl-worker.mjs",
+                 "demo.css", ".nojekyll"):
         assert (site / name).is_file(), name
     assert not (site / "harness.html").exists()
     for name in ("pyodide.mjs", "pyodide.asm.wasm", "python_stdlib.zip"):

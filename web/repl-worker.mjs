@@ -1,0 +1,62 @@
+// The REPL's Python, in a dedicated worker so that a busy loop never freezes the tab and Stop works:
+// Pyodide + webinfer booted here (WebGPU and WebNN are exposed to dedicated workers), each input handed to
+// repl.py. Messages in: boot {interrupt}, status {id, source}, run {id, source, number}. Messages out:
+// out/err {text}, progress {fraction, text}, ready {banner, backend}, reply {id, value}, failed {error}.
+
+import { pickBackend, supportOf } from "./backends.mjs";
+import { loadConfig, loadWebinfer } from "./boot.mjs";
+import { probe } from "./devices.mjs";
+
+let pyodide = null;
+let helpers = null;
+const post = (message) => self.postMessage(message);
+
+async function boot({ interrupt }) {
+  globalThis.webinferDevices = () => probe(10000); // the "Show devices" snippet calls js.webinferDevices()
+  post({ type: "progress", fraction: 0.05, text: "loading Pyodide…" });
+  const config = await loadConfig();
+  const stream = (type) => (text) => post({ type, text });
+  const [loaded, report] = await Promise.all([
+    loadWebinfer({
+      config, stdout: stream("out"), stderr: stream("err"),
+      onStep: (step) => post({ type: "progress", fraction: 0.4, text: `${step}…` }),
+    }),
+    probe(10000),
+  ]);
+  pyodide = loaded.pyodide;
+  if (interrupt) pyodide.setInterruptBuffer(interrupt);
+  post({ type: "progress", fraction: 0.9, text: "importing webinfer…" });
+  helpers = pyodide.toPy({});
+  const source = await (await fetch("repl.py", { cache: "no-cache" })).text();
+  await pyodide.runPythonAsync(source, { globals: helpers, filename: "repl.py" });
+  const backend = pickBackend(supportOf(report)) ?? "webgpu";
+  const preload = pyodide.toPy({ BACKEND: backend, MODEL_URL: new URL("minilm/", config.modelsURL).href });
+  const namespace = helpers.get("new_namespace")(preload);
+  preload.destroy();
+  helpers.set("_namespace", namespace);
+  post({ type: "ready", banner: helpers.get("banner")(namespace), backend, interruptible: Boolean(interrupt) });
+}
+
+async function call(code, values) {
+  for (const [name, value] of Object.entries(values)) helpers.set(name, value);
+  return pyodide.runPythonAsync(code, { globals: helpers });
+}
+
+const handlers = {
+  boot,
+  status: ({ id, source }) => call("status(_source)", { _source: source }).then((value) => ({ id, value })),
+  run: ({ id, source, number }) =>
+    call("await run(_source, _namespace, _number)", { _source: source, _number: number }).then((value) => ({ id, value })),
+};
+
+let queue = Promise.resolve(); // one message at a time, in order
+self.onmessage = ({ data }) => {
+  queue = queue.then(async () => {
+    try {
+      const result = await handlers[data.type](data);
+      if (result) post({ type: "reply", ...result });
+    } catch (error) {
+      post({ type: "failed", id: data.id ?? null, error: `${error?.stack ?? error}` });
+    }
+  });
+};
