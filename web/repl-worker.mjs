@@ -1,7 +1,8 @@
 // The REPL's Python, in a dedicated worker so that a busy loop never freezes the tab and Stop works:
 // Pyodide + webinfer booted here (WebGPU and WebNN are exposed to dedicated workers), each input handed to
-// repl.py. Messages in: boot {interrupt}, status {id, source}, run {id, source, number}. Messages out:
-// out/err {text}, progress {fraction, text}, ready {banner, backend}, reply {id, value}, failed {error}.
+// repl.py. Messages in: boot {interrupt, input}, status {id, source}, run {id, source, number}. Messages out:
+// out/err {text}, progress {fraction, text}, ready {banner, backend}, reply {id, value}, failed {error},
+// input {} (Python waits in input() for a line: the page answers through the shared `input` channel).
 
 import { pickBackend, supportOf } from "./backends.mjs";
 import { loadConfig, loadWebinfer } from "./boot.mjs";
@@ -11,8 +12,23 @@ let pyodide = null;
 let helpers = null;
 const post = (message) => self.postMessage(message);
 
-async function boot({ interrupt }) {
+// The page's answer to input(): control = Int32Array [state, byte length] (state 0 waiting, 1 a line,
+// 2 interrupted), data = the line's UTF-8 bytes. Both on SharedArrayBuffers, so this worker can block.
+const INPUT = { WAITING: 0, LINE: 1, INTERRUPTED: 2 }; // repl.mjs writes the same numbers
+
+/** Block until the page sends a line: {status: "line" | "interrupted" | "unavailable", text}. */
+function readLine(channel) {
+  if (!channel) return { status: "unavailable", text: "" };
+  Atomics.store(channel.control, 0, INPUT.WAITING);
+  post({ type: "input" });
+  Atomics.wait(channel.control, 0, INPUT.WAITING);
+  const text = new TextDecoder().decode(channel.data.slice(0, Atomics.load(channel.control, 1)));
+  return { status: Atomics.load(channel.control, 0) === INPUT.LINE ? "line" : "interrupted", text };
+}
+
+async function boot({ interrupt, input }) {
   globalThis.webinferDevices = () => probe(10000); // the "Show devices" snippet calls js.webinferDevices()
+  globalThis.replReadLine = () => readLine(input); // repl.py's input()
   post({ type: "progress", fraction: 0.05, text: "loading Pyodide…" });
   const config = await loadConfig();
   const stream = (type) => (text) => post({ type, text });
@@ -25,12 +41,19 @@ async function boot({ interrupt }) {
   ]);
   pyodide = loaded.pyodide;
   if (interrupt) pyodide.setInterruptBuffer(interrupt);
+  pyodide.setStdin({
+    stdin: () => {
+      const reply = readLine(input);
+      return reply.status === "line" ? `${reply.text}\n` : null; // null: end of file
+    },
+  });
   post({ type: "progress", fraction: 0.9, text: "importing webinfer…" });
   helpers = pyodide.toPy({});
   const source = await (await fetch("repl.py", { cache: "no-cache" })).text();
   await pyodide.runPythonAsync(source, { globals: helpers, filename: "repl.py" });
   const backend = pickBackend(supportOf(report)) ?? "webgpu";
   const preload = pyodide.toPy({ BACKEND: backend, MODEL_URL: new URL("minilm/", config.modelsURL).href });
+  helpers.get("install_input")();
   const namespace = helpers.get("new_namespace")(preload);
   preload.destroy();
   helpers.set("_namespace", namespace);

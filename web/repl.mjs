@@ -3,7 +3,9 @@
 // runs) raises KeyboardInterrupt through Pyodide's interrupt buffer when the page is cross-origin isolated
 // (SharedArrayBuffer); when Python does not stop within GRACE_MS, or there is no isolation, the worker is
 // replaced by a fresh interpreter (its variables are gone, and the transcript says so).
-// window.replState = { ready, busy, runs, errors, restarts, interruptible } lets tests and scripts wait on it.
+// input() blocks the worker on a SharedArrayBuffer until the page sends the line typed at the prompt.
+// window.replState = { ready, busy, awaitingInput, runs, errors, restarts, interruptible } lets tests and
+// scripts wait on it.
 
 const SNIPPETS = [
   {
@@ -39,16 +41,22 @@ print(len(ops), "ops:", ", ".join(ops))`,
 
 const HISTORY_KEY = "webinfer-repl-history";
 const GRACE_MS = 3000;
+const INPUT = { WAITING: 0, LINE: 1, INTERRUPTED: 2 }; // the states repl-worker.mjs reads
+const INPUT_BYTES = 1 << 16;
 const $ = (id) => document.getElementById(id);
-const state = (window.replState = { ready: false, busy: false, runs: 0, errors: 0, restarts: 0, interruptible: false });
+const state = (window.replState = {
+  ready: false, busy: false, awaitingInput: false, runs: 0, errors: 0, restarts: 0, interruptible: false,
+});
 
 const history = JSON.parse(localStorage.getItem(HISTORY_KEY) ?? "[]");
 let historyAt = history.length;
 let draft = "";
 let worker = null;
 let interrupt = null; // Uint8Array on a SharedArrayBuffer, shared with Pyodide in the worker
+let input = null; // { control: Int32Array [state, length], data: Uint8Array }, shared with the worker
 let running = null; // the promise of the input being run
 let stopping = false;
+let checking = null; // while an Enter waits for the worker to say whether the input is complete
 let nextId = 0;
 const pending = new Map();
 
@@ -96,6 +104,7 @@ function onMessage({ data }) {
   if (data.type === "out" || data.type === "err") append(data.text, data.type);
   else if (data.type === "progress") progress(data.fraction, data.text);
   else if (data.type === "ready") ready(data);
+  else if (data.type === "input") awaitInput();
   else if (data.type === "reply") settle(data.id, "resolve", data.value);
   else if (data.type === "failed" && data.id != null) settle(data.id, "reject", new Error(data.error));
   else if (data.type === "failed") bootFailed(data.error);
@@ -112,9 +121,36 @@ function startWorker() {
   worker = new Worker(new URL("./repl-worker.mjs", import.meta.url), { type: "module" });
   worker.onmessage = onMessage;
   worker.onerror = (event) => bootFailed(`the Python worker failed: ${event.message ?? event}`);
-  interrupt = globalThis.crossOriginIsolated ? new Uint8Array(new SharedArrayBuffer(1)) : null;
+  const shared = globalThis.crossOriginIsolated;
+  interrupt = shared ? new Uint8Array(new SharedArrayBuffer(1)) : null;
+  input = shared
+    ? { control: new Int32Array(new SharedArrayBuffer(8)), data: new Uint8Array(new SharedArrayBuffer(INPUT_BYTES)) }
+    : null;
   worker.started = started;
-  worker.postMessage({ type: "boot", interrupt });
+  worker.postMessage({ type: "boot", interrupt, input });
+}
+
+function awaitInput() {
+  state.awaitingInput = true;
+  $("prompt").textContent = "input:";
+  $("code").focus();
+}
+
+/** Wake input() in the worker with `line`, or with KeyboardInterrupt when `line` is null. */
+function answerInput(line) {
+  const bytes = new TextEncoder().encode(line ?? "");
+  if (bytes.length > INPUT_BYTES) {
+    append(`that line is ${bytes.length} bytes; input() takes at most ${INPUT_BYTES}\n`, "err");
+    return;
+  }
+  if (line != null) append(`${line}\n`, "in");
+  input.data.set(bytes);
+  Atomics.store(input.control, 1, bytes.length);
+  Atomics.store(input.control, 0, line == null ? INPUT.INTERRUPTED : INPUT.LINE);
+  Atomics.notify(input.control, 0);
+  state.awaitingInput = false;
+  $("code").value = "";
+  $("prompt").textContent = "…";
 }
 
 function ready({ banner, interruptible }) {
@@ -135,6 +171,7 @@ function restart(reason) {
   worker.terminate();
   for (const id of [...pending.keys()]) settle(id, "reject", new Error("restarted"));
   state.ready = false;
+  state.awaitingInput = false;
   state.restarts += 1;
   $("code").disabled = true;
   append(`${reason}: started a new Python (earlier variables and imports are gone)\n`, "err");
@@ -147,7 +184,9 @@ async function stop() {
   stopping = true;
   const finished = running.then(() => true, () => true);
   try {
-    if (interrupt) {
+    if (state.awaitingInput) {
+      answerInput(null); // input() raises KeyboardInterrupt
+    } else if (interrupt) {
       Atomics.store(interrupt, 0, 2); // SIGINT: KeyboardInterrupt at Python's next check
       const timer = new Promise((resolve) => setTimeout(() => resolve(false), GRACE_MS));
       if (await Promise.race([finished, timer])) return;
@@ -165,7 +204,6 @@ async function execute(text) {
   if (!source.trim()) return;
   state.busy = true;
   $("stop").disabled = false;
-  $("code").value = "";
   $("prompt").textContent = "…";
   echo(source);
   if (history[history.length - 1] !== source) history.push(source);
@@ -181,6 +219,7 @@ async function execute(text) {
     if (interrupt) Atomics.store(interrupt, 0, 0); // a Stop that came too late must not hit the next input
     state.runs += 1;
     state.busy = false;
+    state.awaitingInput = false;
     $("stop").disabled = true;
     $("prompt").textContent = ">>>";
     $("code").focus();
@@ -206,17 +245,36 @@ async function onKey(event) {
     if (event.key === "c" && event.ctrlKey && area.selectionStart === area.selectionEnd) {
       event.preventDefault();
       stop();
+    } else if (event.key === "Enter" && !event.shiftKey && state.awaitingInput) {
+      event.preventDefault();
+      answerInput(area.value);
     }
     return;
   }
   if (!state.ready) return;
   if (event.key === "Enter" && !event.shiftKey) {
     event.preventDefault();
-    if (event.ctrlKey || event.metaKey || (await request("status", { source: area.value })) !== "incomplete") {
-      await execute(area.value);
-    } else {
-      newline(area);
+    while (checking) await checking; // Enters are decided in order
+    if (state.busy || !state.ready) return;
+    const source = area.value;
+    if (event.ctrlKey || event.metaKey) {
+      area.value = "";
+      await execute(source);
+      return;
     }
+    // Add the line now, so keys typed while the worker decides land after it; take it back if complete.
+    const atEnd = area.selectionStart === source.length;
+    newline(area);
+    const added = area.value;
+    const decided = request("status", { source });
+    checking = decided.then(() => {}, () => {});
+    try {
+      if ((await decided) === "incomplete") return;
+    } finally {
+      checking = null;
+    }
+    area.value = atEnd && area.value.startsWith(added) ? area.value.slice(added.length) : ""; // keep typed-ahead
+    await execute(source);
   } else if (event.key === "Enter" && event.shiftKey) {
     event.preventDefault();
     newline(area);

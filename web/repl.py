@@ -13,6 +13,8 @@ import linecache
 import os
 import sys
 import traceback
+from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 _compiler = codeop.CommandCompiler()
@@ -41,6 +43,7 @@ def _user_frames(exc: BaseException, filename: str) -> BaseException:
 
     A webinfer error's message already names the op, node, input and shapes, so its traceback also stops
     at the user's last frame: the frames inside webinfer (builder, registry, shape rule) are only noise.
+    So does one raised by this file (input() interrupted by Stop).
     """
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != filename:
@@ -51,11 +54,17 @@ def _user_frames(exc: BaseException, filename: str) -> BaseException:
 
     if isinstance(exc, webinfer.WebinferError):
         package = os.path.dirname(webinfer.__file__) + os.sep
-        last = tb
-        while last.tb_next is not None and not last.tb_next.tb_frame.f_code.co_filename.startswith(package):
-            last = last.tb_next
-        last.tb_next = None
+        _cut_at(tb, lambda name: name.startswith(package))
+    _cut_at(tb, lambda name: name == read_line.__code__.co_filename)
     return exc.with_traceback(tb)
+
+
+def _cut_at(tb: TracebackType, inside: Callable[[str], bool]) -> None:
+    """End the chain ``tb`` before its first frame whose file name ``inside`` accepts."""
+    last = tb
+    while last.tb_next is not None and not inside(last.tb_next.tb_frame.f_code.co_filename):
+        last = last.tb_next
+    last.tb_next = None
 
 
 async def run(source: str, namespace: dict[str, Any], number: int) -> bool:
@@ -81,6 +90,33 @@ async def run(source: str, namespace: dict[str, Any], number: int) -> bool:
         namespace["_"] = value
         print(repr(value))
     return True
+
+
+def read_line(prompt: object = "") -> str:
+    """``input()`` in the REPL's worker: shows ``prompt`` and blocks until the page sends a line.
+
+    Stop while it waits raises KeyboardInterrupt. Without cross-origin isolation there is no
+    SharedArrayBuffer to block on, so it raises EOFError saying so.
+    """
+    import js
+
+    sys.stdout.write(str(prompt))
+    sys.stdout.flush()
+    reply = js.replReadLine()
+    if reply.status == "line":
+        return str(reply.text)
+    if reply.status == "interrupted":
+        print()  # end the prompt's line
+        raise KeyboardInterrupt
+    raise EOFError("input() cannot wait for your typing here: this page is not cross-origin isolated "
+                   "(no SharedArrayBuffer); serve it with `webinfer serve`, or assign the value instead")
+
+
+def install_input() -> None:
+    """Make ``input()`` read from the page (the worker's default stdin has nothing to read)."""
+    import builtins
+
+    builtins.input = read_line
 
 
 def new_namespace(preload: dict[str, Any]) -> dict[str, Any]:

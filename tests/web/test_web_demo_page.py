@@ -198,7 +198,8 @@ def test_built_site_works_from_a_plain_static_server(static_site: str, drive: Ca
 
 
 def test_built_sites_repl_stops_a_loop_without_isolation(static_site: str, drive: Callable[..., Any]) -> None:
-    """Without SharedArrayBuffer there is no interrupt buffer: Stop replaces the worker, and says so."""
+    """Without SharedArrayBuffer there is no interrupt buffer nor blocking input(): Stop replaces the worker,
+    input() raises EOFError; each says why."""
 
     async def session(context: Any) -> dict[str, Any]:
         page = await context.new_page()
@@ -214,6 +215,9 @@ def test_built_sites_repl_stops_a_loop_without_isolation(static_site: str, drive
             await page.locator("#code").fill("6 * 7")
             await page.locator("#code").press("Control+Enter")
             await page.wait_for_function("() => window.replState.runs === 2 && !window.replState.busy")
+            await page.locator("#code").fill("input('name? ')")
+            await page.locator("#code").press("Control+Enter")
+            await page.wait_for_function("() => window.replState.runs === 3 && !window.replState.busy")
             return {"state": await page.evaluate("() => window.replState"),
                     "text": await page.inner_text("#transcript")}
         finally:
@@ -224,3 +228,5 @@ def test_built_sites_repl_stops_a_loop_without_isolation(static_site: str, drive
     assert "not cross-origin isolated: Stop restarts Python" in got["text"]
     assert "Stopped: started a new Python" in got["text"]
     assert "\n42\n" in got["text"], got["text"][-1000:]
+    assert "EOFError: input() cannot wait for your typing here: this page is not cross-origin isolated" \
+        in got["text"], got["text"][-1000:]

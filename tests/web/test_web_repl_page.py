@@ -190,6 +190,39 @@ def test_stop_interrupts_an_endless_loop_and_keeps_the_namespace(repl: Any, driv
     assert re.search(r"^\(42, True\)$", text, flags=re.M), text[-1500:]  # same interpreter, same variables
 
 
+
+def test_input_reads_the_line_typed_at_the_prompt_and_stop_interrupts_it(repl: Any,
+                                                                          drive: Callable[..., Any]) -> None:
+    async def answer(text: str) -> None:
+        await repl.wait_for_function("() => window.replState.awaitingInput")
+        await repl.locator("#code").fill(text)
+        await repl.locator("#code").press("Enter")
+
+    async def session(_context: Any) -> dict[str, Any]:
+        runs = await repl.evaluate("() => window.replState.runs")
+        await type_and_run(repl, "name = input('name? '); print('hello', name)")
+        await answer("Ada Lovelace")
+        await wait_runs(repl, runs + 1)
+        await type_and_run(repl, "import sys; sys.stdin.readline()")
+        await answer("héllo ✓")
+        await wait_runs(repl, runs + 2)
+        await type_and_run(repl, "input('again? ')")
+        await repl.wait_for_function("() => window.replState.awaitingInput")
+        await repl.click("#stop")
+        await wait_runs(repl, runs + 3)
+        await type_and_run(repl, "name")
+        await wait_runs(repl, runs + 4)
+        return await repl.evaluate("() => window.replState")  # type: ignore[no-any-return]
+
+    state = drive(session)
+    assert state["restarts"] == 0 and not state["awaitingInput"], state
+    text = transcript(drive, repl)
+    assert "name? Ada Lovelace\nhello Ada Lovelace\n" in text, text[-1500:]
+    assert "'héllo ✓\\n'" in text, text[-1500:]  # sys.stdin reads the same channel, UTF-8 intact
+    tail = text.split(">>> input('again? ')")[-1]
+    assert "again? \nTraceback" in tail and "KeyboardInterrupt" in tail and "repl.py" not in tail, tail
+    assert tail.rstrip().endswith("'Ada Lovelace'"), tail
+
 def test_stop_restarts_python_blocked_outside_python(repl: Any, drive: Callable[..., Any]) -> None:
     """Python waiting in the browser never sees KeyboardInterrupt: Stop then gives a fresh interpreter."""
 
