@@ -1,6 +1,7 @@
 // The REPL's Python, in a dedicated worker so that a busy loop never freezes the tab and Stop works:
 // Pyodide + webinfer booted here (WebGPU and WebNN are exposed to dedicated workers), each input handed to
-// repl.py. Messages in: boot {interrupt, input}, status {id, source}, run {id, source, number}. Messages out:
+// repl.py. Messages in: boot {interrupt, input}, status {id, source}, complete {id, text},
+// run {id, source, number}. Messages out:
 // out/err {text}, progress {fraction, text}, ready {banner, backend}, reply {id, value}, failed {error},
 // input {} (Python waits in input() for a line: the page answers through the shared `input` channel).
 
@@ -68,6 +69,14 @@ async function call(code, values) {
 const handlers = {
   boot,
   status: ({ id, source }) => call("status(_source)", { _source: source }).then((value) => ({ id, value })),
+  complete: async ({ id, text }) => {
+    const found = await call("completions(_text, _namespace)", { _text: text });
+    try {
+      return { id, value: found.toJs() };
+    } finally {
+      found.destroy();
+    }
+  },
   run: ({ id, source, number }) =>
     call("await run(_source, _namespace, _number)", { _source: source, _number: number }).then((value) => ({ id, value })),
 };

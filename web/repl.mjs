@@ -235,8 +235,38 @@ function newline(area) {
   const at = area.selectionStart;
   const line = area.value.slice(0, at).split("\n").pop();
   let indent = line.match(/^\s*/)[0];
-  if (line.trimEnd().endsWith(":")) indent += "    ";
+  if (line.trimEnd().endsWith(":")) indent += INDENT;
   area.setRangeText("\n" + indent, at, area.selectionEnd, "end");
+}
+
+const INDENT = "    ";
+
+/** Shift+Tab: take up to one indent off the caret's line. */
+function dedent(area) {
+  const start = area.value.lastIndexOf("\n", area.selectionStart - 1) + 1;
+  const spaces = area.value.slice(start, start + INDENT.length).match(/^ */)[0].length;
+  if (spaces) area.setRangeText("", start, start + spaces, "end");
+}
+
+/** Tab: complete the name before the caret (common prefix; the choices in the transcript), else indent. */
+async function tab(area) {
+  const at = area.selectionStart;
+  const line = area.value.slice(0, at).split("\n").pop();
+  const word = area.selectionEnd === at ? line.match(/[\p{L}\p{N}_.]+$/u)?.[0] : null;
+  if (!word || /^\d/.test(word)) {
+    area.setRangeText(" ".repeat(INDENT.length - (line.length % INDENT.length)), at, area.selectionEnd, "end");
+    return;
+  }
+  const found = await request("complete", { text: word });
+  if (area.selectionStart !== at || area.selectionEnd !== at) return; // the caret moved meanwhile
+  let common = found[0] ?? word;
+  for (const match of found) while (!match.startsWith(common)) common = common.slice(0, -1);
+  if (common.length > word.length) {
+    area.setRangeText(common.slice(word.length), at, at, "end");
+  } else if (found.length > 1) {
+    const dot = word.lastIndexOf(".") + 1;
+    append(found.map((match) => match.slice(dot)).join("  ") + "\n", "info");
+  }
 }
 
 async function onKey(event) {
@@ -278,6 +308,10 @@ async function onKey(event) {
   } else if (event.key === "Enter" && event.shiftKey) {
     event.preventDefault();
     newline(area);
+  } else if (event.key === "Tab" && !event.ctrlKey && !event.altKey && !event.metaKey) {
+    event.preventDefault(); // keep focus in the input
+    if (event.shiftKey) dedent(area);
+    else await tab(area);
   } else if (event.key === "ArrowUp" && caretLine(area).first && historyAt > 0) {
     event.preventDefault();
     if (historyAt === history.length) draft = area.value;

@@ -11,6 +11,7 @@ import ast
 import codeop
 import linecache
 import os
+import rlcompleter
 import sys
 import traceback
 from collections.abc import Callable
@@ -36,6 +37,25 @@ def status(source: str) -> str:
     if "\n" in source and last.strip() and last[0] in " \t":
         return "incomplete"
     return "complete"
+
+
+def completions(text: str, namespace: dict[str, Any], limit: int = 500) -> list[str]:
+    """What Tab offers for ``text`` (the name or dotted name before the caret), as the Python REPL does.
+
+    rlcompleter's rules: keywords, names in ``namespace`` and builtins, attributes after a dot (the
+    expression before it is evaluated, as in the REPL); callables end with ``(``. At most ``limit``.
+    """
+    completer = rlcompleter.Completer(namespace)
+    found: list[str] = []
+    while len(found) < limit:
+        try:
+            match = completer.complete(text, len(found))
+        except Exception:  # noqa: BLE001 - a failing attribute lookup just offers nothing
+            break
+        if match is None:
+            break
+        found.append(match)
+    return sorted(set(found))
 
 
 def _user_frames(exc: BaseException, filename: str) -> BaseException:

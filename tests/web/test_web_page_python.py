@@ -50,6 +50,19 @@ def test_repl_status(repl: ModuleType, source: str, status: str) -> None:
     assert repl.status(source) == status
 
 
+
+def test_repl_completions_follow_rlcompleter(repl: ModuleType) -> None:
+    import webinfer as wi
+
+    namespace = {"wi": wi, "total": 1, "tolerance": 2}
+    assert repl.completions("to", namespace) == ["tolerance", "total"]
+    assert "wi.compile(" in repl.completions("wi.comp", namespace)  # attributes; callables get "("
+    assert repl.completions("pri", namespace) == ["print("]  # builtins
+    assert repl.completions("whi", namespace) == ["while "]  # keywords
+    assert repl.completions("nothing_here", namespace) == []
+    assert repl.completions("missing.attr", namespace) == []  # no NameError from Tab
+    assert len(repl.completions("wi.", namespace, limit=5)) == 5
+
 def _traceback_of(repl: ModuleType, source: str) -> str:
     import traceback
 

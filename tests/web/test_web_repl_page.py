@@ -223,6 +223,40 @@ def test_input_reads_the_line_typed_at_the_prompt_and_stop_interrupts_it(repl: A
     assert "again? \nTraceback" in tail and "KeyboardInterrupt" in tail and "repl.py" not in tail, tail
     assert tail.rstrip().endswith("'Ada Lovelace'"), tail
 
+
+def test_tab_completes_names_and_otherwise_indents(repl: Any, drive: Callable[..., Any]) -> None:
+    async def session(_context: Any) -> dict[str, Any]:
+        area = repl.locator("#code")
+        runs = await repl.evaluate("() => window.replState.runs")
+        await type_and_run(repl, "unique_name_xyz = 1; unique_name_xya = 2")
+        await wait_runs(repl, runs + 1)
+        await area.fill("unique_na")
+        await area.press("Tab")
+        await repl.wait_for_function("() => document.getElementById('code').value !== 'unique_na'")
+        common = await area.input_value()
+        await area.press("Tab")  # several choices: listed in the transcript
+        await repl.wait_for_function("() => document.getElementById('transcript').textContent.includes('xya  ')")
+        await area.fill("wi.GraphBui")
+        await area.press("Tab")
+        await repl.wait_for_function("() => document.getElementById('code').value !== 'wi.GraphBui'")
+        attribute = await area.input_value()
+        await area.fill("if True:\n")
+        await area.press("Tab")
+        indented = await area.input_value()
+        await area.press("Shift+Tab")
+        dedented = await area.input_value()
+        focused = await repl.evaluate("() => document.activeElement.id")
+        await area.fill("")
+        return {"common": common, "attribute": attribute, "indented": indented, "dedented": dedented,
+                "focused": focused}
+
+    got = drive(session)
+    assert got["common"] == "unique_name_xy", got
+    assert "unique_name_xya  unique_name_xyz" in transcript(drive, repl)
+    assert got["attribute"] in ("wi.GraphBuilder(", "wi.GraphBuilder()"), got  # 3.14 closes no-arg calls
+    assert got["indented"] == "if True:\n    " and got["dedented"] == "if True:\n", got
+    assert got["focused"] == "code"  # Tab never moves focus out of the input
+
 def test_stop_restarts_python_blocked_outside_python(repl: Any, drive: Callable[..., Any]) -> None:
     """Python waiting in the browser never sees KeyboardInterrupt: Stop then gives a fresh interpreter."""
 
