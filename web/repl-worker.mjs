@@ -1,8 +1,8 @@
 // The REPL's Python, in a dedicated worker so that a busy loop never freezes the tab and Stop works:
 // Pyodide + webinfer booted here (WebGPU and WebNN are exposed to dedicated workers), each input handed to
 // repl.py. Messages in: boot {interrupt, input}, status {id, source}, complete {id, text},
-// run {id, source, number}. Messages out:
-// out/err {text}, progress {fraction, text}, ready {banner, backend}, reply {id, value}, failed {error},
+// run {id, source, number}. Messages out: out/err {text}, progress {fraction, text},
+// ready {banner, interruptible}, reply {id, value}, failed {id, error},
 // input {} (Python waits in input() for a line: the page answers through the shared `input` channel).
 
 import { pickBackend, supportOf } from "./backends.mjs";
@@ -52,41 +52,40 @@ async function boot({ interrupt, input }) {
   helpers = pyodide.toPy({});
   const source = await (await fetch("repl.py", { cache: "no-cache" })).text();
   await pyodide.runPythonAsync(source, { globals: helpers, filename: "repl.py" });
+  helpers.get("install_input")();
   const backend = pickBackend(supportOf(report)) ?? "webgpu";
   const preload = pyodide.toPy({ BACKEND: backend, MODEL_URL: new URL("minilm/", config.modelsURL).href });
-  helpers.get("install_input")();
   const namespace = helpers.get("new_namespace")(preload);
   preload.destroy();
   helpers.set("_namespace", namespace);
-  post({ type: "ready", banner: helpers.get("banner")(namespace), backend, interruptible: Boolean(interrupt) });
+  post({ type: "ready", banner: helpers.get("banner")(namespace), interruptible: Boolean(interrupt) });
 }
 
+/** Run `code` with repl.py's globals and `values` bound; a Python object comes back as plain JS (cloneable). */
 async function call(code, values) {
   for (const [name, value] of Object.entries(values)) helpers.set(name, value);
-  return pyodide.runPythonAsync(code, { globals: helpers });
+  const result = await pyodide.runPythonAsync(code, { globals: helpers });
+  if (!(result instanceof pyodide.ffi.PyProxy)) return result;
+  try {
+    return result.toJs();
+  } finally {
+    result.destroy();
+  }
 }
 
 const handlers = {
   boot,
-  status: ({ id, source }) => call("status(_source)", { _source: source }).then((value) => ({ id, value })),
-  complete: async ({ id, text }) => {
-    const found = await call("completions(_text, _namespace)", { _text: text });
-    try {
-      return { id, value: found.toJs() };
-    } finally {
-      found.destroy();
-    }
-  },
-  run: ({ id, source, number }) =>
-    call("await run(_source, _namespace, _number)", { _source: source, _number: number }).then((value) => ({ id, value })),
+  status: ({ source }) => call("status(_source)", { _source: source }),
+  complete: ({ text }) => call("completions(_text, _namespace)", { _text: text }),
+  run: ({ source, number }) => call("await run(_source, _namespace, _number)", { _source: source, _number: number }),
 };
 
 let queue = Promise.resolve(); // one message at a time, in order
 self.onmessage = ({ data }) => {
   queue = queue.then(async () => {
     try {
-      const result = await handlers[data.type](data);
-      if (result) post({ type: "reply", ...result });
+      const value = await handlers[data.type](data);
+      if (data.id != null) post({ type: "reply", id: data.id, value });
     } catch (error) {
       post({ type: "failed", id: data.id ?? null, error: `${error?.stack ?? error}` });
     }

@@ -60,6 +60,9 @@ let checking = null; // while an Enter waits for the worker to say whether the i
 let nextId = 0;
 const pending = new Map();
 
+/** The rejection of requests a restart cut off: not an error to show (the restart says what happened). */
+class Restarted extends Error {}
+
 function progress(fraction, text) {
   $("bar-fill").style.width = `${Math.round(fraction * 100)}%`;
   $("progress-text").textContent = text;
@@ -169,7 +172,7 @@ function ready({ banner, interruptible }) {
 /** Replace the worker by a fresh interpreter (what Stop does when Python does not stop). */
 function restart(reason) {
   worker.terminate();
-  for (const id of [...pending.keys()]) settle(id, "reject", new Error("restarted"));
+  for (const id of [...pending.keys()]) settle(id, "reject", new Restarted());
   state.ready = false;
   state.awaitingInput = false;
   state.restarts += 1;
@@ -182,12 +185,12 @@ function restart(reason) {
 async function stop() {
   if (!state.busy || stopping) return;
   stopping = true;
-  const finished = running.then(() => true, () => true);
   try {
     if (state.awaitingInput) {
       answerInput(null); // input() raises KeyboardInterrupt
     } else if (interrupt) {
       Atomics.store(interrupt, 0, 2); // SIGINT: KeyboardInterrupt at Python's next check
+      const finished = running.then(() => true, () => true);
       const timer = new Promise((resolve) => setTimeout(() => resolve(false), GRACE_MS));
       if (await Promise.race([finished, timer])) return;
       restart(`Python did not stop within ${GRACE_MS / 1000} s (waiting on the browser, not running Python)`);
@@ -213,7 +216,7 @@ async function execute(text) {
     running = request("run", { source, number: state.runs + 1 });
     if (!(await running)) state.errors += 1;
   } catch (error) {
-    if (error.message !== "restarted") append(`${error?.message ?? error}\n`, "err");
+    if (!(error instanceof Restarted)) append(`${error?.message ?? error}\n`, "err");
     state.errors += 1;
   } finally {
     if (interrupt) Atomics.store(interrupt, 0, 0); // a Stop that came too late must not hit the next input
