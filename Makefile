@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Pure wheels Pyodide needs, at the versions its own lock pins (node_modules/pyodide/pyodide-lock.json).
 PYODIDE_WHEELS := micropip==0.11.1 packaging==26.1
 # Everything that goes into the webinfer wheel; directories too, so added/removed files count.
-PACKAGE_INPUTS := pyproject.toml $(shell find py -not -path '*/__pycache__*' -not -path '*.egg-info*' \( -type d -o -name '*.py' -o -name '*.json' -o -name '*.js' -o -name '*.mjs' -o -name '*.wgsl' -o -name 'py.typed' \))
+PACKAGE_INPUTS := pyproject.toml $(shell find py -not -path '*/__pycache__*' -not -path '*.egg-info*' \( -type d -o -name '*.py' -o -name '*.json' -o -name '*.js' -o -name '*.mjs' -o -name '*.wgsl' -o -name '*.html' -o -name '*.css' -o -name 'py.typed' \))
 
 .PHONY: setup wheel test lint demo serve
 .DELETE_ON_ERROR:

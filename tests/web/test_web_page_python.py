@@ -1,4 +1,4 @@
-"""The pages' Python (web/demo.py, web/repl.py) on the host: the same logic the browser runs, on the reference
+"""The pages' Python (py/webinfer/web/demo.py, repl.py) on the host: the same logic the browser runs, on the reference
 backend."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from types import ModuleType
 
 import pytest
 
-from webinfer.tools.project import project_root
+from webinfer.tools.project import WEB_DIR
 
 
 def page_module(name: str) -> ModuleType:
-    path = project_root() / "web" / f"{name}.py"
+    path = WEB_DIR / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"webinfer_page_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

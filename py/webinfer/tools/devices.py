@@ -10,7 +10,7 @@ PROBE = "ms => import('/devices.mjs').then(m => m.probe(ms))"
 
 
 def probe_devices(browser: Browser, timeout: float = 60.0) -> dict[str, Any]:
-    """Run ``web/devices.mjs`` in a fresh tab of ``browser``; the report as a dict."""
+    """Run ``webinfer/web/devices.mjs`` in a fresh tab of ``browser``; the report as a dict."""
     page = browser.open_blank()
     try:
         # Each browser call is bounded in the page; this bounds the whole probe.

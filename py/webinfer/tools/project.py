@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOCK_NAME = "pyodide-lock.json"
+#: The pages (HTML, JS, CSS and the pages' Python) ship inside the package.
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
 
 def project_root() -> Path:
-    """The checkout that holds ``web/`` and ``node_modules/``.
+    """The checkout that holds ``node_modules/`` and ``wheels/``.
 
     ``WEBINFER_ROOT`` wins; otherwise the checkout this package was installed from (editable
     install), else the current directory.
@@ -20,7 +22,7 @@ def project_root() -> Path:
     if env:
         return Path(env).resolve()
     source_tree = Path(__file__).resolve().parents[3]
-    if (source_tree / "web").is_dir() and (source_tree / "pyproject.toml").is_file():
+    if (source_tree / "py" / "webinfer").is_dir() and (source_tree / "pyproject.toml").is_file():
         return source_tree
     return Path.cwd().resolve()
 
@@ -49,7 +51,7 @@ class Roots:
         root = root or project_root()
         models = models or root / "models"
         return cls(
-            web=root / "web",
+            web=WEB_DIR,
             pyodide=root / "node_modules" / "pyodide",
             wheels=root / "wheels",
             models=models if models.is_dir() else None,

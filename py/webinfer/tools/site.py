@@ -4,7 +4,7 @@
 
 Layout (all URLs relative, so the site works from a subdirectory too)::
 
-    index.html repl.html devices.html *.mjs *.css *.py   the pages (web/, without the test harness)
+    index.html repl.html devices.html *.mjs *.css *.py   the pages (webinfer/web/, without the test harness)
     webinfer-config.json                                  where Pyodide, the lock, the wheel and models are
     pyodide/<version>/                                    the Pyodide runtime files
     wheels/                                               pyodide-lock.json, micropip, packaging, webinfer

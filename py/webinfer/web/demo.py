@@ -46,7 +46,7 @@ def _describe(backend: Any, device: Any) -> str:
         if device.get("same_limits_as_cpu_context"):
             text += "; same limits as the CPU context: likely the browser's CPU backend"
         return text
-    adapter = device.get("adapter") if isinstance(device.get("adapter"), dict) else {}
+    adapter: dict[str, Any] = device["adapter"] if isinstance(device.get("adapter"), dict) else {}
     words = [str(adapter[k]) for k in ("vendor", "architecture", "description", "device") if adapter.get(k)]
     name = " ".join(dict.fromkeys(words)) or str(device.get("name") or device.get("type") or "unknown")
     if device.get("is_fallback_adapter") or adapter.get("isFallbackAdapter"):
