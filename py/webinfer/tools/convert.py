@@ -135,8 +135,8 @@ def _handler(args: argparse.Namespace) -> int:
     try:
         if args.from_format == "onnx":
             if not args.file:
-                print("webinfer convert: --from onnx needs the ONNX file: webinfer convert --from onnx MODEL.onnx -o DIR",
-                      file=sys.stderr)
+                print("webinfer convert: --from onnx needs the ONNX file: "
+                      "webinfer convert --from onnx MODEL.onnx -o DIR", file=sys.stderr)
                 return 2
             summary = convert_onnx(args.file, args.output)
         elif args.file:

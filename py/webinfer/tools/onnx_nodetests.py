@@ -65,22 +65,20 @@ def collect(ops: Iterable[str]) -> dict[str, list[Any]]:
     wanted = set(ops)
     found: dict[str, list[Any]] = {op: [] for op in wanted}
     base_op: dict[str, str] = {}
-    for op in sorted(wanted):
-        before = len(node._NodeTestCases)
+    for name in sorted(wanted):
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             try:
-                importlib.import_module(f"onnx.backend.test.case.node.{_module_name(op)}")
+                importlib.import_module(f"onnx.backend.test.case.node.{_module_name(name)}")
             except ModuleNotFoundError:
                 continue
-        del before
     for case in node._NodeTestCases:
         nodes = list(case.model.graph.node)
         if "_expanded" not in case.name and len(nodes) == 1:
             base_op[case.name] = nodes[0].op_type
     for case in node._NodeTestCases:
         op = base_op.get(case.name.split("_expanded")[0])
-        if op in wanted:
+        if op is not None and op in wanted:
             found[op].append(case)
     return found
 
@@ -129,7 +127,8 @@ def upgrade_opset(model: Any) -> Any:
         return model
     for n in model.graph.node:
         try:
-            if onnx.defs.get_schema(n.op_type, old).since_version != onnx.defs.get_schema(n.op_type, MIN_OPSET).since_version:
+            then, now = onnx.defs.get_schema(n.op_type, old), onnx.defs.get_schema(n.op_type, MIN_OPSET)
+            if then.since_version != now.since_version:
                 return model
         except Exception:  # noqa: BLE001 - not defined at one of them: leave it to the importer to refuse
             return model
@@ -161,7 +160,8 @@ def freeze_const_inputs(model: Any, inputs: Sequence[Any]) -> tuple[Any, list[st
     keep = []
     for vi, arr in zip(model.graph.input, inputs):
         if vi.name in const_names and not isinstance(arr, list):
-            m.graph.initializer.append(arr if isinstance(arr, onnx.TensorProto) else onnx.numpy_helper.from_array(arr, vi.name))
+            t = arr if isinstance(arr, onnx.TensorProto) else onnx.numpy_helper.from_array(arr, vi.name)
+            m.graph.initializer.append(t)
             frozen.append(vi.name)
         else:
             keep.append(vi)

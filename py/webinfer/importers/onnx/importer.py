@@ -103,7 +103,8 @@ class Value:
     @property
     def size(self) -> int | None:
         s = self.shape
-        return math.prod(s) if all(isinstance(d, int) for d in s) else None  # type: ignore[arg-type]
+        ints = [d for d in s if isinstance(d, int)]
+        return math.prod(ints) if len(ints) == len(s) else None
 
 
 def const_value(arr: np.ndarray) -> Value:
@@ -204,7 +205,7 @@ class NodeCtx:
         v = self.value(i)
         if v.kind == "shape":
             return [d if isinstance(d, str) else int(d) for d in v.array().reshape(-1)]
-        return self.ints(i, what)
+        return list(self.ints(i, what))
 
     # -- outputs
     def op(self, op: str, inputs: Sequence[Operand | None], **attrs: Any) -> Operand:
@@ -536,7 +537,9 @@ class Importer:
         symbols = sorted({d for n in present for d in self.values[n].array().reshape(-1) if isinstance(d, str)})
         bad_reason = (f"it depends on the symbolic dims {', '.join(map(repr, symbols))} through {nc.label}, "
                       "which webinfer cannot express as a dim (export with static dims, or use -1 in Reshape)")
-        if nc.op_type not in SHAPE_SAFE or not SHAPE_SAFE[nc.op_type](nc, present):
+        if nc.op_type in SHAPE_SAFE and not SHAPE_SAFE[nc.op_type](nc):
+            return False  # the converter handles it (e.g. a slice of a constant table to a symbolic size)
+        if nc.op_type not in SHAPE_SAFE:
             for o in nc.outputs:
                 if o:
                     self.values[o] = Value("bad", error=bad_reason)
@@ -664,7 +667,7 @@ class Importer:
 
 
 def _small_result(nc: NodeCtx, imp: Importer) -> bool:
-    """Whether folding ``nc`` keeps its result small (ops that can make big tensors from small inputs are sized first)."""
+    """Whether folding ``nc`` keeps its result small (ops making big tensors from small inputs are sized first)."""
     from .ops import result_size
 
     n = result_size(nc)

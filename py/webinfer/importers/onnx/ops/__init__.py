@@ -84,41 +84,51 @@ def result_size(nc: NodeCtx) -> int | None:
         return 2**62 if not math.isfinite(n) else max(int(n), 0)
     if op == "Pad":
         pads = _known_ints(nc, 1)
-        shape = nc.imp.values[nc.inputs[0]].shape
-        if pads is None or not all(isinstance(d, int) for d in shape):
+        dims = [d for d in nc.imp.values[nc.inputs[0]].shape if isinstance(d, int)]
+        if pads is None or len(dims) != len(nc.imp.values[nc.inputs[0]].shape):
             return None
-        return math.prod(shape) + sum(abs(p) for p in pads) * max(1, math.prod(shape))  # type: ignore[arg-type]
+        return math.prod(dims) + sum(abs(p) for p in pads) * max(1, math.prod(dims))
     return None
 
 
-def _compare_with_negatives(nc: NodeCtx, present: list[str]) -> bool:
+def _compare_with_negatives(nc: NodeCtx) -> bool:
     """A comparison of dims is known when the other side is all negative (dims never are)."""
-    for n in present:
-        v = nc.imp.values[n]
-        if v.kind == "shape":
+    kinds = [nc.imp.values[n].kind for n in nc.inputs if n]
+    for n in nc.inputs:
+        v = nc.imp.values[n] if n else None
+        if v is None or v.kind == "shape":
             continue
         arr = v.array()
         if arr.dtype.kind not in "iuf" or not np.all(arr < 0):
             return False
-    return sum(nc.imp.values[n].kind == "shape" for n in present) == 1
+    return kinds.count("shape") == 1
 
 
-def _always(nc: NodeCtx, present: list[str]) -> bool:
-    return True
+def _data_only(*params: int) -> Callable[[NodeCtx], bool]:
+    """Foldable when the symbolic dims are in the data, not in the inputs saying where (indices, bounds, shapes, axes):
+    a stand-in number used as a slice bound would be clamped, and the result would look like a constant."""
+
+    def ok(nc: NodeCtx) -> bool:
+        return not any(i < len(nc.inputs) and nc.inputs[i] and nc.imp.values[nc.inputs[i]].kind == "shape"
+                       for i in params)
+
+    return ok
 
 
-def _cast_to_int(nc: NodeCtx, present: list[str]) -> bool:
+def _cast_to_int(nc: NodeCtx) -> bool:
     from onnx import TensorProto
 
-    return nc.attr("to", "int") in (TensorProto.INT64, TensorProto.INT32)
+    return bool(nc.attr("to", "int") in (TensorProto.INT64, TensorProto.INT32))
 
 
-#: ops that may be folded over shapes holding symbolic dims (and when): data movement and +, -, ×, ÷, whose stand-in
-#: results identify each dim exactly; comparisons only against negative numbers (never equal to a dim).
-SHAPE_SAFE: dict[str, Callable[[NodeCtx, list[str]], bool]] = {
-    **{op: _always for op in ("Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Reshape", "Identity", "Flatten",
-                              "Add", "Sub", "Mul", "Div", "Neg", "Where", "ReduceProd", "Expand", "Transpose",
-                              "Split")},
+#: ops that may be folded over shapes holding symbolic dims, and when: data movement and +, -, ×, ÷ on the dims
+#: themselves (each dim's stand-ins come out unchanged, or the entry is an expression webinfer cannot name);
+#: comparisons only against negative numbers (never equal to a dim).
+SHAPE_SAFE: dict[str, Callable[[NodeCtx], bool]] = {
+    **{op: _data_only() for op in ("Concat", "Identity", "Flatten", "Add", "Sub", "Mul", "Div", "Neg", "Transpose")},
+    **{op: _data_only(1, 2, 3, 4) for op in ("Gather", "Unsqueeze", "Squeeze", "Slice", "Reshape", "Expand", "Split",
+                                             "ReduceProd")},
+    "Where": _data_only(0),
     "Cast": _cast_to_int,
     **{op: _compare_with_negatives for op in ("Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual")},
 }

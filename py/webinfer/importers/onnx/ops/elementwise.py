@@ -145,7 +145,7 @@ def _gelu(nc: NodeCtx) -> None:
 @converter("Clip", fold=True)
 def _clip(nc: NodeCtx) -> None:
     x = nc.x(0)
-    bounds = [None, None]
+    bounds: list[float | None] = [None, None]
     runtime = False
     for k in (1, 2):
         if nc.has(k):
@@ -205,8 +205,9 @@ def _cast_like(nc: NodeCtx) -> None:
 def _dropout_check(nc: NodeCtx) -> str | None:
     if nc.has(2):
         init = next((t for t in nc.imp.graph.initializer if t.name == nc.inputs[2]), None)
-        if init is not None and init.data_type == TensorProto.BOOL and tensor_data(init, "training_mode", None).size == 1:
-            if bool(tensor_data(init, "training_mode", None).array().reshape(-1)[0]):
+        td = tensor_data(init, "training_mode", None) if init is not None else None
+        if td is not None and init.data_type == TensorProto.BOOL and td.size == 1:  # type: ignore[union-attr]
+            if bool(td.array().reshape(-1)[0]):
                 return "training_mode=true (random dropout) is not supported; inference only"
     return None
 
@@ -220,7 +221,7 @@ def _dropout(nc: NodeCtx) -> None:
         shape = nc.shape(0)
         if not all(isinstance(d, int) for d in shape):
             raise nc.error("the mask output of a tensor with symbolic dims is not supported")
-        nc.set(1, const_value(np.ones(shape, dtype=np.bool_)))
+        nc.set(1, const_value(np.ones([int(d) for d in shape], dtype=np.bool_)))
 
 
 _CONSTANT_ATTRS = ("value", "value_float", "value_floats", "value_int", "value_ints")

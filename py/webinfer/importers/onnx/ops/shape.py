@@ -49,7 +49,7 @@ def _reshape_node(nc: NodeCtx) -> None:
             out.append(d)
     if out.count(-1) == 1 and all(isinstance(d, int) for d in x.shape):
         known = math.prod(d for d in out if isinstance(d, int) and d != -1)
-        total = math.prod(x.shape)  # type: ignore[arg-type]
+        total = math.prod(d for d in x.shape if isinstance(d, int))
         if known and not any(isinstance(d, str) for d in out) and total % known == 0:
             out[out.index(-1)] = total // known
     nc.set(0, _reshape(nc, x, out))
@@ -227,8 +227,9 @@ def _squeeze(nc: NodeCtx) -> None:
 
 def _broadcast(nc: NodeCtx, a: list[Dim], b: list[Dim]) -> list[Dim]:
     rank = max(len(a), len(b))
-    a = [1] * (rank - len(a)) + a
-    b = [1] * (rank - len(b)) + b
+    ones: list[Dim] = [1] * rank
+    a = ones[: rank - len(a)] + a
+    b = ones[: rank - len(b)] + b
     out: list[Dim] = []
     for p, q in zip(a, b):
         if p == 1 or p == q:
