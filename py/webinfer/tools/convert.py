@@ -159,7 +159,8 @@ def _handler(args: argparse.Namespace) -> int:
 
 
 def _print_summary(s: dict[str, Any], out: Callable[[str], None]) -> None:
-    out(f"converted {s['model']} -> {s['out']} ({s['weights_dtype']} weights)")
+    compute = ", compute float32" if s.get("max_length") else ""
+    out(f"converted {s['model']} -> {s['out']} ({s['weights_dtype']} weights{compute})")
     out(f"  graph: {s['nodes']} nodes, {s['constants']} weights ({s['parameters']:,} parameters); inputs "
         + ", ".join(f"{k}: {v}" for k, v in s["inputs"].items())
         + "; outputs " + ", ".join(f"{k}: {v}" for k, v in s["outputs"].items()))
