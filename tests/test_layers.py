@@ -1,5 +1,5 @@
-"""Imports go one way, ``ir → format → backends → models → tools`` (docs/architecture.md): no module of a lower
-layer imports a higher one, at the top of the file or inside a function."""
+"""Imports go one way, ``ir → format → importers → backends → models → tools`` (docs/architecture.md): no
+module of a lower layer imports a higher one, at the top of the file or inside a function."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "py" / "webinfer"
-LAYERS = ("ir", "format", "backends", "models", "tools")
+LAYERS = ("ir", "format", "importers", "backends", "models", "tools")
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:

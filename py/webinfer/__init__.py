@@ -8,6 +8,7 @@
     out = sess.run({"x": data})["y"]
 """
 
+from . import importers
 from .backends import available_backends, compile
 from .backends.session import Session
 from .errors import BackendError, GraphError, InputError, UnsupportedError, WebinferError, WeightsError
@@ -19,7 +20,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendError", "DTYPES", "Graph", "GraphBuilder", "GraphError", "InputError", "Node", "Operand",
     "OperandDesc", "Session", "Tensor", "UnsupportedError", "WebinferError", "WeightsError", "all_ops",
-    "available_backends", "compile", "get_op", "load", "save",
+    "available_backends", "compile", "get_op", "importers", "load", "save",
 ]
 
 

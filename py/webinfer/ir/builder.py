@@ -180,6 +180,19 @@ class GraphBuilder:
         self._operands[cname] = desc
         return Operand(self, cname, desc)
 
+    def add_constant(self, constant: Constant, name: str | None = None) -> Operand:
+        """Add an existing :class:`Constant` (e.g. one read lazily from a file) as a constant operand."""
+        if not isinstance(constant, Constant):
+            raise GraphError(f"add_constant: expected a Constant, got {type(constant).__name__}")
+        if name is not None:
+            check_name(name, "constant")
+            if name in self._operands or name in self._reserved:
+                raise GraphError(f"constant {name!r}: the name is already used")
+        cname = name or self._fresh("const")
+        self._constants[cname] = constant
+        self._operands[cname] = constant.desc
+        return Operand(self, cname, constant.desc)
+
     # -- ops -------------------------------------------------------------------------------------
     def apply(self, op: str, inputs: Sequence[Any], attributes: Mapping[str, Any] | None = None,
               name: str | None = None) -> list[Operand]:

