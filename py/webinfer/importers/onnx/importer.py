@@ -425,7 +425,9 @@ class Importer:
                 continue
             elem, _ = value_shape(vi)
             if elem is None:
-                problems.append(Unsupported("input", self.opset, vi.name, "graph inputs must be tensors"))
+                kind = vi.type.WhichOneof("value") or "untyped"
+                reason = f"a {kind.replace('_type', '')} input is not supported (tensors only)"
+                problems.append(Unsupported("input", self.opset, vi.name, reason))
             elif elem not in DTYPES:
                 problems.append(Unsupported("input", self.opset, vi.name, f"dtype {type_name(elem)} is not supported"))
         if problems:

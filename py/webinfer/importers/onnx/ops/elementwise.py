@@ -29,7 +29,7 @@ def _binary(nc: NodeCtx) -> None:
 def _pow_check(nc: NodeCtx) -> str | None:
     a, b = nc.elem(0), nc.elem(1)
     if a and b and a != b and a not in FLOATS:
-        return f"integer base ({type_name(a)}) with a {type_name(b)} exponent"
+        return f"an integer base ({type_name(a)}) with a {type_name(b)} exponent is not supported"
     return None
 
 
@@ -93,7 +93,7 @@ def _identity(nc: NodeCtx) -> None:
 
 def _float_check(nc: NodeCtx) -> str | None:
     e = nc.elem(0)
-    return None if not e or e in FLOATS else f"input dtype {type_name(e)}; this op takes float32 or float16"
+    return None if not e or e in FLOATS else f"input dtype {type_name(e)} is not supported (float32 or float16 only)"
 
 
 @converter("HardSigmoid", check=_float_check)
