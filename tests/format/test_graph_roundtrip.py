@@ -1,4 +1,4 @@
-"""Graph format round trips: every sample graph (every op, every dtype, symbolic dims, multi-output split,
+"""Graph format round trips: every op's cases, every sample graph (every dtype, symbolic dims, multi-output split,
 absent optional inputs, inf attributes, unicode names) through dicts, bytes and files, inline and with weights."""
 
 from __future__ import annotations
@@ -63,10 +63,17 @@ def test_file_round_trip(sample: str, tmp_path: Any) -> None:
     assert (tmp_path / "m.json").read_bytes() == first
 
 
-def test_every_registered_op_is_in_the_samples() -> None:
-    used = {n.op for make in SAMPLES.values() for n in make().nodes}
-    missing = sorted(s.name for s in wi.all_ops() if s.name not in used)
-    assert not missing, f"add these ops to tests/format/fmt_samples.py ops(): {missing}"
+@pytest.mark.parametrize("op", [s.name for s in wi.all_ops()])
+def test_every_op_case_round_trips(op: str) -> None:
+    """Each registered op's valid cases (webinfer.ir.opcases: its attributes away from the defaults too)."""
+    from webinfer.ir.opcases import cases_for
+    from webinfer.tools.conformance import case_graph
+
+    cases = [c for c in cases_for(op) if c.valid]
+    assert cases, f"{op} has no valid case in webinfer/ir/opcases.py"
+    for case in cases:
+        g = case_graph(op, [None if d is None else [d.dtype, list(d.shape)] for d in case.inputs], dict(case.attrs))
+        _same_graph(g, from_json(json.loads(json.dumps(to_json(g), allow_nan=False))))
 
 
 @pytest.mark.parametrize("spec", list(wi.all_ops()), ids=lambda s: s.name)

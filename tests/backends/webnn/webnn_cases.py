@@ -289,7 +289,7 @@ def node_mismatches(graph: Graph, inputs: dict[str, np.ndarray], got: dict[str, 
                 for i in node.inputs]
         outs = [graph.operands[o] for o in node.outputs]
         with np.errstate(all="ignore"):
-            refs = KERNELS[node.op](args, dict(node.attributes), outs)
+            refs = KERNELS[node.op].lower(args, dict(node.attributes), outs)
         spec = get_op(node.op)
         tol = spec.tolerance(spec.call([None if i is None else graph.operands[i] for i in node.inputs],
                                        node.attributes, node.name))
