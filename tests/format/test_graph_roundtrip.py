@@ -203,3 +203,27 @@ def test_loaded_graph_computes_the_same(tmp_path: Any) -> None:
     want = wi.compile(g, backend="reference").run({"x": x})["y"].numpy()
     got = wi.compile(wi.load(str(tmp_path / "m.json")), backend="reference").run({"x": x})["y"].numpy()
     assert np.array_equal(want, got)
+
+
+def _pool_doc(attributes: dict[str, Any]) -> dict[str, Any]:
+    g = wi.GraphBuilder()
+    x = g.input("x", "float32", [1, 1, 6, 6])
+    doc = to_json(g.build({"y": g.max_pool2d(x, window_dimensions=[3, 3], strides=[2, 2])}))
+    doc["nodes"][0]["attributes"] = {k: v for k, v in doc["nodes"][0]["attributes"].items()
+                                     if k not in ("rounding_type", "output_sizes")} | attributes
+    return doc
+
+
+def test_pool_files_written_before_the_rename_keep_their_meaning() -> None:
+    """``output_shape_rounding`` (the pools' attribute before WebNN's ``rounding_type``) is read as the new name."""
+    old = from_json(_pool_doc({"output_shape_rounding": "ceil"}))
+    assert old.nodes[0].attributes["rounding_type"] == "ceil"
+    assert str(old.operands["max_pool2d_0"]) == "float32[1, 1, 3, 3]"
+    assert to_json(old) == to_json(from_json(_pool_doc({"rounding_type": "ceil"})))  # saved again: the new name
+    assert "output_shape_rounding" not in json.dumps(to_json(old))
+    with pytest.raises(GraphError, match=r"nodes\[0\].attributes: max_pool2d \(node 'max_pool2d_0'\): attribute "
+                                         r"'output_shape_rounding' is the old name of 'rounding_type'"):
+        from_json(_pool_doc({"output_shape_rounding": "ceil", "rounding_type": "floor"}))
+    with pytest.raises(GraphError, match="unknown argument 'output_shape_rounding' \\(renamed 'rounding_type'"):
+        wi.GraphBuilder().max_pool2d(wi.GraphBuilder().input("x", "float32", [1, 1, 4, 4]),
+                                     output_shape_rounding="ceil")

@@ -156,12 +156,12 @@ CASES: dict[str, Case] = {
     ),
     "average_pool2d_ceil": _graph(
         lambda g: {"y": g.average_pool2d(_x(g, [1, 2, 5, 5]), window_dimensions=[2, 2], strides=[2, 2],
-                                         output_shape_rounding="ceil")},
+                                         rounding_type="ceil")},
         {"x": _rand((1, 2, 5, 5), seed=39)},
     ),
     "max_pool2d": _graph(
         lambda g: {"y": g.max_pool2d(_x(g, [1, 2, 5, 5]), window_dimensions=[2, 2], strides=[2, 2],
-                                     output_shape_rounding="ceil")},
+                                     rounding_type="ceil")},
         {"x": _rand((1, 2, 5, 5), seed=38)},
     ),
 }

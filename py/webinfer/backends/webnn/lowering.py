@@ -312,8 +312,8 @@ def _pool(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]
     window = list(a["window_dimensions"]) if a["window_dimensions"] is not None else [h, w]
     options: dict[str, Any] = {"windowDimensions": window, "padding": list(a["padding"]), "strides": list(a["strides"]),
                                "dilations": list(a["dilations"]), "layout": a["layout"]}
-    if a["output_shape_rounding"] == "ceil":  # outputSizes pins the shape (Chromium 153 ignores roundingType)
-        options.update(roundingType="ceil", outputSizes=[oh, ow])
+    if a["rounding_type"] == "ceil" or a["output_sizes"] is not None:  # outputSizes pins the shape (Chromium 153
+        options.update(roundingType=a["rounding_type"], outputSizes=[oh, ow])  # ignores roundingType)
     y = b.call(camel(node.op), [x], outs[0], options)
     if node.op == "average_pool2d" and (any(a["padding"]) or _overhangs(a, (h, w), window, (oh, ow))):
         # windows over padding (explicit, or ceil rounding's overhang): divide by the average of ones, so the
