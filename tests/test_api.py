@@ -50,7 +50,8 @@ def test_core_works_without_numpy() -> None:
         import webinfer as wi
         from webinfer.ir import Graph, Node, OperandDesc
         from webinfer.ir.decompose import expand_composites
-        from webinfer.ir import optable, opcases
+        from webinfer.ir import opcases
+        from webinfer.tools import optable
 
         g = wi.GraphBuilder()
         x = g.input("x", "float32", ["batch", 4])

@@ -276,25 +276,29 @@ def _pool(kind: str) -> Oracle:
         h, w = x.shape[2], x.shape[3]
         kh, kw = attrs["window_dimensions"] or (h, w)
         pt, pb, pl, pr = attrs["padding"]
-        ceil = attrs["output_shape_rounding"] == "ceil"
         strides, dil = tuple(attrs["strides"]), tuple(attrs["dilations"])
-        if kind == "max":  # padding is -inf, so it never wins; torch handles dilation and ceil itself
+        oh, ow = (outs[0].shape[1], outs[0].shape[2]) if nhwc else (outs[0].shape[2], outs[0].shape[3])
+        # rounding_type "ceil" / output_sizes: the last windows may run past the padded input (WebNN's formula);
+        # that overhang is more padding, so torch pools in floor mode over exactly (oh, ow) windows
+        pb += max(0, (oh - 1) * strides[0] + (kh - 1) * dil[0] + 1 - (h + pt + pb))
+        pr += max(0, (ow - 1) * strides[1] + (kw - 1) * dil[1] + 1 - (w + pl + pr))
+        if kind == "max":  # padding is -inf, so it never wins; torch handles dilation itself
             xp = F.pad(x, (pl, pr, pt, pb), value=-math.inf)
-            y = F.max_pool2d(xp, (kh, kw), stride=strides, dilation=dil, ceil_mode=ceil)
+            y = F.max_pool2d(xp, (kh, kw), stride=strides, dilation=dil)
         elif dil == (1, 1):  # sum of the input cells / count of the input cells in each window
             xp = F.pad(x, (pl, pr, pt, pb))
             ones = F.pad(torch.ones_like(x), (pl, pr, pt, pb))
-            total = F.avg_pool2d(xp, (kh, kw), stride=strides, ceil_mode=ceil, divisor_override=1)
-            count = F.avg_pool2d(ones, (kh, kw), stride=strides, ceil_mode=ceil, divisor_override=1)
+            total = F.avg_pool2d(xp, (kh, kw), stride=strides, divisor_override=1)
+            count = F.avg_pool2d(ones, (kh, kw), stride=strides, divisor_override=1)
             y = total / count
         else:  # avg_pool2d has no dilation: unfold the windows
             xp = F.pad(x, (pl, pr, pt, pb))
             ones = F.pad(torch.ones_like(x), (pl, pr, pt, pb))
             n, c = x.shape[:2]
-            oh, ow = (outs[0].shape[1], outs[0].shape[2]) if nhwc else (outs[0].shape[2], outs[0].shape[3])
             cols = F.unfold(xp.reshape(n * c, 1, *xp.shape[2:]), (kh, kw), dilation=dil, stride=strides)
             cnt = F.unfold(ones.reshape(n * c, 1, *ones.shape[2:]), (kh, kw), dilation=dil, stride=strides)
             y = (cols.sum(1) / cnt.sum(1)).reshape(n, c, oh, ow)
+        assert tuple(y.shape[2:]) == (oh, ow), (tuple(y.shape), oh, ow)
         return [y.permute(0, 2, 3, 1) if nhwc else y]
 
     return fn

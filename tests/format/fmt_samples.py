@@ -80,7 +80,7 @@ def ops() -> Graph:
     outs["conv"] = g.conv2d(img, flt, None, padding=[1, 1, 0, 2], strides=[2, 1], dilations=[1, 1], groups=4,
                             input_layout="nhwc", filter_layout="hwio")
     outs["avgpool"] = g.average_pool2d(img, window_dimensions=[2, 3], strides=[2, 2], layout="nhwc",
-                                       output_shape_rounding="ceil")
+                                       rounding_type="ceil")
     outs["maxpool"] = g.max_pool2d(img, padding=[1, 1, 1, 1], dilations=[2, 2], window_dimensions=[2, 2],
                                    layout="nhwc")
     return g.build(outs)

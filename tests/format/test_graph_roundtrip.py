@@ -1,4 +1,4 @@
-"""Graph format round trips: every sample graph (every op, every dtype, symbolic dims, multi-output split,
+"""Graph format round trips: every op's cases, every sample graph (every dtype, symbolic dims, multi-output split,
 absent optional inputs, inf attributes, unicode names) through dicts, bytes and files, inline and with weights."""
 
 from __future__ import annotations
@@ -63,10 +63,17 @@ def test_file_round_trip(sample: str, tmp_path: Any) -> None:
     assert (tmp_path / "m.json").read_bytes() == first
 
 
-def test_every_registered_op_is_in_the_samples() -> None:
-    used = {n.op for make in SAMPLES.values() for n in make().nodes}
-    missing = sorted(s.name for s in wi.all_ops() if s.name not in used)
-    assert not missing, f"add these ops to tests/format/fmt_samples.py ops(): {missing}"
+@pytest.mark.parametrize("op", [s.name for s in wi.all_ops()])
+def test_every_op_case_round_trips(op: str) -> None:
+    """Each registered op's valid cases (webinfer.ir.opcases: its attributes away from the defaults too)."""
+    from webinfer.ir.opcases import cases_for
+    from webinfer.tools.conformance import case_graph
+
+    cases = [c for c in cases_for(op) if c.valid]
+    assert cases, f"{op} has no valid case in webinfer/ir/opcases.py"
+    for case in cases:
+        g = case_graph(op, [None if d is None else [d.dtype, list(d.shape)] for d in case.inputs], dict(case.attrs))
+        _same_graph(g, from_json(json.loads(json.dumps(to_json(g), allow_nan=False))))
 
 
 @pytest.mark.parametrize("spec", list(wi.all_ops()), ids=lambda s: s.name)
@@ -196,3 +203,27 @@ def test_loaded_graph_computes_the_same(tmp_path: Any) -> None:
     want = wi.compile(g, backend="reference").run({"x": x})["y"].numpy()
     got = wi.compile(wi.load(str(tmp_path / "m.json")), backend="reference").run({"x": x})["y"].numpy()
     assert np.array_equal(want, got)
+
+
+def _pool_doc(attributes: dict[str, Any]) -> dict[str, Any]:
+    g = wi.GraphBuilder()
+    x = g.input("x", "float32", [1, 1, 6, 6])
+    doc = to_json(g.build({"y": g.max_pool2d(x, window_dimensions=[3, 3], strides=[2, 2])}))
+    doc["nodes"][0]["attributes"] = {k: v for k, v in doc["nodes"][0]["attributes"].items()
+                                     if k not in ("rounding_type", "output_sizes")} | attributes
+    return doc
+
+
+def test_pool_files_written_before_the_rename_keep_their_meaning() -> None:
+    """``output_shape_rounding`` (the pools' attribute before WebNN's ``rounding_type``) is read as the new name."""
+    old = from_json(_pool_doc({"output_shape_rounding": "ceil"}))
+    assert old.nodes[0].attributes["rounding_type"] == "ceil"
+    assert str(old.operands["max_pool2d_0"]) == "float32[1, 1, 3, 3]"
+    assert to_json(old) == to_json(from_json(_pool_doc({"rounding_type": "ceil"})))  # saved again: the new name
+    assert "output_shape_rounding" not in json.dumps(to_json(old))
+    with pytest.raises(GraphError, match=r"nodes\[0\].attributes: max_pool2d \(node 'max_pool2d_0'\): attribute "
+                                         r"'output_shape_rounding' is the old name of 'rounding_type'"):
+        from_json(_pool_doc({"output_shape_rounding": "ceil", "rounding_type": "floor"}))
+    with pytest.raises(GraphError, match="unknown argument 'output_shape_rounding' \\(renamed 'rounding_type'"):
+        wi.GraphBuilder().max_pool2d(wi.GraphBuilder().input("x", "float32", [1, 1, 4, 4]),
+                                     output_shape_rounding="ceil")

@@ -291,6 +291,25 @@ def _decode_constants(
     return constants
 
 
+def renamed_attributes(spec: Any, given: Any, node: str) -> Any:
+    """``given`` with attributes the op has renamed under their new names (files written before a rename keep
+    their meaning: the pools' ``output_shape_rounding`` is read as ``rounding_type``); both names at once is
+    an error naming the new one."""
+    if not isinstance(given, dict) or not spec.renamed_attrs or not any(k in spec.renamed_attrs for k in given):
+        return given
+    out = {}
+    for key, value in given.items():
+        new = spec.renamed_attrs.get(key)
+        if new is None:
+            out[key] = value
+        elif new in given:
+            raise GraphError(f"{spec.name} (node {node!r}): attribute {key!r} is the old name of {new!r}; "
+                             f"give only {new!r}")
+        else:
+            out[new] = value
+    return out
+
+
 def _decode_nodes(specs: list[Any], where: Where, defined: dict[str, tuple[str | int, ...]]) -> list[Node]:
     nodes: list[Node] = []
     node_names: dict[str, int] = {}
@@ -303,7 +322,7 @@ def _decode_nodes(specs: list[Any], where: Where, defined: dict[str, tuple[str |
         with where.at(path + ("op",)):
             spec_op = get_op(spec["op"])
         with where.at(path + ("attributes",)):
-            attrs = spec_op.normalize_attrs(spec.get("attributes", {}), name)
+            attrs = spec_op.normalize_attrs(renamed_attributes(spec_op, spec.get("attributes", {}), name), name)
         with where.at(path + ("outputs",)):
             expected = spec_op.num_outputs(attrs, len(spec["inputs"]))
         if expected != len(spec["outputs"]):  # checked before shape inference builds that many outputs

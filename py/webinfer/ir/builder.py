@@ -301,7 +301,10 @@ def _collect(spec: OpSpec, attr_names: list[str], args: Sequence[Any], kwargs: d
         if k in attrs:
             raise GraphError(f"{spec.name}: attribute {k!r} given twice")
         if k not in attr_names:
-            raise GraphError(f"{spec.name}: unknown argument {k!r}; attributes are {', '.join(attr_names) or 'none'}")
+            renamed = spec.renamed_attrs.get(k)
+            hint = f" (renamed {renamed!r}, as WebNN names it)" if renamed else ""
+            raise GraphError(f"{spec.name}: unknown argument {k!r}{hint}; attributes are "
+                             f"{', '.join(attr_names) or 'none'}")
         attrs[k] = v
     return attrs
 

@@ -231,7 +231,8 @@ ok("matmul", ["f32[batch, seq, 8]", "f32[batch, 8, seq]"], "f32[batch, seq, seq]
 for _k in (16, 64):  # mixed signs, mostly positive: tests/ir/test_case_data.py checks Σ|terms| ≤ 2·|result|
     ok("matmul", [f"f32[3, {_k}]", f"f32[{_k}, 5]"], "f32[3, 5]", data={0: MIXED, 1: MIXED}, note="mixed sign")
 bad("matmul", ["f32[2, 3]", "f32[4, 5]"], "inner dimensions differ: a is [2, 3], b is [4, 5]")
-bad("matmul", ["f32[3]", "f32[3, 4]"], "input 'a' must have rank >= 2", "[3]")
+bad("matmul", ["f32[3]", "f32[3, 4]"], "input 'a' must have rank >= 2", "[3]")  # as WebNN: no 1-D promotion
+bad("matmul", ["f32[2, 3]", "f32[3]"], "input 'b' must have rank >= 2", "[3]")
 bad("matmul", ["f32[2, 2, 3]", "f32[3, 3, 4]"], "batch dimensions cannot be broadcast", "a is [2, 2, 3]",
     "b is [3, 3, 4]")
 bad("matmul", ["f32[2, 3]", "f16[3, 4]"], "input 'b' has dtype float16")
@@ -466,9 +467,13 @@ for _op in ("average_pool2d", "max_pool2d"):
        note="asymmetric padding")
     ok(_op, ["f32[1, 2, 9, 9]"], "f32[1, 2, 5, 7]", window_dimensions=[3, 2], dilations=[2, 2])
     ok(_op, ["f32[1, 2, 6, 6]"], "f32[1, 2, 3, 3]", window_dimensions=[3, 3], strides=[2, 2],
-       output_shape_rounding="ceil", note="ceil")
+       rounding_type="ceil", note="ceil")
     ok(_op, ["f32[1, 1, 7, 7]"], "f32[1, 1, 4, 3]", window_dimensions=[2, 3], strides=[2, 3], padding=[1, 0, 1, 0],
-       output_shape_rounding="ceil", note="ceil+padding")
+       rounding_type="ceil", note="ceil+padding")
+    ok(_op, ["f32[1, 1, 7, 7]"], "f32[1, 1, 4, 3]", window_dimensions=[2, 3], strides=[2, 3], padding=[1, 0, 1, 0],
+       output_sizes=[4, 3], note="output_sizes")  # the ceil sizes (WebNN: outputSizes)
+    ok(_op, ["f32[1, 6, 6, 2]"], "f32[1, 2, 2, 2]", window_dimensions=[3, 3], strides=[2, 2], layout="nhwc",
+       rounding_type="ceil", output_sizes=[2, 2], note="output_sizes over rounding_type")
     ok(_op, ["f32[2, 3, 4, 5]"], "f32[2, 3, 1, 1]", note="global")
     ok(_op, ["f32[1, 6, 6, 3]"], "f32[1, 3, 3, 3]", window_dimensions=[2, 2], strides=[2, 2], layout="nhwc")
     ok(_op, ["f32[2, 5, 4, 3]"], "f32[2, 1, 1, 3]", layout="nhwc", note="global nhwc")
@@ -478,6 +483,11 @@ for _op in ("average_pool2d", "max_pool2d"):
     ok(_op, ["f32[batch, 2, 4, 4]"], "f32[batch, 2, 2, 2]", window_dimensions=[2, 2], strides=[2, 2], bind={"batch": 2})
     bad(_op, ["f32[1, 2, 2, 2]"], "height: the window (3 with dilation) is larger than the padded input (2)",
         window_dimensions=[3, 1])
+    bad(_op, ["f32[1, 1, 6, 6]"], "output_sizes must be [2, 2] (floor) or [3, 3] (ceil) [height, width], got [2, 3]",
+        window_dimensions=[3, 3], strides=[2, 2], output_sizes=[2, 3])  # one size each way: as WebNN, refused
+    bad(_op, ["f32[1, 1, 4, 4]"], "output_sizes must be [1, 1] [height, width], got [3]", output_sizes=[3])
+    bad(_op, ["f32[1, 1, 7, 7]"], "unknown attribute 'output_shape_rounding' (renamed 'rounding_type'",
+        output_shape_rounding="ceil")
     bad(_op, ["f32[2, 3, 4]"], "input must have rank 4 (nchw), got [2, 3, 4]")
     bad(_op, ["f32[1, 2, 4, 4]"], "window_dimensions needs 2 values >= 1", window_dimensions=[2])
     bad(_op, ["f32[1, 2, 4, 4]"], "attribute 'layout' is 'chwn'", layout="chwn")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import GraphError
@@ -166,6 +166,7 @@ class OpSpec:
     symbolic_attrs: tuple[str, ...] = ()  # attrs holding dims that may be symbolic names
     multi_output: bool = False  # the builder method returns a list
     notes: str = ""
+    renamed_attrs: Mapping[str, str] = field(default_factory=dict)  # old name -> new name (graph files map them)
 
     def input_index(self, name: str) -> int:
         for i, s in enumerate(self.inputs):
@@ -189,7 +190,9 @@ class OpSpec:
         unknown = [k for k in given if k not in self.attr_names]
         if unknown:
             known = ", ".join(self.attr_names) or "none"
-            raise GraphError(f"{where}: unknown attribute {unknown[0]!r}; {self.name} takes {known}")
+            renamed = self.renamed_attrs.get(unknown[0])
+            hint = f" (renamed {renamed!r}, as WebNN names it)" if renamed else ""
+            raise GraphError(f"{where}: unknown attribute {unknown[0]!r}{hint}; {self.name} takes {known}")
         result: dict[str, Any] = {}
         for a in self.attrs:
             if a.name in given:

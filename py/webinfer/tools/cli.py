@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ..backends import names
 from .cmdline import (
     EXIT_HARNESS,
     EXIT_TIMEOUT,
@@ -71,7 +72,8 @@ def register_run(subparsers: Subparsers) -> None:
     add_browser_options(parser)
     parser.add_argument("--timeout", type=float, default=300.0, metavar="S", help="seconds (default 300)")
     parser.add_argument(
-        "--backend", metavar="B", help="sets os.environ['WEBINFER_BACKEND'] in the page before the script"
+        "--backend", metavar="B", help="sets os.environ['WEBINFER_BACKEND'] in the page before the script "
+        f"({', '.join(names(browser=True))}, or one the script registers)"
     )
     parser.set_defaults(handler=_run)
 

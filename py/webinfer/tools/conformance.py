@@ -6,7 +6,7 @@ tensors, every dtype a case names). The host makes the inputs and the float64 re
 one graph per case, compiles it with the backend and returns the output bytes); the host compares
 at the registry's tolerance (:func:`webinfer.ir.tolerance.compare`) and prints, per op, the largest
 error in ULP and absolute terms, the tolerance and pass/fail. Generic over backends:
-``--backend reference|webgpu|webnn|hybrid``.
+``--backend`` takes every backend ``webinfer.backends`` describes.
 
 The tolerance table is the judge. Beyond it there are two things, both here: :data:`KNOWN_DEVIATIONS`
 (per backend and case, with the reason; strict: a listed case that passes fails the run as an "xpass")
@@ -26,10 +26,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..backends import BACKENDS, names
 from .cmdline import Subparsers, add_browser_options, comma_list
 
-BACKENDS = ("reference", "webgpu", "webnn", "hybrid")
-BROWSER_BACKENDS = ("webgpu", "webnn", "hybrid")
 CHUNK = 48  # cases per page call (progress, and bounded page memory)
 
 _TFLITE_NAN = ("Chromium's WebNN (TFLite/XNNPack) max/min ignore NaN (they return the other operand); "
@@ -322,13 +321,13 @@ def run_conformance(
     ``options`` go to ``compile`` with every case (e.g. ``{"tiling": "workgroup"}`` for webgpu).
     """
     if backend not in BACKENDS:
-        raise ValueError(f"conformance: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        raise ValueError(f"conformance: unknown backend {backend!r}; choose one of {', '.join(names())}")
     t0 = time.perf_counter()
     cases = select_cases(ops)
     payload, expected = prepare(cases, seed)
     got: dict[str, dict[str, Any]] = {}
     where = "host (numpy)"
-    if backend in BROWSER_BACKENDS:
+    if BACKENDS[backend].browser_only:
         if runner is None:
             raise ValueError(f"conformance: backend {backend!r} runs in the browser; give a page runner")
         for start in range(0, len(payload), CHUNK):
@@ -414,7 +413,7 @@ def _command(args: argparse.Namespace) -> int:
         return run_conformance(args.backend, ops, runner=runner, device=args.device, seed=args.seed, progress=progress)
 
     try:
-        if args.backend in BROWSER_BACKENDS:
+        if BACKENDS[args.backend].browser_only:
             from webinfer.tools.harness import Browser
 
             with Browser(browser_path=args.browser, profile=args.profile) as browser:
@@ -432,7 +431,7 @@ def _command(args: argparse.Namespace) -> int:
 def register(subparsers: Subparsers) -> None:
     """``webinfer conformance``: every op vs the float64 reference at the registry's tolerances."""
     p = subparsers.add_parser("conformance", help="check every op on a backend against the float64 reference")
-    p.add_argument("--backend", choices=BACKENDS, default="webgpu")
+    p.add_argument("--backend", choices=names(), default="webgpu")
     p.add_argument("--device", help="device option passed to compile (e.g. WebNN's cpu/gpu/npu)")
     p.add_argument("--ops", help="comma-separated op names (default: all)")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from ..backends import names
 from .cmdline import (
     EXIT_FAILED,
     Subparsers,
@@ -39,7 +40,6 @@ CORPUS_DIR = "stdlib"
 #: Longest query the page feeds the encoder (the corpus lines use 64 tokens).
 MODEL_MAX_LENGTH = 128
 MODEL_DTYPE = "float16"
-BACKENDS = ("webgpu", "webnn", "hybrid")
 DEFAULT_TIMEOUT = 600.0
 Log = Callable[[str], None]
 
@@ -240,7 +240,8 @@ def register(subparsers: Subparsers) -> None:
         "and exits (1 when the page failed, 2 no browser, 3 harness failure, 124 timeout).",
     )
     parser.add_argument("--query", metavar="TEXT", help="run this query headless, print the hits and exit")
-    parser.add_argument("--backend", choices=BACKENDS, help="backend for --query (default: the page's choice)")
+    parser.add_argument("--backend", choices=names(browser=True),
+                        help="backend for --query (default: the page's choice)")
     parser.add_argument("-k", type=int, default=10, help="hits to show (default 10)")
     parser.add_argument("--json", action="store_true", help="with --query: print the page's state as JSON")
     parser.add_argument("--screenshot", metavar="PNG", help="with --query: save a screenshot of the page")

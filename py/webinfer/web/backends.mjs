@@ -1,30 +1,18 @@
-// Which webinfer browser backends this browser can run, from devices.mjs's probe(): for the backend
-// pickers of the demo and the REPL. Each backend gets { ok, note }: a short description, or why not.
+// The backend picker's data comes from Python: webinfer.backends.page_report() reads the one description
+// of each backend (name, title, availability and why not) and makes the `auto` choice. Nothing is restated here.
 
-export const BACKENDS = ["webgpu", "webnn", "hybrid"];
+/** Python source whose value is the page report's JSON text. */
+export const PAGE_REPORT = "import webinfer.backends\nwebinfer.backends.page_report_json()";
 
-/** { webgpu, webnn, hybrid: { ok, note }, fallbackAdapter } from a probe() report. */
-export function supportOf(report) {
-  const gpu = report.webgpu ?? {};
-  const nn = report.webnn ?? {};
-  const adapter = gpu.adapter ?? {};
-  const gpuName = [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(" ") || "adapter";
-  const contexts = Object.entries(nn.contexts ?? {}).filter(([name, c]) => c.created && name !== "default" && name !== "gpuDevice");
-  const support = {
-    webgpu: gpu.available ? { ok: true, note: gpuName + (adapter.isFallbackAdapter ? " (software)" : "") }
-                          : { ok: false, note: gpu.error ?? "no WebGPU" },
-    webnn: nn.available ? { ok: true, note: contexts.length ? `${contexts.map(([n]) => n).join(", ")} contexts` : "default context" }
-                        : { ok: false, note: nn.error ?? nn.contexts?.default?.error ?? "no WebNN" },
-  };
-  support.hybrid = support.webgpu.ok && support.webnn.ok ? { ok: true, note: "WebNN + WebGPU" }
-    : { ok: false, note: `needs WebGPU and WebNN (${support.webgpu.ok ? "no WebNN" : "no WebGPU"})` };
-  support.fallbackAdapter = Boolean(adapter.isFallbackAdapter);
-  return support;
-}
-
-/** The backend to start with: `asked` if it works; WebGPU on a real adapter; else WebNN; else WebGPU. */
-export function pickBackend(support, asked = null) {
-  if (asked && support[asked]?.ok) return asked;
-  if (support.webgpu.ok && !support.fallbackAdapter) return "webgpu";
-  return support.webnn.ok ? "webnn" : support.webgpu.ok ? "webgpu" : null;
+/**
+ * { support: {name: {ok, note, title}}, names, chosen } from a page report: `asked` (a URL parameter)
+ * when that backend is available, else the report's `auto` choice. `support.fallbackAdapter` is true when
+ * WebGPU runs on a software adapter.
+ */
+export function choices(report, asked = null) {
+  const support = {};
+  for (const b of report.backends) support[b.name] = { ok: b.available, note: b.note, title: b.title };
+  support.fallbackAdapter = Boolean(report.webgpu_adapter?.software);
+  const chosen = asked && support[asked]?.ok ? asked : report.auto.backend;
+  return { support, names: report.backends.map((b) => b.name), chosen };
 }

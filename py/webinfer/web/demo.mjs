@@ -4,8 +4,7 @@
 // window.demoState mirrors what the page shows, for `webinfer demo --query` and the tests.
 
 import { loadConfig, loadWebinfer } from "./boot.mjs";
-import { BACKENDS, pickBackend, supportOf } from "./backends.mjs";
-import { probe } from "./devices.mjs";
+import { PAGE_REPORT, choices } from "./backends.mjs";
 
 const EXAMPLES = [
   "remove a directory tree", "parse a URL into its parts", "check if a file exists", "run a shell command",
@@ -17,7 +16,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = (window.demoState = {
   phase: "starting", ready: false, backend: null, device: null, result: null, error: null,
-  firstResultSeconds: null, boot: null, weights: null, compile: null, support: null, queries: 0,
+  firstResultSeconds: null, boot: null, weights: null, compile: null, support: null, backendNames: [], queries: 0,
 });
 
 let pyodide = null;
@@ -130,7 +129,7 @@ async function fetchData(modelsURL, manifest) {
 function renderBackends(support, chosen, onPick) {
   const box = $("backends");
   box.replaceChildren();
-  for (const name of BACKENDS) {
+  for (const name of state.backendNames) {
     const s = support[name];
     const button = document.createElement("button");
     button.type = "button";
@@ -141,7 +140,7 @@ function renderBackends(support, chosen, onPick) {
     button.title = s.note;
     button.setAttribute("aria-checked", String(name === chosen));
     button.innerHTML = `<span class="name"></span><span class="note"></span>`;
-    button.querySelector(".name").textContent = name === "webgpu" ? "WebGPU" : name === "webnn" ? "WebNN" : "Hybrid";
+    button.querySelector(".name").textContent = s.title ?? name;
     button.querySelector(".note").textContent = s.note;
     button.addEventListener("click", () => onPick(name));
     box.append(button);
@@ -149,7 +148,7 @@ function renderBackends(support, chosen, onPick) {
 }
 
 function markBackendFailed(name, error) {
-  state.support[name] = { ok: false, note: `failed: ${String(error?.message ?? error).split("\n").filter(Boolean).pop()}` };
+  state.support[name] = { ...state.support[name], ok: false, note: `failed: ${String(error?.message ?? error).split("\n").filter(Boolean).pop()}` };
 }
 
 // -- results -------------------------------------------------------------------------------------------
@@ -306,7 +305,7 @@ async function main() {
   if (typeof WebAssembly.Suspending !== "function") {
     showError("This browser lacks JS Promise Integration (JSPI), which webinfer's synchronous calls need: use Chrome/Edge 137+.");
   }
-  loading.boot = "probing WebGPU and WebNN, loading Pyodide…";
+  loading.boot = "loading Pyodide…";
   showLoading();
   const config = await loadConfig();
   const t0 = performance.now();
@@ -324,19 +323,22 @@ async function main() {
   });
   const downloading = data.then((manifest) => fetchData(config.modelsURL, manifest)); // while Pyodide boots
   downloading.catch(() => {});
-  state.support = supportOf(await probe(10000));
-  const chosen = pickBackend(state.support, params.get("backend"));
-  renderBackends(state.support, chosen, switchBackend);
   const demoManifest = await data;
   const loaded = await booting;
   pyodide = loaded.pyodide;
+  ns = pyodide.toPy({});
+  // which backends this page can run, and `auto`'s choice: webinfer decides (webinfer.backends)
+  const picked = choices(await py(PAGE_REPORT), params.get("backend"));
+  state.support = picked.support;
+  state.backendNames = picked.names;
+  const chosen = picked.chosen;
+  renderBackends(state.support, chosen, switchBackend);
   state.boot = { ...loaded.timings, seconds: (performance.now() - t0) / 1000 };
   $("fact-boot").textContent = `${state.boot.seconds.toFixed(1)} s (Pyodide ${loaded.timings.loadPyodide.toFixed(1)} s)`;
   loading.boot = "Pyodide and webinfer ready";
   loading.booted = 1;
   showLoading();
   const files = await downloading;
-  ns = pyodide.toPy({});
   const source = await (await fetch("demo.py", { cache: "no-cache" })).text();
   await pyodide.runPythonAsync(source, { globals: ns, filename: "demo.py" });
   const modelDir = demoManifest.model;

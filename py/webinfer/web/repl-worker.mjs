@@ -5,7 +5,6 @@
 // ready {banner, interruptible}, reply {id, value}, failed {id, error},
 // input {} (Python waits in input() for a line: the page answers through the shared `input` channel).
 
-import { pickBackend, supportOf } from "./backends.mjs";
 import { loadConfig, loadWebinfer } from "./boot.mjs";
 import { probe } from "./devices.mjs";
 
@@ -33,13 +32,10 @@ async function boot({ interrupt, input }) {
   post({ type: "progress", fraction: 0.05, text: "loading Pyodide…" });
   const config = await loadConfig();
   const stream = (type) => (text) => post({ type, text });
-  const [loaded, report] = await Promise.all([
-    loadWebinfer({
-      config, stdout: stream("out"), stderr: stream("err"),
-      onStep: (step) => post({ type: "progress", fraction: 0.4, text: `${step}…` }),
-    }),
-    probe(10000),
-  ]);
+  const loaded = await loadWebinfer({
+    config, stdout: stream("out"), stderr: stream("err"),
+    onStep: (step) => post({ type: "progress", fraction: 0.4, text: `${step}…` }),
+  });
   pyodide = loaded.pyodide;
   if (interrupt) pyodide.setInterruptBuffer(interrupt);
   pyodide.setStdin({
@@ -53,8 +49,8 @@ async function boot({ interrupt, input }) {
   const source = await (await fetch("repl.py", { cache: "no-cache" })).text();
   await pyodide.runPythonAsync(source, { globals: helpers, filename: "repl.py" });
   helpers.get("install_input")();
-  const backend = pickBackend(supportOf(report)) ?? "webgpu";
-  const preload = pyodide.toPy({ BACKEND: backend, MODEL_URL: new URL("minilm/", config.modelsURL).href });
+  // BACKEND: webinfer's `auto` choice for this browser (repl.py asks webinfer.backends.choose)
+  const preload = pyodide.toPy({ MODEL_URL: new URL("minilm/", config.modelsURL).href });
   const namespace = helpers.get("new_namespace")(preload);
   preload.destroy();
   helpers.set("_namespace", namespace);

@@ -140,13 +140,20 @@ def install_input() -> None:
 
 
 def new_namespace(preload: dict[str, Any]) -> dict[str, Any]:
-    """The user's ``__main__``-like namespace, with ``preload`` (webinfer, MODEL_URL, BACKEND) in it."""
+    """The user's ``__main__``-like namespace, with ``preload`` (MODEL_URL, ...) in it, webinfer imported and
+    ``BACKEND`` set to webinfer's ``auto`` choice for this browser (unless ``preload`` gives one)."""
     import webinfer as wi
+    from webinfer.backends import choose
     from webinfer.models import SentenceEncoder
 
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     namespace.update(wi=wi, webinfer=wi, SentenceEncoder=SentenceEncoder)
     namespace.update(preload)
+    if "BACKEND" not in namespace:
+        try:
+            namespace["BACKEND"] = choose("auto")[0]
+        except wi.BackendError:  # neither WebGPU nor WebNN: the snippets say so when they compile
+            namespace["BACKEND"] = "webgpu"
     return namespace
 
 

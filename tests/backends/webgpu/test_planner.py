@@ -10,11 +10,10 @@ import pytest
 
 import webinfer as wi
 from webinfer.backends.webgpu import runtime
-from webinfer.backends.webgpu.kernels import KERNELS
+from webinfer.backends.webgpu.kernels import KERNELS, PROGRAMS
 from webinfer.backends.webgpu.planner import DEFAULT_LIMITS, DeviceFacts, Planner
 from webinfer.backends.webgpu.program import MAX_GRID, grid
 from webinfer.backends.webgpu.views import Value, View, coalesce
-from webinfer.ir.registry import all_ops
 
 
 def plan(graph: wi.Graph, **limits: int):  # type: ignore[no-untyped-def]
@@ -32,11 +31,9 @@ def mlp(hidden: int = 16) -> wi.Graph:
     return g.build({"y": g.relu(g.matmul(h, w2))})
 
 
-def test_every_registered_op_has_a_kernel() -> None:
-    missing = [s.name for s in all_ops() if s.name not in KERNELS]
-    assert not missing, f"no WebGPU kernel for {missing}"
-    for k in KERNELS.values():
-        assert k.family in ("elementwise", "view", "concat") or k.program is not None, k.op
+def test_every_kernel_family_has_a_generator() -> None:
+    for op, k in KERNELS.items():
+        assert k.family in ("elementwise", "view", "concat") or k.family in PROGRAMS, op
 
 
 def test_bias_and_activation_fuse_into_the_matmul_epilogue() -> None:

@@ -9,7 +9,6 @@ partition, the crossings and the bytes moved per run.
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -18,27 +17,19 @@ from ... import ffi
 from ...errors import BackendError, UnsupportedError
 from ...ir.graph import Graph, Node
 from ...tensor import Tensor
+from ..contract import NodeDescs, entry_supports
 from ..session import Session, check_options
 from .partition import Partition, partition
 
 OPTIONS = ("place", "prefer", "device", "power_preference", "accelerated", "interop", "webgpu", "webnn", "bindings")
 
 
-def webgpu_support() -> Any:
-    """The WebGPU backend's ``supports(node, descs) -> reason | None`` if it has one (else: it runs every op)."""
-    try:
-        module = importlib.import_module("webinfer.backends.webgpu")
-    except ImportError:
-        return None
-    return getattr(module, "supports", None)
-
-
 def webgpu_device(webgpu_options: Mapping[str, Any]) -> Any:
-    """The GPUDevice the WebGPU islands will run on (the WebGPU backend shares one per page)."""
+    """The WebGPU device the WebGPU islands will run on (the WebGPU backend shares one per page)."""
     from ..webgpu import runtime as webgpu_runtime
 
     power = webgpu_options.get("power_preference", "high-performance")
-    return webgpu_runtime.get_device(power, webgpu_options.get("precision") == "float16").js
+    return webgpu_runtime.get_device(power, webgpu_options.get("precision") == "float16")
 
 
 class HybridSession(Session):
@@ -59,10 +50,11 @@ class HybridSession(Session):
         self.context: WebNNContext | None = None
         try:
             want_interop = options.get("interop", "auto") and options.get("device") is None
-            device, no_webgpu = None, None
+            device, no_webgpu, gpu_limits = None, None, None
             if want_interop:
                 try:
-                    device = webgpu_device(options.get("webgpu") or {})
+                    gpu = webgpu_device(options.get("webgpu") or {})
+                    device, gpu_limits = gpu.js, gpu.facts.get("limits")
                 except BackendError as e:  # no WebGPU here: WebNN may still run every node; info() says why
                     no_webgpu = str(e)
                     self.interop["webgpu_unavailable"] = no_webgpu
@@ -73,7 +65,9 @@ class HybridSession(Session):
             )
             self.interop.update(self._probe_interop(runtime(), device if use_gpu_device else None))
             checker = Checker(self.context.limits)
-            gpu_supports = webgpu_support()
+            from .. import get_backend
+
+            gpu_table = get_backend("webgpu").op_table() or {}
 
             def webnn_reason(node: Node) -> str | None:
                 descs = [None if i is None else graph.operands[i] for i in node.inputs]
@@ -82,13 +76,7 @@ class HybridSession(Session):
             def webgpu_reason(node: Node) -> str | None:
                 if no_webgpu is not None:
                     return no_webgpu
-                if gpu_supports is None:
-                    return None
-                from ..webnn.lowering import NodeDescs
-
-                descs = NodeDescs([None if i is None else graph.operands[i] for i in node.inputs],
-                                  [graph.operands[o] for o in node.outputs])
-                return gpu_supports(node, descs)
+                return entry_supports(gpu_table, "webgpu", node, NodeDescs.of(graph, node), gpu_limits)
 
             self.partition: Partition = partition(
                 graph, {"webnn": webnn_reason, "webgpu": webgpu_reason}, options.get("place"),

@@ -13,9 +13,10 @@ except ImportError as _e:  # the browser has no numpy: say so instead of a bare 
         "the reference backend needs numpy, which is not installed here (pip install 'webinfer[host]')"
     ) from _e
 
-from ...errors import BackendError
+from ...errors import BackendError, UnsupportedError
 from ...ir.graph import Graph
 from ...tensor import Tensor
+from ..contract import no_entry_reason
 from ..session import Session, check_options
 from .kernels import KERNELS
 
@@ -55,14 +56,15 @@ def evaluate(
                     consumers_left[i] = consumers_left.get(i, 0) + 1
     wanted = set(graph.outputs.values())
     for node in graph.nodes:
-        kern = KERNELS.get(node.op)
-        if kern is None:
-            raise BackendError(f"reference: no kernel for op {node.op!r} ({node.label})")
+        entry = KERNELS.get(node.op)
+        if entry is None:
+            raise UnsupportedError(f"reference: no kernel for {node.label}", node=node.name,
+                                   reason=no_entry_reason("reference", node.op))
         args = [None if i is None else values[i] for i in node.inputs]
         outs = [graph.operands[o] for o in node.outputs]
         try:
             with np.errstate(all="ignore"):  # IEEE results (inf, NaN) are the point, not a warning
-                results = kern(args, dict(node.attributes), outs)
+                results = entry.lower(args, dict(node.attributes), outs)
                 results = [np.asarray(r) for r in results]
                 for o, desc, r in zip(node.outputs, outs, results):
                     if tuple(r.shape) != tuple(desc.shape):
@@ -109,9 +111,11 @@ class ReferenceSession(Session):
             raise BackendError(f"reference: precision must be 'float64' or 'float32', got {self.precision!r}")
         self._constants: dict[str, np.ndarray] = {}
         super().__init__(graph, **options)
-        missing = sorted({n.op for n in graph.nodes if n.op not in KERNELS})
+        missing = [n for n in graph.nodes if n.op not in KERNELS]
         if missing:
-            raise BackendError(f"reference: no kernel for op(s) {', '.join(missing)}")
+            raise UnsupportedError(
+                f"reference: no kernel for {', '.join(n.label for n in missing)}", node=missing[0].name,
+                reason=no_entry_reason("reference", missing[0].op))
         self.stats["compile_ms"] = (time.perf_counter() - t0) * 1e3
 
     def _run(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:

@@ -1,8 +1,9 @@
-"""Numpy reference kernels, one per op, keyed by the op's registry name.
+"""Numpy reference kernels, one per op: ``KERNELS``, the reference backend's ops table, keyed by registry name.
 
 Float inputs arrive as float64 (the session upcasts), so these kernels are the float64 oracle that
-conformance compares every backend with. Each kernel takes (inputs, attrs, outs) where ``inputs`` are
-numpy arrays (``None`` for absent optional inputs) and ``outs`` the output descriptors.
+conformance compares every backend with. Each entry is an :class:`OpEntry` whose ``lower`` takes
+(inputs, attrs, outs) where ``inputs`` are numpy arrays (``None`` for absent optional inputs) and
+``outs`` the output descriptors; the reference runs every op it has, so no entry has a ``check``.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from typing import Any
 import numpy as np
 
 from ...ir.operand import OperandDesc
+from ..contract import OpEntry
 
 Kernel = Callable[[Sequence[np.ndarray | None], dict[str, Any], Sequence[OperandDesc]], list[np.ndarray]]
-KERNELS: dict[str, Kernel] = {}
+KERNELS: dict[str, OpEntry] = {}
 
 
 def kernel(*names: str) -> Callable[[Kernel], Kernel]:
     def deco(fn: Kernel) -> Kernel:
         for n in names:
-            KERNELS[n] = fn
+            KERNELS[n] = OpEntry(fn)
         return fn
 
     return deco
@@ -61,17 +63,17 @@ _BINARY: dict[str, Callable[..., np.ndarray]] = {
     "max": np.maximum, "min": np.minimum, "pow": _pow,
 }
 for _n, _f in _BINARY.items():
-    KERNELS[_n] = _elementwise(_f)
+    KERNELS[_n] = OpEntry(_elementwise(_f))
 
 _COMPARE = {
     "equal": np.equal, "greater": np.greater, "greater_or_equal": np.greater_equal,
     "lesser": np.less, "lesser_or_equal": np.less_equal,
 }
 for _n, _f in _COMPARE.items():
-    KERNELS[_n] = _elementwise(lambda a, b, f=_f: f(a, b).astype(np.uint8))
+    KERNELS[_n] = OpEntry(_elementwise(lambda a, b, f=_f: f(a, b).astype(np.uint8)))
 
-KERNELS["logical_not"] = _elementwise(lambda a: (a == 0).astype(np.uint8))
-KERNELS["where"] = _elementwise(lambda c, t, f: np.asarray(np.where(c != 0, t, f)))
+KERNELS["logical_not"] = OpEntry(_elementwise(lambda a: (a == 0).astype(np.uint8)))
+KERNELS["where"] = OpEntry(_elementwise(lambda c, t, f: np.asarray(np.where(c != 0, t, f))))
 
 try:  # scipy's erf is vectorized and accurate to double precision; math.erf one value at a time is not fast
     from scipy.special import erf as _erf
@@ -86,7 +88,7 @@ _UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "gelu": lambda x: 0.5 * x * (1.0 + (_erf(x / math.sqrt(2.0)) if x.size else x)),
 }
 for _n, _f in _UNARY.items():
-    KERNELS[_n] = _elementwise(_f)
+    KERNELS[_n] = OpEntry(_elementwise(_f))
 
 
 @kernel("clamp")
@@ -206,7 +208,7 @@ def _reduce(fn):  # type: ignore[no-untyped-def]
 
 
 for _n, _rf in _REDUCE.items():
-    KERNELS[_n] = _reduce(_rf)
+    KERNELS[_n] = OpEntry(_reduce(_rf))
 
 
 @kernel("reshape")
@@ -342,5 +344,5 @@ def _pool(reduce: str) -> Kernel:
     return k
 
 
-KERNELS["average_pool2d"] = _pool("avg")
-KERNELS["max_pool2d"] = _pool("max")
+KERNELS["average_pool2d"] = OpEntry(_pool("avg"))
+KERNELS["max_pool2d"] = OpEntry(_pool("max"))

@@ -20,6 +20,7 @@ from typing import Any
 from ...errors import BackendError, UnsupportedError
 from ...ir.graph import Graph, Node
 from ...ir.operand import OperandDesc, fmt_shape
+from ..contract import NodeDescs, no_entry_reason
 from .expr import Acc, Const, Expr, Load, Op, has_acc, values, walk
 from .kernels import KERNELS, PROGRAMS, elementwise_program
 from .memory import Buffer, plan_memory
@@ -117,6 +118,22 @@ def compute_store(dtype: str, f16: bool) -> str:
     """How an intermediate of ``dtype`` is stored (unpacked: one WGSL scalar per element)."""
     s = io_store(dtype, f16)
     return {"p16": "f32", "pi8": "i32", "pu8": "u32"}.get(s, s)
+
+
+def check_graph(graph: Graph, limits: dict[str, int] | None = None) -> None:
+    """Raise one UnsupportedError naming every node WebGPU cannot run and why (before any GPU work)."""
+    problems = []
+    for node in graph.nodes:
+        kern = KERNELS.get(node.op)
+        reason = no_entry_reason("webgpu", node.op) if kern is None else kern.supports(
+            node, NodeDescs.of(graph, node), limits)
+        if reason is not None:
+            problems.append((node, reason))
+    if problems:
+        lines = "\n".join(f"  - {n.label}: {r}" for n, r in problems)
+        raise UnsupportedError(f"webgpu: cannot run {len(problems)} node(s) of the graph (backend='hybrid' places "
+                               f"them on WebNN where it can):\n{lines}", node=problems[0][0].name,
+                               reason=problems[0][1])
 
 
 class Planner:
@@ -333,8 +350,11 @@ class Planner:
             self.env[name] = ConstRef(name)
         for node in g.nodes:
             kern = KERNELS.get(node.op)
-            if kern is None:
-                raise UnsupportedError(f"webgpu: no kernel for {node.label}", node=node.name, reason="no WGSL kernel")
+            reason = (no_entry_reason("webgpu", node.op) if kern is None
+                      else kern.supports(node, NodeDescs.of(g, node), self.limits))
+            if reason is not None:
+                raise UnsupportedError(f"webgpu: cannot run {node.label}: {reason}", node=node.name, reason=reason)
+            assert kern is not None
             try:
                 kern.lower(self, node)
             except (BackendError, UnsupportedError):
@@ -470,4 +490,5 @@ def _fused_names(step: Step, extra: str) -> list[str]:
     return names
 
 
-__all__ = ["DeviceFacts", "Plan", "Planner", "IOSlot", "io_store", "compute_store", "fmt_shape", "has_acc"]
+__all__ = ["DeviceFacts", "Plan", "Planner", "check_graph", "IOSlot", "io_store", "compute_store", "fmt_shape",
+           "has_acc"]

@@ -13,7 +13,7 @@ from ...ir.graph import Graph
 from ...tensor import Tensor
 from ..session import Session, bind_inputs, check_options
 from . import runtime
-from .planner import DeviceFacts, IOSlot, Plan, Planner
+from .planner import DeviceFacts, IOSlot, Plan, Planner, check_graph
 
 OPTIONS = ("precision", "power_preference", "device", "bindings", "max_plans", "tiling")
 TILINGS = ("auto", "workgroup", "register")
@@ -69,6 +69,7 @@ class WebGPUSession(Session):
 
     def __init__(self, graph: Graph, **options: Any) -> None:
         check_options("webgpu", options, OPTIONS)
+        check_graph(graph)
         precision = options.get("precision", "float32")
         if precision not in PRECISIONS:
             raise BackendError(f"compile: webgpu precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")

@@ -1,10 +1,10 @@
-"""How each op becomes MLGraphBuilder calls: one table, keyed by the op's registry name.
+"""How each op becomes MLGraphBuilder calls: the WebNN backend's ops table, keyed by the op's registry name.
 
-Each entry pairs ``supports(node, descs, limits) -> reason | None`` (is this node accepted by the
-context's ``opSupportLimits()``, and why not) with ``lower(builder, node, operands, outs)``, which
-records the WebNN calls on a :class:`~webinfer.backends.webnn.plan.PlanBuilder`. Every op of set v1
-has a direct WebNN op; ops whose registry entry declares a ``decompose`` fall back to it when the
-context lacks the direct op (see ``planner.py``).
+Each entry (the backend contract's) pairs ``supports(node, descs, limits) -> reason | None`` (is this
+node accepted by the context's ``opSupportLimits()``, and why not) with ``lower(builder, node,
+operands, outs)``, which records the WebNN calls on a :class:`~webinfer.backends.webnn.plan.PlanBuilder`.
+Ops whose registry entry declares a ``decompose`` fall back to it when the context lacks the direct op
+(or the table has no entry; see ``planner.py``).
 """
 
 from __future__ import annotations
@@ -15,17 +15,9 @@ from typing import Any
 
 from ...ir.graph import Node
 from ...ir.operand import OperandDesc, fmt_shape
+from ..contract import NodeDescs, no_entry_reason
 from .limits import Limits
 from .plan import PlanBuilder, PlanOperand
-
-
-@dataclass(frozen=True)
-class NodeDescs:
-    """A node's input descriptors (None for absent optional inputs) and output descriptors."""
-
-    inputs: Sequence[OperandDesc | None]
-    outputs: Sequence[OperandDesc]
-
 
 Operands = Sequence[PlanOperand | None]
 LowerFn = Callable[[PlanBuilder, Node, Operands, Sequence[OperandDesc]], list[PlanOperand]]
@@ -51,8 +43,10 @@ class Lowering:
     variadic: bool = False
     note: NoteFn | None = None  # how a workaround is used (not a failure), for info()
 
-    def supports(self, node: Node, descs: NodeDescs, limits: Limits) -> str | None:
-        """Why the context cannot run this node with the direct WebNN op, or None."""
+    def supports(self, node: Node, descs: NodeDescs, limits: Limits | None = None) -> str | None:
+        """Why the context cannot run this node with the direct WebNN op, or None (``limits`` None: no context
+        known, so only what holds for every context is checked)."""
+        limits = limits if limits is not None else Limits(None)
         reason = limits.check_op(self.webnn)
         if reason:
             return reason
@@ -318,8 +312,8 @@ def _pool(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]
     window = list(a["window_dimensions"]) if a["window_dimensions"] is not None else [h, w]
     options: dict[str, Any] = {"windowDimensions": window, "padding": list(a["padding"]), "strides": list(a["strides"]),
                                "dilations": list(a["dilations"]), "layout": a["layout"]}
-    if a["output_shape_rounding"] == "ceil":  # outputSizes pins the shape (Chromium 153 ignores roundingType)
-        options.update(roundingType="ceil", outputSizes=[oh, ow])
+    if a["rounding_type"] == "ceil" or a["output_sizes"] is not None:  # outputSizes pins the shape (Chromium 153
+        options.update(roundingType=a["rounding_type"], outputSizes=[oh, ow])  # ignores roundingType)
     y = b.call(camel(node.op), [x], outs[0], options)
     if node.op == "average_pool2d" and (any(a["padding"]) or _overhangs(a, (h, w), window, (oh, ow))):
         # windows over padding (explicit, or ceil rounding's overhang): divide by the average of ones, so the
@@ -355,7 +349,7 @@ def supports(node: Node, descs: NodeDescs, limits: Limits) -> str | None:
     """Why the context cannot run ``node`` with its direct WebNN op (None: it can)."""
     lowering = LOWERINGS.get(node.op)
     if lowering is None:
-        return f"no WebNN lowering for op {node.op!r}"
+        return no_entry_reason("webnn", node.op)
     return lowering.supports(node, descs, limits)
 
 

@@ -130,8 +130,20 @@ def _pool_infer(call: Call) -> list[OperandDesc]:
     assert x is not None
     layout = call["layout"]
     n, c, h, w = nhwc_dims(call, x, layout)
-    ceil = call["output_shape_rounding"] == "ceil"
-    return [OperandDesc(x.dtype, _out_shape(call, layout, (n, c, h, w), _window(call, h, w), _pairs(call), ceil))]
+    window, pairs = _window(call, h, w), _pairs(call)
+    sizes = call["output_sizes"]
+    if sizes is None:
+        return [OperandDesc(x.dtype, _out_shape(call, layout, (n, c, h, w), window, pairs,
+                                                call["rounding_type"] == "ceil"))]
+    # WebNN: output_sizes, when given, replaces rounding_type; it must be the floor sizes or the ceil sizes
+    floor = _out_shape(call, layout, (n, c, h, w), window, pairs, False)
+    ceil = _out_shape(call, layout, (n, c, h, w), window, pairs, True)
+    at = (2, 3) if layout == "nchw" else (1, 2)
+    floor_hw, ceil_hw = [floor[i] for i in at], [ceil[i] for i in at]
+    if list(sizes) not in (floor_hw, ceil_hw):
+        legal = f"{floor_hw} (floor) or {ceil_hw} (ceil)" if floor_hw != ceil_hw else f"{floor_hw}"
+        raise call.error(f"output_sizes must be {legal} [height, width], got {list(sizes)}")
+    return [OperandDesc(x.dtype, floor if list(sizes) == floor_hw else ceil)]
 
 
 @described("kh·kw+2 ULP")
@@ -147,19 +159,24 @@ _POOL_ATTRS = (
     Attr("window_dimensions", "ints", None, optional=True),
     *_CONV_ATTRS,
     Attr("layout", "str", "nchw", choices=LAYOUTS),
-    Attr("output_shape_rounding", "str", "floor", choices=("floor", "ceil")),
+    Attr("rounding_type", "str", "floor", choices=("floor", "ceil")),
+    Attr("output_sizes", "ints", None, optional=True),
 )
+#: attributes renamed to WebNN's names; graph files written before the rename are read with the new name
+_POOL_RENAMED = {"output_shape_rounding": "rounding_type"}
 
 register(
     OpSpec("average_pool2d", (inp("input", FLOATS),), _POOL_ATTRS, _pool_infer, _avg_tol, family="vision",
            doc="mean over each window (padding excluded from the count); default window: the whole plane",
            notes=(
-               "padding cells are not counted (as webnn-baseline does); ceil rounding uses WebNN's formula, so a "
-               "last window may lie wholly in the padding: it averages nothing and gives NaN"
-           ))
+               "padding cells are not counted (as webnn-baseline does); rounding_type 'ceil' (or output_sizes "
+               "naming the ceil size) uses WebNN's formula, so a last window may lie wholly in the padding: it "
+               "averages nothing and gives NaN"
+           ), renamed_attrs=_POOL_RENAMED)
 )
 register(
     OpSpec("max_pool2d", (inp("input", FLOATS),), _POOL_ATTRS, _pool_infer, ulp(0), family="vision",
            doc="maximum over each window; default window: the whole plane",
-           notes="padding never wins (it is -inf); a window wholly in the padding gives -inf; NaN propagates")
+           notes="padding never wins (it is -inf); a window wholly in the padding gives -inf; NaN propagates",
+           renamed_attrs=_POOL_RENAMED)
 )

@@ -1,21 +1,20 @@
-"""The WebGPU kernel table: ``KERNELS[op]`` for every op in op set v1, keyed by the registry's names.
+"""The WebGPU kernel table: ``KERNELS[op]`` for every op WebGPU runs, keyed by the registry's names.
 
-Each entry names its family, the lowering that turns a graph node into planner work (a fused
-elementwise tree, a view, or a kernel step) and, for kernel families, the WGSL generator that also
-returns the dispatch size. Families come first: one elementwise generator serves 33 ops.
+Each entry (``lowering.py``) says why WebGPU cannot run a node (``supports``), names its family and the
+lowering that turns a graph node into planner work (a fused elementwise tree, a view, or a kernel step);
+``PROGRAMS`` maps each kernel family to its WGSL generator, which also returns the dispatch size.
+Families come first: one elementwise generator serves every elementwise op (``EW_OPS``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from ..program import Program
 from ..step import Step
 from . import conv, matmul, movement, reduce
 from .elementwise import EW_OPS, elementwise_program
-from .lowering import LOWERINGS
+from .lowering import LOWERINGS, Kernel
 
 ProgramFn = Callable[[Program, Step, bool], tuple[str, tuple[int, int, int]]]
 
@@ -32,24 +31,7 @@ PROGRAMS: dict[str, ProgramFn] = {
     "pack": movement.pack_program,
 }
 
-
-@dataclass(frozen=True)
-class Kernel:
-    """How one op runs on WebGPU: its family, its lowering and (for kernels) its WGSL generator."""
-
-    op: str
-    family: str  # "elementwise" | "view" | "concat" | a PROGRAMS key
-    lower: Callable[[Any, Any], None]
-    program: ProgramFn | None
-
-
-def _table() -> dict[str, Kernel]:
-    table: dict[str, Kernel] = {}
-    for op, (family, lower) in LOWERINGS.items():
-        table[op] = Kernel(op, family, lower, PROGRAMS.get(family))
-    return table
-
-
-KERNELS: dict[str, Kernel] = _table()
+#: The WebGPU backend's ops table (the contract's): op name -> Kernel (supports, family, lowering).
+KERNELS: dict[str, Kernel] = LOWERINGS
 
 __all__ = ["EW_OPS", "KERNELS", "Kernel", "PROGRAMS", "elementwise_program"]

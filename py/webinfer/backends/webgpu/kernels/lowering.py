@@ -1,6 +1,9 @@
-"""Lowerings: what each graph op becomes in the planner — a fused elementwise tree, a view, or a kernel.
+"""The WebGPU ops table: what each graph op becomes in the planner — a fused elementwise tree, a view, or a kernel.
 
-``LOWERINGS[op] = (family, fn)``; ``fn(pl, node)`` uses the planner's small API:
+``LOWERINGS[op]`` is a :class:`Kernel` (the contract's ``OpEntry``): ``supports(node, descs, limits)`` says
+why WebGPU cannot run a node (checked at compile, before any planning; the hybrid backend places such a
+node on WebNN with that reason), ``family`` names the WGSL generator, and ``lower(pl, node)`` uses the
+planner's small API:
 ``pl.view(x)`` (the operand as a view, materializing only if it must), ``pl.elementwise(node, inputs,
 build)`` (fusing into a lazy tree), ``pl.kernel(node, family, views, shape, dtype, params)`` (a kernel
 whose value later gets an epilogue), ``pl.set_view``, ``pl.set_lazy``, ``pl.desc``, ``pl.concat``.
@@ -8,16 +11,48 @@ whose value later gets an epilogue), ``pl.set_view``, ``pl.set_lazy``, ``pl.desc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ....ir.graph import Node
+from ...contract import CheckFn, NodeDescs, OpEntry
 from ..expr import Acc, Const, Expr, Load, Op
 from ..views import View, coalesce, dense_strides
 from .elementwise import EW_OPS
 
 Lowering = Callable[[Any, Node], None]
-LOWERINGS: dict[str, tuple[str, Lowering]] = {}
+
+#: graph dtypes WGSL can hold (int64 as int32, range-checked at upload)
+WGSL_DTYPES = ("float32", "float16", "int32", "uint32", "int64", "int8", "uint8")
+
+
+@dataclass(frozen=True)
+class Kernel(OpEntry):
+    """How one op runs on WebGPU: its family ("elementwise", "view", "concat" or a ``PROGRAMS`` key), its
+    lowering into planner work, and (from ``OpEntry``) the check that says why WebGPU cannot run a node."""
+
+    family: str = "elementwise"
+
+
+def _wgsl_dtypes(node: Node, descs: NodeDescs, limits: Any) -> str | None:
+    for d in (*descs.inputs, *descs.outputs):
+        if d is not None and d.dtype not in WGSL_DTYPES:
+            return f"{d.dtype} has no WGSL representation"
+    return None
+
+
+LOWERINGS: dict[str, Kernel] = {}
+
+
+def register(names: Sequence[str], family: str, lower: Lowering, check: CheckFn | None = None) -> None:
+    """Add ``names`` to the table: every entry checks dtypes first, then ``check`` (if any)."""
+
+    def supports(node: Node, descs: NodeDescs, limits: Any) -> str | None:
+        return _wgsl_dtypes(node, descs, limits) or (check(node, descs, limits) if check else None)
+
+    for name in names:
+        LOWERINGS[name] = Kernel(lower, supports, family)
 
 
 def _ew(pl: Any, node: Node) -> None:
@@ -26,8 +61,7 @@ def _ew(pl: Any, node: Node) -> None:
     pl.elementwise(node, list(node.inputs), lambda args: Op(node.op, args, desc.dtype, attrs, node.name))
 
 
-for _op in EW_OPS:
-    LOWERINGS[_op] = ("elementwise", _ew)
+register(tuple(EW_OPS), "elementwise", _ew)
 
 
 def _batch_norm(pl: Any, node: Node) -> None:
@@ -61,7 +95,7 @@ def _batch_norm(pl: Any, node: Node) -> None:
     pl.elementwise(node, [x], build)
 
 
-LOWERINGS["batch_normalization"] = ("elementwise", _batch_norm)
+register(("batch_normalization",), "elementwise", _batch_norm)
 
 
 # -- views -----------------------------------------------------------------------------------------
@@ -103,15 +137,18 @@ def _split(pl: Any, node: Node) -> None:
         start += shape[axis]
 
 
-LOWERINGS.update({"reshape": ("view", _reshape), "transpose": ("view", _transpose), "slice": ("view", _slice),
-                  "expand": ("view", _expand), "split": ("view", _split)})
+register(("reshape",), "view", _reshape)
+register(("transpose",), "view", _transpose)
+register(("slice",), "view", _slice)
+register(("expand",), "view", _expand)
+register(("split",), "view", _split)
 
 
 def _concat(pl: Any, node: Node) -> None:
     pl.concat(node)
 
 
-LOWERINGS["concat"] = ("concat", _concat)
+register(("concat",), "concat", _concat)
 
 
 # -- kernels ---------------------------------------------------------------------------------------
@@ -143,8 +180,8 @@ def _gemm(pl: Any, node: Node) -> None:
     pl.set_lazy(node.outputs[0], tree, desc.shape, dt, step)
 
 
-LOWERINGS["matmul"] = ("matmul", _matmul)
-LOWERINGS["gemm"] = ("matmul", _gemm)
+register(("matmul",), "matmul", _matmul)
+register(("gemm",), "matmul", _gemm)
 
 
 def _split_spaces(x: View, out_shape: tuple[int, ...], red: list[int],
@@ -179,8 +216,7 @@ def _reduce(pl: Any, node: Node) -> None:
     pl.kernel(node, "reduce", [x], desc.shape, desc.dtype, params)
 
 
-for _op in ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min"):
-    LOWERINGS[_op] = ("reduce", _reduce)
+register(("reduce_sum", "reduce_mean", "reduce_max", "reduce_min"), "reduce", _reduce)
 
 
 def _softmax(pl: Any, node: Node) -> None:
@@ -210,8 +246,8 @@ def _layer_norm(pl: Any, node: Node) -> None:
     pl.kernel(node, "layer_norm", views, desc.shape, desc.dtype, params)
 
 
-LOWERINGS["softmax"] = ("softmax", _softmax)
-LOWERINGS["layer_normalization"] = ("layer_norm", _layer_norm)
+register(("softmax",), "softmax", _softmax)
+register(("layer_normalization",), "layer_norm", _layer_norm)
 
 _FILTER_OIHW = {"oihw": (0, 1, 2, 3), "hwio": (3, 2, 0, 1), "ohwi": (0, 3, 1, 2), "ihwo": (3, 0, 1, 2)}
 
@@ -263,9 +299,8 @@ def _pool(pl: Any, node: Node) -> None:
     pl.kernel(node, "pool2d", [x], desc.shape, desc.dtype, params)
 
 
-LOWERINGS["conv2d"] = ("conv2d", _conv2d)
-LOWERINGS["average_pool2d"] = ("pool2d", _pool)
-LOWERINGS["max_pool2d"] = ("pool2d", _pool)
+register(("conv2d",), "conv2d", _conv2d)
+register(("average_pool2d", "max_pool2d"), "pool2d", _pool)
 
 
 def _gather(pl: Any, node: Node) -> None:
@@ -294,5 +329,5 @@ def _pad(pl: Any, node: Node) -> None:
     pl.kernel(node, "pad", [pl.view(node.inputs[0])], desc.shape, desc.dtype, params)
 
 
-LOWERINGS["gather"] = ("gather", _gather)
-LOWERINGS["pad"] = ("pad", _pad)
+register(("gather",), "gather", _gather)
+register(("pad",), "pad", _pad)

@@ -16,7 +16,7 @@ def pool_attrs(window: list[int], strides: list[int], dilations: list[int], padd
     """The attributes of average_pool2d / max_pool2d (nchw). The one place that names them: rounding is always floor
     here (ONNX's ceil_mode becomes extra end padding), so renaming the rounding attribute is a one-line change."""
     return {"window_dimensions": window, "strides": strides, "dilations": dilations, "padding": padding,
-            "layout": "nchw", "output_shape_rounding": "floor"}
+            "layout": "nchw", "rounding_type": "floor"}
 
 
 def _spatial_check(nc: NodeCtx, rank_from: int = 0) -> str | None:

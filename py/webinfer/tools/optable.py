@@ -1,58 +1,47 @@
-"""The op table for the README, generated from the registry and each backend's op table.
+"""The op table for the README, generated from the registry and each backend's description.
 
-``python -m webinfer.ir.optable`` prints it; ``--write README.md`` replaces the table between the
-``<!-- optable:start -->`` and ``<!-- optable:end -->`` markers. Backend tables are looked up by module
-name only when the table is rendered (the IR does not import backends); a backend whose table cannot
-be imported here (not written yet, or browser-only) shows "—".
+``python -m webinfer.tools.optable`` prints it; ``--write README.md`` replaces the table between the
+``<!-- optable:start -->`` and ``<!-- optable:end -->`` markers. One column per described backend
+(``webinfer.backends.BACKENDS``): ✓ it has an entry for the op, ✗ it has none, — its table cannot be
+imported here (the reference needs numpy); a composite (hybrid) has the op when one of its parts has.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .dtypes import ALL_TYPES
-from .registry import OpSpec, all_ops
+from ..backends import BACKENDS, get_backend
+from ..ir.dtypes import ALL_TYPES
+from ..ir.registry import OpSpec, all_ops
 
-# backend -> candidate (module, attribute) pairs holding a table keyed by op name
-BACKEND_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    "reference": (("webinfer.backends.reference.kernels", "KERNELS"),),
-    "webgpu": (("webinfer.backends.webgpu.kernels", "KERNELS"),),
-    "webnn": (
-        ("webinfer.backends.webnn.ops", "LOWERINGS"),
-        ("webinfer.backends.webnn.lowering", "LOWERINGS"),
-        ("webinfer.backends.webnn.kernels", "KERNELS"),
-    ),
-}
 _SHORT = {"float32": "f32", "float16": "f16", "int32": "i32", "uint32": "u32", "int64": "i64", "uint64": "u64",
           "int8": "i8", "uint8": "u8"}
 SUPPORTED, MISSING, UNKNOWN = "✓", "✗", "—"
 
 
 def backend_table(backend: str) -> Mapping[str, Any] | None:
-    """The op-name-keyed table of ``backend``, or None when it cannot be imported here."""
-    for module, attr in BACKEND_TABLES.get(backend, ()):
-        try:
-            table = getattr(importlib.import_module(module), attr, None)
-        except Exception:  # noqa: BLE001 - a browser-only or missing backend must not break the table
-            continue
-        if isinstance(table, Mapping):
-            return table
-    return None
+    """The op-name-keyed table of ``backend``, or None (a composite, unknown, or not importable here)."""
+    if backend not in BACKENDS:
+        return None
+    return get_backend(backend).op_table()
 
 
 def status(table: Mapping[str, Any] | None, op: str) -> str:
-    """One cell: ✓ (has a kernel), ✗ reason (recorded as unsupported, or absent), — (no table here)."""
+    """One cell: ✓ (has an entry), ✗ (absent), — (no table here)."""
     if table is None:
         return UNKNOWN
-    if op not in table:
-        return MISSING
-    entry = table[op]
-    reason = entry if isinstance(entry, str) else getattr(entry, "reason", None)
-    if entry is None or reason:
-        return f"{MISSING} {reason}" if reason else MISSING
-    return SUPPORTED
+    return SUPPORTED if table.get(op) is not None else MISSING
+
+
+def backend_status(backend: str, op: str, tables: Mapping[str, Mapping[str, Any] | None] | None = None) -> str:
+    """The cell for ``backend``: its own table's, or for a composite the best of its parts'."""
+    tables = tables if tables is not None else {}
+    if backend in BACKENDS and BACKENDS[backend].parts:
+        cells = [backend_status(p, op, tables) for p in BACKENDS[backend].parts]
+        return SUPPORTED if SUPPORTED in cells else UNKNOWN if UNKNOWN in cells else MISSING
+    table = tables[backend] if backend in tables else backend_table(backend)
+    return status(table, op)
 
 
 def dtypes_text(spec: OpSpec) -> str:
@@ -64,9 +53,10 @@ def dtypes_text(spec: OpSpec) -> str:
     return " ".join(_SHORT.get(t, t) for t in types)
 
 
-def rows(backends: Sequence[str] = tuple(BACKEND_TABLES)) -> list[dict[str, str]]:
+def rows(backends: Sequence[str] | None = None) -> list[dict[str, str]]:
     """One dict per registered op: op, family, dtypes, tolerance and a status per backend."""
-    tables = {b: backend_table(b) for b in backends}
+    backends = list(BACKENDS) if backends is None else list(backends)
+    tables = {b: backend_table(b) for b in BACKENDS}
     out = []
     for spec in all_ops():
         row = {
@@ -75,13 +65,14 @@ def rows(backends: Sequence[str] = tuple(BACKEND_TABLES)) -> list[dict[str, str]
             "dtypes": dtypes_text(spec),
             "tolerance": spec.tolerance_doc or "?",
         }
-        row.update({b: status(tables[b], spec.name) for b in backends})
+        row.update({b: backend_status(b, spec.name, tables) if b in BACKENDS else UNKNOWN for b in backends})
         out.append(row)
     return out
 
 
-def markdown(backends: Sequence[str] = tuple(BACKEND_TABLES)) -> str:
+def markdown(backends: Sequence[str] | None = None) -> str:
     """The op table as GitHub markdown (✓ supported, ✗ not supported, — backend not available here)."""
+    backends = list(BACKENDS) if backends is None else list(backends)
     table = rows(backends)
     cols = ["op", "family", "dtypes", "tolerance", *backends]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
@@ -116,7 +107,7 @@ def write_into(path: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m webinfer.ir.optable [--write FILE]``."""
+    """``python -m webinfer.tools.optable [--write FILE]``."""
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -124,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args[1]}: {'updated' if write_into(args[1]) else 'already current'}")
         return 0
     if args:
-        print("usage: python -m webinfer.ir.optable [--write FILE]", file=sys.stderr)
+        print("usage: python -m webinfer.tools.optable [--write FILE]", file=sys.stderr)
         return 2
     print(markdown(), end="")
     return 0
