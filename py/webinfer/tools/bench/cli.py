@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ...errors import WebinferError
 from ..cmdline import EXIT_FAILED, EXIT_USAGE, Subparsers, add_browser_options, comma_list, harness_errors
-from .compare import CompareOptions, Pair
+from .compare import CompareOptions, ModelSpec, Pair
 from .encoder import DEVICES
 from .models import MODELS
 from .ort import LEVELS
@@ -55,17 +56,26 @@ def _single(args: argparse.Namespace) -> dict[str, Any]:
     return run_bench(spec_from_args(args), log=_log)
 
 
+def _encoder(args: argparse.Namespace) -> ModelSpec:
+    from .encoder import EncoderSpec
+
+    return EncoderSpec(args.model, args.batch, args.seq, args.cache, ort_level=args.ort_level,
+                       ort_threads=args.ort_threads, gpu_runs=args.gpu_runs, gpu_warmup=args.gpu_warmup,
+                       place=dict(args.place or []), log=_log)
+
+
+#: ``--compare`` models: name -> the ModelSpec for the parsed arguments. A new model is one entry here.
+COMPARE_MODELS: dict[str, Callable[[argparse.Namespace], ModelSpec]] = {name: _encoder for name in MODELS}
+
+
 def _compare(args: argparse.Namespace) -> dict[str, Any]:
     from .compare import run_compare
-    from .encoder import EncoderSpec
 
     given = [f"--{name}" for name in SINGLE_ONLY if getattr(args, name)]
     if given:
         raise WebinferError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for one backend; "
                             "with --compare pick cases with --cases (e.g. webinfer-webnn,ort-webnn)")
-    spec = EncoderSpec(args.model, args.batch, args.seq, args.cache, ort_level=args.ort_level,
-                       ort_threads=args.ort_threads, gpu_runs=args.gpu_runs, gpu_warmup=args.gpu_warmup,
-                       place=dict(args.place or []), log=_log)
+    spec = COMPARE_MODELS[args.model](args)
     options = CompareOptions(rounds=args.rounds, runs=5 if args.runs is None else args.runs,
                              warmup=1 if args.warmup is None else args.warmup, cases=comma_list(args.cases),
                              pairs=list(args.pair or []), timeout=args.timeout, browser=args.browser,
@@ -131,7 +141,7 @@ def register(subparsers: Subparsers) -> None:
         "ONNX) up in one page, time them in interleaved rounds (A B, B A, ...), report per-round ratios with "
         "median and spread and where ORT placed every node; every output is checked against the reference.",
     )
-    parser.add_argument("--model", choices=MODELS, default="minilm",
+    parser.add_argument("--model", choices=list(dict.fromkeys([*MODELS, *COMPARE_MODELS])), default="minilm",
                         help="minilm (all-MiniLM-L6-v2), block (its first layer only), "
                         "tiny (2-layer hidden-32 random BERT)")
     parser.add_argument("--backend", choices=BACKENDS, help="one backend (default webgpu); reference runs on the host")
