@@ -3,7 +3,8 @@
 It imports on CPython too (every browser import is inside a function), so the rest of webinfer
 stays testable on the host. What it gives the backends:
 
-- :func:`in_browser`, :func:`jspi_available`, :func:`run_sync` (block on a JS promise via JSPI);
+- :func:`in_browser`, :func:`jspi_available`, :func:`run_sync` (block on a JS promise via JSPI) and
+  :func:`blocked_seconds` (how long ``run_sync`` has blocked in total, for timing tools);
 - :func:`to_js_dict` for WebNN's name-keyed dictionaries, :func:`to_js`;
 - :func:`create_proxy` / :func:`destroy_proxy`, :func:`create_buffer` / :func:`destroy_buffer`,
   :func:`upload` (zero-copy ``queue.writeBuffer``) and :func:`read_buffer`;
@@ -13,6 +14,7 @@ stays testable on the host. What it gives the backends:
 from __future__ import annotations
 
 import sys
+import time
 from collections import Counter
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -131,8 +133,25 @@ def run_sync(awaitable: Awaitable[T]) -> T:
             "entered through pyodide.runPython; enter through runPythonAsync or callPromising "
             "(as `webinfer run` does), or use the async API (`await sess.run_async(...)`)"
         )
-    result: T = pyodide_run_sync(awaitable)
+    global _blocked
+    start = time.perf_counter()
+    try:
+        result: T = pyodide_run_sync(awaitable)
+    finally:
+        _blocked += time.perf_counter() - start
     return result
+
+
+_blocked = 0.0
+
+
+def blocked_seconds() -> float:
+    """Seconds :func:`run_sync` has spent blocked on JS promises so far in this interpreter (a running total).
+
+    The difference around a call is the part of its wall time spent waiting for the browser (GPU map,
+    WebNN ``readTensor``) rather than running Python; ``webinfer bench`` reports wall minus that.
+    """
+    return _blocked
 
 
 async def fetch_bytes(url: str) -> bytes:

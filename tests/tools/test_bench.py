@@ -1,26 +1,24 @@
-"""``webinfer bench`` and the onnxruntime-web peer: inputs, statistics, accuracy, the JSON, the tables.
+"""``webinfer bench`` on one backend: inputs, statistics, accuracy, the JSON, the table.
 
 Host tests run the tiny model (2 layers, hidden 32, random weights) on the reference backend; the
-browser tests run it on WebGPU through the CLI and on onnxruntime-web's wasm EP. No timing thresholds:
-only that every figure is there and the outputs match the float64 reference.
+browser test runs it on WebGPU through the CLI. No timing thresholds: only that every figure is there
+and the outputs match the float64 reference. The comparison (``--compare``) is tested in test_bench_compare.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from webinfer.tools import bench
-from webinfer.tools.bench import BenchError, BenchSpec
+from webinfer.tools.bench import inputs, models, report, single, stats
+from webinfer.tools.bench.errors import BenchError
+from webinfer.tools.bench.single import BenchSpec
 from webinfer.tools.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
 TIMINGS = {"page_load", "weights_fetch", "weights_load", "tokenize", "compile", "first_run", "warm_median",
            "warm_p90", "warm_min", "warm_mean", "python_overhead"}
 # float32 through a 2-layer BERT vs float64: errors are ~1e-7 on values of ~0.2; a real bug is far above these.
@@ -53,37 +51,37 @@ def _bench_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any
 
 @pytest.mark.parametrize(("batch", "seq"), [(1, 8), (8, 128), (3, 5), (2, 2)])
 def test_token_ids_are_deterministic_with_a_sorted_padding_mask(batch: int, seq: int) -> None:
-    ids, mask = bench.token_ids(batch, seq)
-    assert (ids, mask) == bench.token_ids(batch, seq)
+    ids, mask = inputs.token_ids(batch, seq)
+    assert (ids, mask) == inputs.token_ids(batch, seq)
     ids_a = np.array(ids).reshape(batch, seq)
     mask_a = np.array(mask).reshape(batch, seq)
     lengths = mask_a.sum(axis=1)
-    assert lengths.tolist() == bench.token_lengths(batch, seq)
+    assert lengths.tolist() == inputs.token_lengths(batch, seq)
     assert lengths[0] == seq and all(np.diff(lengths) <= 0) and lengths.min() >= 2
     if batch > 1:
         assert lengths[-1] == max(2, seq // 2)  # the shortest row pads about half the sequence
     for row, n in zip(ids_a, lengths):
-        assert row[0] == bench.CLS_ID and row[n - 1] == bench.SEP_ID
-        assert (row[n:] == bench.PAD_ID).all()
-        assert ((row[1 : n - 1] >= bench.FIRST_WORD_ID) & (row[1 : n - 1] < 30522)).all()
+        assert row[0] == inputs.CLS_ID and row[n - 1] == inputs.SEP_ID
+        assert (row[n:] == inputs.PAD_ID).all()
+        assert ((row[1 : n - 1] >= inputs.FIRST_WORD_ID) & (row[1 : n - 1] < 30522)).all()
     assert set(np.unique(mask_a)) <= {0, 1}
 
 
 def test_input_bytes_are_int64_little_endian() -> None:
-    data = bench.input_bytes(2, 4)
+    data = inputs.input_bytes(2, 4)
     assert set(data) == {"input_ids", "attention_mask"}
-    ids, mask = bench.token_ids(2, 4)
+    ids, mask = inputs.token_ids(2, 4)
     assert np.frombuffer(data["input_ids"], "<i8").tolist() == ids
     assert np.frombuffer(data["attention_mask"], "<i8").tolist() == mask
 
 
 def test_token_generator_refuses_a_tiny_vocabulary() -> None:
     with pytest.raises(BenchError, match="vocab_size 100 is too small"):
-        bench.token_ids(1, 4, vocab_size=100)
+        inputs.token_ids(1, 4, vocab_size=100)
 
 
 def test_sample_texts_one_per_row() -> None:
-    texts = bench.sample_texts(3, 16)
+    texts = inputs.sample_texts(3, 16)
     assert len(texts) == 3 and all(isinstance(t, str) and t for t in texts)
 
 
@@ -92,7 +90,7 @@ def test_sample_texts_one_per_row() -> None:
 
 @pytest.mark.parametrize("values", [[5.0], [3.0, 1.0], [4.0, 1.0, 9.0, 2.0, 7.0], list(range(11))])
 def test_summarize_matches_numpy(values: list[float]) -> None:
-    s = bench.summarize(values)
+    s = stats.summarize(values)
     assert s["median"] == pytest.approx(np.median(values))
     assert s["p90"] == pytest.approx(np.percentile(values, 90))
     assert s["min"] == min(values) and s["mean"] == pytest.approx(np.mean(values))
@@ -100,34 +98,34 @@ def test_summarize_matches_numpy(values: list[float]) -> None:
 
 def test_percentile_of_nothing_is_an_error() -> None:
     with pytest.raises(BenchError, match="no timed runs"):
-        bench.percentile([], 50)
+        stats.percentile([], 50)
 
 
 def test_compare_reports_max_diff_and_worst_row_cosine() -> None:
     ref = np.array([[1.0, 0.0], [0.5, 0.25]])  # exact in float32
-    same = bench.compare(ref.astype("<f4").tobytes(), ref, 2)
+    same = stats.compare(ref.astype("<f4").tobytes(), ref, 2)
     assert same["max_abs_diff"] == 0 and same["min_cosine"] == pytest.approx(1.0) and same["finite"]
     flipped = ref.copy()
     flipped[1] *= -1
-    got = bench.compare(flipped.astype("<f4").tobytes(), ref, 2)
+    got = stats.compare(flipped.astype("<f4").tobytes(), ref, 2)
     assert got["min_cosine"] == pytest.approx(-1.0)
     assert got["max_abs_diff"] == 1.0
     nan = ref.copy()
     nan[0, 0] = np.nan
-    assert not bench.compare(nan.astype("<f4").tobytes(), ref, 2)["finite"]
+    assert not stats.compare(nan.astype("<f4").tobytes(), ref, 2)["finite"]
     with pytest.raises(BenchError, match="3 values, the reference 4"):
-        bench.compare(np.zeros(3, "<f4").tobytes(), ref, 2)
+        stats.compare(np.zeros(3, "<f4").tobytes(), ref, 2)
 
 
 def test_kernel_summary_groups_dispatches_by_kind() -> None:
-    assert bench.kernel_kind("matmul_3+add_5+gelu_0") == "matmul+add+gelu"
-    assert bench.kernel_kind("softmax_12") == "softmax"
+    assert single.kernel_kind("matmul_3+add_5+gelu_0") == "matmul+add+gelu"
+    assert single.kernel_kind("softmax_12") == "softmax"
     dispatches = [
         {"label": "matmul_0+add_0", "ms": 6.0, "grid": [4, 1, 1]},
         {"label": "softmax_0", "ms": 1.0, "grid": [1, 1, 1]},
         {"label": "matmul_1+add_1", "ms": 3.0, "grid": [4, 1, 1]},
     ]
-    k = bench.kernel_summary(dispatches, top=2)
+    k = single.kernel_summary(dispatches, top=2)
     assert (k["sum_ms"], k["dispatches"]) == (10.0, 3)
     assert k["by_kind"][0] == {"kind": "matmul+add", "ms": 9.0, "count": 2, "share": 0.9}
     assert [d["label"] for d in k["slowest"]] == ["matmul_0+add_0", "matmul_1+add_1"]
@@ -136,11 +134,11 @@ def test_kernel_summary_groups_dispatches_by_kind() -> None:
 def test_device_summary_names_what_ran() -> None:
     webgpu = {"backend": "webgpu", "device_info": {"adapter": {"vendor": "google", "architecture": "swiftshader"},
                                                    "is_fallback_adapter": True}}
-    assert bench.device_summary(webgpu) == "WebGPU adapter google swiftshader (fallback adapter)"
+    assert report.device_summary(webgpu) == "WebGPU adapter google swiftshader (fallback adapter)"
     islands = [{"island": "webnn#0"}, {"island": "webgpu#1"}, {"island": "webnn#2"}]
     hybrid = {"backend": "hybrid", "info": {"hybrid": {"islands": islands, "crossings": [{}, {}],
                                                        "bytes_moved_per_run": 2 << 20, "transfer": "readback"}}}
-    assert bench.device_summary(hybrid) == (
+    assert report.device_summary(hybrid) == (
         "hybrid: 3 island(s) (2 WebNN, 1 WebGPU), 2 crossing(s) moving 2.0 MiB per run by readback")
 
 
@@ -196,28 +194,28 @@ def test_reference_bench_json_and_table(cache: Path, capsys: pytest.CaptureFixtu
     r = _bench_json(capsys, *args)
     assert (r["model"], r["backend"], r["batch"], r["seq"], r["runs"]) == ("tiny", "reference", 2, 8, 3)
     assert (r["model_layers"], r["model_hidden"]) == (2, 32)
-    assert r["tokens"] == sum(bench.token_lengths(2, 8))
+    assert r["tokens"] == sum(inputs.token_lengths(2, 8))
     assert set(r["timings_ms"]) == TIMINGS
     assert r["timings_ms"]["page_load"] is None and r["timings_ms"]["warm_median"] > 0
     assert len(r["runs_ms"]) == 3
     assert r["accuracy"]["max_abs_diff"] < 1e-6 and r["accuracy"]["rows"] == 2  # float64 rounded to float32
     assert r["machine"]["cpus"] >= 1 and r["browser"] is None
     assert r["host_float32_ms"]["median"] > 0  # the graph in float32 numpy, beside the float64 oracle
-    assert (cache / "tiny" / "model.json").is_file() and (cache / "tiny" / bench.STAMP).is_file()
+    assert (cache / "tiny" / "model.json").is_file() and (cache / "tiny" / models.STAMP).is_file()
 
-    stamp = (cache / "tiny" / bench.STAMP).stat().st_mtime_ns
+    stamp = (cache / "tiny" / models.STAMP).stat().st_mtime_ns
     assert main(["bench", *args]) == 0  # the human table; the converted model is reused, not rebuilt
     table = capsys.readouterr().out
     for label in ("weights load", "compile", "first run", "warm median", "warm p90", "python overhead", "accuracy"):
         assert label in table
     assert "tiny (2 layer(s), hidden 32) on reference" in table
-    assert (cache / "tiny" / bench.STAMP).stat().st_mtime_ns == stamp
+    assert (cache / "tiny" / models.STAMP).stat().st_mtime_ns == stamp
 
 
 def test_block_model_is_minilm_cut_to_one_layer(cache: Path) -> None:
     import webinfer as wi
 
-    model = bench.prepare_model("block", cache)
+    model = models.prepare_model("block", cache)
     assert (model.layers, model.hidden, model.vocab_size) == (1, 384, 30522)
     graph = wi.load(str(model.build / "model.json"))
     assert sum(n.op == "softmax" for n in graph.nodes) == 1
@@ -262,75 +260,3 @@ def test_webgpu_bench_reports_every_figure_and_matches_the_reference(
     assert r["browser"]["version"] and r["webinfer_wheel"]["file"].startswith("webinfer-")
     acc = r["accuracy"]
     assert acc["finite"] and acc["max_abs_diff"] < MAX_ABS_DIFF and acc["min_cosine"] > MIN_COSINE, acc
-
-
-def _load_peer(name: str) -> Any:
-    path = ROOT / "benchmarks" / "peers" / f"{name}.py"
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec = importlib.util.spec_from_file_location(f"peers_{name}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(path.parent))
-
-
-@pytest.mark.browser
-def test_onnxruntime_web_peer_computes_the_same_function(pytestconfig: pytest.Config, cache: Path) -> None:
-    browser = _need_chromium(pytestconfig)
-    ort_bench = _load_peer("ort_bench")
-    spec = ort_bench.OrtSpec(model="tiny", ep="wasm", batch=2, seq=8, runs=2, cache=cache, browser=browser,
-                             timeout=600)
-    r = ort_bench.run_ort(spec)
-    got = (r["tool"], r["backend"], r["bundle"], r["ort_version"])
-    assert got == ("onnxruntime-web", "ort-wasm", "ort.min.mjs", "1.30.0")
-    assert r["env"]["crossOriginIsolated"] is True
-    assert r["env"]["inputNames"] == ["input_ids", "attention_mask"] and r["env"]["outputNames"] == ["embeddings"]
-    assert len(r["runs_ms"]) == 2 and r["timings_ms"]["warm_median"] >= 0
-    acc = r["accuracy"]
-    assert acc["finite"] and acc["max_abs_diff"] < MAX_ABS_DIFF and acc["min_cosine"] > MIN_COSINE, acc
-    # served by webinfer's server from the bench root, not fetched from a CDN
-    assert (cache / "ort" / "ort.min.mjs").is_file() and (cache / "ort" / "ort-wasm-simd-threaded.jsep.wasm").is_file()
-    assert (cache / "onnx" / "tiny.onnx").is_file()
-
-
-# -- the side-by-side table ----------------------------------------------------------------------------------
-
-
-def _cell(kind: str, batch: int, median: float, diff: float = 1e-7) -> dict[str, Any]:
-    return {"kind": kind, "batch": batch, "seq": 128, "runs_ms": [median] * 3,
-            "timings_ms": {"warm_median": median, "warm_p90": median * 1.1, "compile": 100.0, "first_run": median},
-            "memory": {"peak_gpu_bytes": None}, "accuracy": {"max_abs_diff": diff, "min_cosine": 1.0}}
-
-
-def test_peer_table_ratios_and_skipped_cells() -> None:
-    run = _load_peer("run")
-    results = {
-        "webgpu@1x128": _cell("webgpu", 1, 2000.0),
-        "ort-webgpu@1x128": _cell("ort-webgpu", 1, 4000.0),
-        "webnn@1x128": _cell("webnn", 1, 50.0),
-        "ort-webnn@1x128": _cell("ort-webnn", 1, 25.0),
-        "hybrid@1x128": _cell("hybrid", 1, 60.0),
-        "ort-wasm@1x128": _cell("ort-wasm", 1, 100.0),
-        "webgpu@8x128": {"kind": "webgpu", "batch": 8, "seq": 128, "skipped": "not run: estimated 900 s"},
-    }
-    table = run.markdown_table(results, [1, 8], 128)
-    lines = table.splitlines()
-    assert "| 1 × 128 | WebGPU | 2,000.0 ms (2,200.0 ms) ×3 | 4,000.0 ms (4,400.0 ms) ×3 | 2.00 |" in table
-    assert any(line.startswith("| 1 × 128 | WebNN (cpu) |") and "| 0.50 |" in line for line in lines)
-    assert any("ORT wasm vs webinfer webnn" in line and "| 2.00 |" in line for line in lines)  # fastest of ours
-    assert any(line.startswith("| 8 × 128 | WebGPU | not run |") for line in lines)
-    assert "not run: estimated 900 s" in run.details_table(results)
-
-
-def test_peer_estimate_scales_from_the_smaller_batch() -> None:
-    run = _load_peer("run")
-    results = {"webgpu@1x128": _cell("webgpu", 1, 1000.0)}
-    # compile 0.1 s + first run 8 s + 3 runs × 8 s
-    assert run.estimate_s(results, "webgpu", 8, 128, runs=3, warmup=0) == pytest.approx(32.1)
-    results["webgpu@1x128"]["timings_ms"]["first_run"] = 5000.0  # 4 s of shader builds: not scaled by batch
-    assert run.estimate_s(results, "webgpu", 8, 128, runs=3, warmup=0) == pytest.approx(36.1)
-    assert run.estimate_s(results, "webnn", 8, 128, runs=3, warmup=0) is None

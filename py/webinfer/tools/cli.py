@@ -108,7 +108,7 @@ COMMANDS: dict[str, Callable[[Subparsers], None] | str] = {
     "export-js": "webinfer.tools.export_js",
     "convert": "webinfer.tools.convert",
     "conformance": "webinfer.tools.conformance",
-    "bench": "webinfer.tools.bench",
+    "bench": "webinfer.tools.bench.cli",
     "demo": "webinfer.tools.demo",
     "build-site": "webinfer.tools.site",
 }
