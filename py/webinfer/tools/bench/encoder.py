@@ -26,7 +26,7 @@ from .models import OUTPUT, PreparedModel, prepare_model, reference_outputs
 from .placement import LOG_MARKERS, parse_placement
 
 #: The webinfer backends that run in the page (the host's reference backend is timed by plain ``webinfer bench``).
-BROWSER_BACKENDS = [b for b in backends.BACKENDS if b in backends.BROWSER_BACKENDS]
+BROWSER_BACKENDS = backends.names(browser=True)
 ORT_EPS = ("webnn", "wasm", "webgpu")
 DEVICES = ("cpu", "gpu", "npu")
 

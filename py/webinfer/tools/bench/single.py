@@ -44,7 +44,7 @@ from .machine import browser_info, loadavg, machine_info, wheel_info
 from .models import MODELS, OUTPUT, PreparedModel, prepare_model, reference_outputs
 from .stats import compare, summarize
 
-BACKENDS = tuple(backends.BACKENDS)
+BACKENDS = tuple(backends.names())
 
 
 @dataclass
