@@ -386,7 +386,8 @@ import webinfer as wi
 _g = wi.GraphBuilder(); _x = _g.input("x", "float32", [1])
 _s = wi.compile(_g.build({{"y": _g.identity(_x)}}), backend={backend!r})
 _d = _s.info()["device"]; _s.close()
-f"{{_d.get('type', '')}}: {{_d.get('name', '')}}"
+_t = _d.get("type") or " + ".join(k for k, v in _d.items() if v)
+f"{{_t}}: {{_d.get('name') or _d.get('created_with') or ''}}"
 """
 
 
