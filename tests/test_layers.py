@@ -44,3 +44,15 @@ def test_the_check_sees_relative_imports() -> None:
     """The scan resolves ``from ..x import y``: tools/cli.py's imports include webinfer.tools.cmdline."""
     assert any(m == "webinfer.tools.cmdline" for _, m in _imports(PACKAGE / "tools" / "cli.py"))
     assert any(m.startswith("webinfer.ir") for _, m in _imports(PACKAGE / "format" / "graph_json.py"))
+
+
+def test_the_ir_imports_only_itself_and_the_errors() -> None:
+    """The bottom layer reaches nothing above it: not ``webinfer.tensor`` (the builder converts constants with
+    ``webinfer.ir.hostdata``, which Tensor uses too), not the backends."""
+    wrong = []
+    for path in sorted((PACKAGE / "ir").rglob("*.py")):
+        for line, module in _imports(path):
+            parts = module.split(".")
+            if parts[0] == "webinfer" and module != "webinfer.errors" and parts[:2] != ["webinfer", "ir"]:
+                wrong.append(f"{path.relative_to(PACKAGE)}:{line}: imports {module}")
+    assert not wrong, "\n".join(wrong)

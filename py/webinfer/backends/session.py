@@ -90,24 +90,27 @@ class Session:
     # -- the public API ----------------------------------------------------------------------------
     def run(self, inputs: Mapping[str, Any], **kwargs: Any) -> dict[str, Tensor]:
         """Run the graph on ``inputs`` (name -> data); returns output name -> Tensor."""
-        self._check_open()
-        tensors, bindings = bind_inputs(self.graph, inputs)
-        self.specialized(bindings)
-        t0 = time.perf_counter()
-        out = self._run(tensors, bindings, **kwargs)
-        self.stats["runs"] += 1
-        self.stats["last_run_ms"] = (time.perf_counter() - t0) * 1e3
-        return out
+        tensors, bindings = self._begin(inputs)
+        return self._done(self._run(tensors, bindings, **kwargs))
 
     async def run_async(self, inputs: Mapping[str, Any], **kwargs: Any) -> dict[str, Tensor]:
         """The same as ``run``, awaitable (no JSPI needed in the browser)."""
+        tensors, bindings = self._begin(inputs)
+        return self._done(await self._run_async(tensors, bindings, **kwargs))
+
+    def _begin(self, inputs: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, int]]:
+        """The one body of run and run_async before the backend's work: check, bind, specialize, start timing."""
+        self._t_call = time.perf_counter()  # the call's start (webgpu reports Python's share from it)
         self._check_open()
         tensors, bindings = bind_inputs(self.graph, inputs)
         self.specialized(bindings)
-        t0 = time.perf_counter()
-        out = await self._run_async(tensors, bindings, **kwargs)
+        self._t_run = time.perf_counter()
+        return tensors, bindings
+
+    def _done(self, out: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The one body of run and run_async after the backend's work: count the run and its time."""
         self.stats["runs"] += 1
-        self.stats["last_run_ms"] = (time.perf_counter() - t0) * 1e3
+        self.stats["last_run_ms"] = (time.perf_counter() - self._t_run) * 1e3
         return out
 
     def specialized(self, bindings: Mapping[str, int]) -> Graph:

@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import GraphError
 from .dtypes import dtype_info
 from .graph import Constant, Graph, Node, check_name
+from .hostdata import pack, to_data
 from .operand import OperandDesc, Shape, check_shape
 from .registry import OpSpec, all_ops, get_op, op_suggestion
 
@@ -164,19 +165,21 @@ class GraphBuilder:
         name: str | None = None,
     ) -> Operand:
         """A constant from a numpy array, Tensor, nested list, scalar, or raw bytes (with dtype and shape)."""
-        from ..tensor import Tensor
-
         if name is not None:
             check_name(name, "constant")
             if name in self._operands or name in self._reserved:
                 raise GraphError(f"constant {name!r}: the name is already used")
+        if dtype is not None:
+            dtype_info(dtype, where="constant")
+        shp: tuple[int, ...] = ()
         if isinstance(value, (int, float)) and not isinstance(value, bool) and shape is None:
-            t = Tensor.full((), value, dtype or "float32")
+            dt = dtype or "float32"
+            data = pack([value], dt, "constant")
         else:
-            t = Tensor(value, dtype=dtype, shape=shape)
-        desc = OperandDesc(t.dtype, t.shape)
+            data, dt, shp = to_data(value, dtype, shape)
+        desc = OperandDesc(dt, shp)
         cname = name or self._fresh("const")
-        self._constants[cname] = Constant(desc, t.tobytes())
+        self._constants[cname] = Constant(desc, data)
         self._operands[cname] = desc
         return Operand(self, cname, desc)
 

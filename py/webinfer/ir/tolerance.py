@@ -67,6 +67,7 @@ class Comparison:
     max_ulp: float  # largest ULP distance (0 for integers)
     max_abs: float  # largest absolute difference (NaN-free)
     message: str  # empty when ok
+    mask: Any = None  # bool array: the elements out of tolerance (None when the shapes differ)
 
     def __bool__(self) -> bool:
         return self.ok
@@ -81,7 +82,7 @@ def compare(actual: Any, expected: Any, tolerance: Tolerance, dtype: str, *, whe
         msg = f"{where}: shape {list(a.shape)} differs from the reference's {list(e.shape)}"
         return Comparison(False, 0, max(a.size, e.size), float("inf"), float("inf"), msg)
     if a.size == 0:
-        return Comparison(True, 0, 0, 0.0, 0.0, "")
+        return Comparison(True, 0, 0, 0.0, 0.0, "", np.zeros(a.shape, bool))
     if dtype not in _INT_VIEW:  # integers (and uint8 booleans) must match exactly
         if a.dtype.kind in "iu" and e.dtype.kind in "iu":  # compare as integers: float64 would round int64
             bad_mask = a.astype(object) != e.astype(object) if max(a.itemsize, e.itemsize) == 8 else a != e
@@ -111,7 +112,7 @@ def _result(bad_mask: Any, dist: Any, diff: Any, a: Any, e: Any, tol: Tolerance,
     max_ulp = float(dist.max()) if dist.size else 0.0
     max_abs = float(finite_diff.max()) if finite_diff.size else 0.0
     if not bad:
-        return Comparison(True, int(a.size), 0, max_ulp, max_abs, "")
+        return Comparison(True, int(a.size), 0, max_ulp, max_abs, "", bad_mask)
     # the worst offender: largest ULP distance, then largest abs difference
     score = np.where(bad_mask, np.where(np.isfinite(dist), dist, np.inf), -1.0)
     idx = np.unravel_index(int(np.argmax(score)), a.shape)
@@ -123,7 +124,7 @@ def _result(bad_mask: Any, dist: Any, diff: Any, a: Any, e: Any, tol: Tolerance,
         f"{where}: {bad} of {a.size} {dtype} values out of tolerance ({rule}); worst at {loc}: "
         f"got {a[idx].item()!r}, expected {e[idx].item()!r} ({dtxt}abs {float(diff[idx]):g})"
     )
-    return Comparison(False, int(a.size), bad, max_ulp, max_abs, msg)
+    return Comparison(False, int(a.size), bad, max_ulp, max_abs, msg, bad_mask)
 
 
 def assert_close(actual: Any, expected: Any, tolerance: Tolerance, dtype: str, *, where: str = "result") -> Comparison:

@@ -8,9 +8,11 @@ at the registry's tolerance (:func:`webinfer.ir.tolerance.compare`) and prints, 
 error in ULP and absolute terms, the tolerance and pass/fail. Generic over backends:
 ``--backend`` takes every backend ``webinfer.backends`` describes.
 
-The tolerance table is the judge. Beyond it there are two things, both here: :data:`KNOWN_DEVIATIONS`
-(per backend and case, with the reason; strict: a listed case that passes fails the run as an "xpass")
-and the one general rule :data:`SUBNORMAL_FLUSH` (a subnormal reference result may come back as zero).
+The tolerance table is the judge. Beyond it there are the known deviations of :mod:`webinfer.tools.deviations`,
+each pinned to the elements it excuses (a case fails when any element out of tolerance is not one of them;
+a listed deviation whose elements pass is an "xpass" and fails the run), and the one general rule
+:data:`~webinfer.tools.deviations.SUBNORMAL_FLUSH`. A composite backend (hybrid) is judged with the
+deviations of the backend that ran each case.
 """
 
 from __future__ import annotations
@@ -24,56 +26,15 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..backends import BACKENDS, names
 from .cmdline import Subparsers, add_browser_options, comma_list
 
+if TYPE_CHECKING:
+    from .deviations import Deviation
+
 CHUNK = 48  # cases per page call (progress, and bounded page memory)
-
-_TFLITE_NAN = ("Chromium's WebNN (TFLite/XNNPack) max/min ignore NaN (they return the other operand); "
-               "the reference propagates it")
-
-#: (backend, case id) -> why the result deviates. Strict: a case listed here that passes is an "xpass" and fails
-#: the run.
-KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {
-    ("webgpu", "sin(float32[24])[edge]"): "sin(±3e38): WGSL bounds sin's error only on [-π, π]; arguments are reduced "
-                                          "with a 3-part 2π (exact to |x| ≈ 1e5), not Payne–Hanek",
-    ("webgpu", "cos(float32[24])[edge]"): "cos(±3e38): as sin",
-    ("webgpu", "pow(float32[12,1],float32[1,12])[edge]"): "pow(-2.5, 88) is 70 ULP off: WGSL's exp2/log2 are float32 "
-                                                          "accurate, so the error grows with |b·log2|a|| (and "
-                                                          "3e38^-1 is subnormal, flushed to zero)",
-    ("webgpu", "cast(float32[20];data_type=int64)[saturate]"): "int64 is computed as int32 (WGSL has no 64-bit "
-                                                               "integers): float → int64 saturates at the int32 range",
-    ("webgpu", "cast(int64[6];data_type=int32)[wrap]"): "int64 inputs outside the int32 range are refused with an "
-                                                        "InputError naming the input, never wrapped",
-    # Chromium 153's WebNN runs on TFLite (XNNPack) on the CPU: its fast math differs from IEEE at NaN/inf edges.
-    ("webnn", "max(float32[12,1],float32[1,12])[edge]"): _TFLITE_NAN,
-    ("webnn", "min(float32[12,1],float32[1,12])[edge]"): _TFLITE_NAN,
-    ("webnn", "reduce_max(float32[3,12];axes=[1])[edge]"): _TFLITE_NAN,
-    ("webnn", "reduce_min(float32[3,12];axes=[1])[edge]"): _TFLITE_NAN,
-    ("webnn", "max_pool2d(float32[1,2,4,4];window_dimensions=[2,2],strides=[2,2])[edge]"): _TFLITE_NAN,
-    ("webnn", "average_pool2d(float32[1,2,4,4];window_dimensions=[2,2],strides=[2,2])[edge]"):
-        "TFLite averages windows holding inf and -inf (or NaN) to -inf; the reference gives NaN",
-    ("webnn", "exp(float32[24])[edge]"): "TFLite's exp (XNNPack polynomial) maps NaN to 0",
-    ("webnn", "log(float32[24])[edge]"): "TFLite's log gives 88.78 instead of NaN for NaN and negative inputs",
-    ("webnn", "sqrt(float32[24])[edge]"): "TFLite's sqrt(+inf) is NaN",
-    ("webnn", "sin(float32[24])[edge]"): "TFLite's sin gives NaN at |x| = 3e38 (no argument reduction that far)",
-    ("webnn", "cos(float32[24])[edge]"): "TFLite's cos gives NaN at |x| = 3e38 (no argument reduction that far)",
-    ("webnn", "softmax(float32[4,3];axis=-2)[large]"): "TFLite's softmax is 28 ULP off (table: 15) on results near "
-                                                       "1e-21 from inputs spanning 100 (XNNPack's exp)",
-    **{("webnn", f"cast(float32[20];data_type={t})[saturate]"): "TFLite casts NaN to the type's maximum; the reference "
-       "gives 0 (the IR leaves NaN and out-of-range casts undefined)"
-       for t in ("int32", "uint32", "int8", "uint8", "int64")},
-}
-
-#: The one rule beyond the tolerance table and KNOWN_DEVIATIONS: a float result the reference gives as a
-#: subnormal may come back as zero, because WGSL (and WebNN's CPU kernels) may flush subnormals to zero.
-#: It covers exactly those elements (actual ±0, reference nonzero and below the smallest normal); such a
-#: case is reported as a known deviation, not a pass. Sums are judged by the table alone: the case data
-#: (webinfer.ir.opcases) is drawn so that no sum cancels beyond what the table allows.
-SUBNORMAL_FLUSH = "subnormal results flush to zero on this adapter (WGSL allows flushing subnormals)"
-MIN_NORMAL = {"float32": 2.0**-126, "float16": 2.0**-14}
 
 Runner = Callable[[str], Any]  # runs Python source in the page, returns its last expression's JSON value
 
@@ -111,6 +72,7 @@ def run_cases(payload: list[dict[str, Any]], backend: str, device: str | None = 
                 out = sess.run(feeds)
             finally:
                 sess.close()
+            res["ran_on"] = sorted({t.backend for t in out.values() if t.backend})  # hybrid: the island's backend
             for k in range(len(graph.outputs)):
                 t = out[f"out{k}"]
                 res["outputs"].append([t.dtype, list(t.shape), base64.b64encode(t.tobytes()).decode()])
@@ -142,6 +104,7 @@ class CaseResult:
     tolerance: str = ""
     message: str = ""
     ms: float = 0.0
+    deviations: list[str] = field(default_factory=list)  # the known deviations that excused elements
 
 
 @dataclass
@@ -185,6 +148,7 @@ class Report:
             "seconds": round(self.seconds, 2),
             "summary": {"ops": len(self.ops), "ops_passed": sum(r.ok for r in self.ops),
                         "cases": sum(r.cases for r in self.ops), "cases_failed": sum(r.failed for r in self.ops),
+                        "cases_known_deviations": sum(r.xfail for r in self.ops),
                         "cases_unsupported": sum(r.unsupported for r in self.ops)},
             "ops": [{**{k: v for k, v in asdict(r).items() if k != "results"}, "ok": r.ok,
                      "results": [asdict(c) for c in r.results]} for r in self.ops],
@@ -246,12 +210,16 @@ def prepare(cases: Sequence[Any], seed: int = 0) -> tuple[list[dict[str, Any]], 
 
 
 def compare_case(
-    cid: str, op: str, graph: Any, reference: dict[str, Any], got: dict[str, Any], backend: str
+    cid: str, op: str, graph: Any, reference: dict[str, Any], got: dict[str, Any], backend: str,
+    inputs: Sequence[Any] | None = None, deviations: Sequence[Deviation] | None = None,
 ) -> CaseResult:
-    """Compare one case's outputs with the reference at the op's tolerance (then SUBNORMAL_FLUSH, KNOWN_DEVIATIONS)."""
+    """Compare one case's outputs with the reference at the op's tolerance; known deviations excuse only the
+    elements they select (``inputs``: the case's input arrays, which the selectors read)."""
     import numpy as np
 
     from webinfer.ir.tolerance import compare, node_tolerance
+
+    from .deviations import SUBNORMAL_FLUSH, CaseData, flushed_subnormals, for_case
 
     node = graph.nodes[0]
     tol = node_tolerance(graph, node)
@@ -259,32 +227,64 @@ def compare_case(
     if got.get("unsupported"):
         res.status, res.message = "unsupported", got["unsupported"]
         return res
+    devs = for_case(backend, got.get("ran_on") or [], graph, deviations)
     if got.get("error"):
-        res.status, res.message = "error", got["error"]
-    else:
-        for k, (dtype, shape, data) in enumerate(got["outputs"]):
-            want = graph.operands[graph.outputs[f"out{k}"]]
-            if dtype != want.dtype or tuple(shape) != tuple(want.shape):
-                res.status = "fail"
-                res.message = f"out{k}: got {dtype}{shape}, expected {want}"
-                break
-            actual = np.frombuffer(base64.b64decode(data), dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
-            expected = reference[f"out{k}"]
-            c = compare(actual, expected, tol, dtype, where=f"out{k}")
-            res.max_ulp = max(res.max_ulp, c.max_ulp)
-            res.max_abs = max(res.max_abs, c.max_abs)
-            if not c.ok:
-                res.status, res.message = "fail", c.message
-                if flushed_subnormals_only(actual, expected, dtype, tol):
-                    res.status, res.message = "xfail", f"{SUBNORMAL_FLUSH} ({c.message})"
-                    continue
-                break
-    known = KNOWN_DEVIATIONS.get((backend, cid.split(" ", 1)[1]))
-    if known is not None:
-        if res.status == "pass":
-            res.status, res.message = "xpass", f"listed as a known deviation ({known}) but passed"
+        refusal = next((d for d in devs if d.error and d.error in got["error"]), None)
+        if refusal is None:
+            res.status, res.message = "error", got["error"]
         else:
-            res.status, res.message = "xfail", f"known deviation: {known} ({res.message})"
+            res.status, res.message = "xfail", f"known deviation: {refusal.reason} ({refusal.elements}: {got['error']})"
+            res.deviations = [refusal.label]
+        return res
+    excused: dict[int, list[int]] = {}  # deviation index -> [elements it excused, elements it selects]
+    flushed = 0
+    for k, (dtype, shape, data) in enumerate(got["outputs"]):
+        want = graph.operands[graph.outputs[f"out{k}"]]
+        if dtype != want.dtype or tuple(shape) != tuple(want.shape):
+            res.status, res.message = "fail", f"out{k}: got {dtype}{shape}, expected {want}"
+            return res
+        actual = np.frombuffer(base64.b64decode(data), dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
+        expected = np.asarray(reference[f"out{k}"])
+        first = compare(actual, expected, tol, dtype, where=f"out{k}")
+        forgiven = np.zeros(actual.shape, bool)
+        for i, d in enumerate(devs):
+            if d.select is None:
+                continue
+            marks = np.asarray(d.select(CaseData(graph, list(inputs or []), expected, k)), bool)
+            if marks.any():
+                hit = int((first.mask & marks).sum())
+                count = excused.setdefault(i, [0, 0])
+                count[0] += hit
+                count[1] += int(marks.sum())
+                forgiven |= marks
+        flush = flushed_subnormals(actual, expected, dtype) & first.mask & ~forgiven
+        flushed += int(flush.sum())
+        judged = actual.copy()
+        spared = forgiven | flush
+        if spared.any():  # excused elements take the reference's value, so only the others are judged
+            with np.errstate(all="ignore"):
+                judged[spared] = expected[spared].astype(judged.dtype)
+        c = compare(judged, expected, tol, dtype, where=f"out{k}")
+        res.max_ulp, res.max_abs = max(res.max_ulp, c.max_ulp), max(res.max_abs, c.max_abs)
+        if not c.ok and res.status == "pass":
+            res.status, res.message = "fail", c.message
+    used = {i: n for i, n in excused.items() if n[0]}
+    idle = [devs[i] for i, n in excused.items() if not n[0]]
+    res.deviations = [devs[i].label for i in used]
+    if res.status == "fail":
+        if used or flushed:
+            res.message += " (besides the elements known deviations excuse)"
+        return res
+    if idle:
+        d = idle[0]
+        res.status = "xpass"
+        res.message = f"listed as a known deviation ({d.label}: {d.reason}) but those elements passed"
+    elif used or flushed:
+        parts = [f"{devs[i].reason} ({n[0]} of {n[1]} selected values out of tolerance: {devs[i].elements})"
+                 for i, n in used.items()]
+        if flushed:
+            parts.append(f"{SUBNORMAL_FLUSH} ({flushed} value{'s' if flushed > 1 else ''})")
+        res.status, res.message = "xfail", "known deviation: " + "; ".join(parts)
     return res
 
 
@@ -292,18 +292,14 @@ def flushed_subnormals_only(actual: Any, expected: Any, dtype: str, tol: Any) ->
     """Whether every element outside ``tol`` is a subnormal reference result returned as zero (SUBNORMAL_FLUSH)."""
     import numpy as np
 
-    from webinfer.ir.tolerance import ulp_distance
+    from webinfer.ir.tolerance import compare
 
-    if dtype not in MIN_NORMAL:
+    from .deviations import flushed_subnormals
+
+    c = compare(np.asarray(actual), np.asarray(expected), tol, dtype)
+    if c.ok or c.mask is None:
         return False
-    a, e = actual.astype(np.float64), np.asarray(expected, dtype=np.float64)
-    with np.errstate(all="ignore"):
-        bad = ~((a == e.astype(dtype).astype(np.float64)) | (np.isnan(a) & np.isnan(e)))
-        if tol.ulp is not None:
-            bad &= ~(ulp_distance(a, e, dtype) <= tol.ulp)
-        if tol.abs is not None:
-            bad &= ~(np.abs(a - e) <= tol.abs)
-    return bool(bad.any()) and bool(np.all((a[bad] == 0) & (e[bad] != 0) & (np.abs(e[bad]) < MIN_NORMAL[dtype])))
+    return bool(np.all(flushed_subnormals(actual, expected, dtype)[c.mask]))
 
 
 def run_conformance(
@@ -315,10 +311,12 @@ def run_conformance(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     options: dict[str, Any] | None = None,
+    deviations: Sequence[Deviation] | None = None,
 ) -> Report:
     """Run the cases of ``ops`` on ``backend``; a browser backend needs ``runner`` (a page's ``run``).
 
-    ``options`` go to ``compile`` with every case (e.g. ``{"tiling": "workgroup"}`` for webgpu).
+    ``options`` go to ``compile`` with every case (e.g. ``{"tiling": "workgroup"}`` for webgpu);
+    ``deviations`` replaces the known-deviation list (tests).
     """
     if backend not in BACKENDS:
         raise ValueError(f"conformance: unknown backend {backend!r}; choose one of {', '.join(names())}")
@@ -345,26 +343,42 @@ def run_conformance(
     else:
         for r in run_cases(payload, backend, device, options):
             got[r["id"]] = r
+    from .deviations import DEVIATIONS
+
+    table = DEVIATIONS if deviations is None else list(deviations)
     reports: dict[str, OpReport] = {}
+    seen: set[tuple[str, str]] = set()  # (deviation, op) that excused something
     for case, item in zip(cases, payload):
         rep = reports.setdefault(case.op, OpReport(case.op))
-        graph, ref, _ = expected[item["id"]]
+        graph, ref, arrays = expected[item["id"]]
         if graph is None:
             res = CaseResult(item["id"], case.op, "error", message=f"reference failed: {ref}")
         else:
-            res = compare_case(item["id"], case.op, graph, ref, got.get(item["id"], {"error": "no result"}), backend)
-        rep.results.append(res)
-        rep.cases += 1
-        rep.passed += res.status == "pass"
-        rep.xfail += res.status == "xfail"
-        rep.unsupported += res.status == "unsupported"
-        rep.failed += res.status in ("fail", "error", "xpass")
-        rep.max_ulp = max(rep.max_ulp, res.max_ulp)
-        rep.max_abs = max(rep.max_abs, res.max_abs)
-        if res.tolerance and (not rep.tolerance or len(res.tolerance) > len(rep.tolerance)):
-            rep.tolerance = res.tolerance
+            res = compare_case(item["id"], case.op, graph, ref, got.get(item["id"], {"error": "no result"}), backend,
+                               arrays, table)
+        seen.update((label, case.op) for label in res.deviations)
+        _count(rep, res)
+    for d in table:  # strict: a deviation listed for this backend and an op that ran must show up somewhere
+        for op in d.ops:
+            if d.backend == backend and op in reports and (d.label, op) not in seen:
+                _count(reports[op], CaseResult(f"--- {d.elements}", op, "xpass", message=(
+                    f"listed as a known deviation of {backend} ({d.elements}: {d.reason}) but no case of {op} "
+                    "needed it")))
     order = [s for s in dict.fromkeys(c.op for c in cases)]
     return Report(backend, where, [reports[o] for o in order], time.perf_counter() - t0)
+
+
+def _count(rep: OpReport, res: CaseResult) -> None:
+    rep.results.append(res)
+    rep.cases += 1
+    rep.passed += res.status == "pass"
+    rep.xfail += res.status == "xfail"
+    rep.unsupported += res.status == "unsupported"
+    rep.failed += res.status in ("fail", "error", "xpass")
+    rep.max_ulp = max(rep.max_ulp, res.max_ulp)
+    rep.max_abs = max(rep.max_abs, res.max_abs)
+    if res.tolerance and (not rep.tolerance or len(res.tolerance) > len(rep.tolerance)):
+        rep.tolerance = res.tolerance
 
 
 _DEVICE_PROBE = """
@@ -372,7 +386,8 @@ import webinfer as wi
 _g = wi.GraphBuilder(); _x = _g.input("x", "float32", [1])
 _s = wi.compile(_g.build({{"y": _g.identity(_x)}}), backend={backend!r})
 _d = _s.info()["device"]; _s.close()
-f"{{_d.get('type', '')}}: {{_d.get('name', '')}}"
+_t = _d.get("type") or " + ".join(k for k, v in _d.items() if v)
+f"{{_t}}: {{_d.get('name') or _d.get('created_with') or ''}}"
 """
 
 

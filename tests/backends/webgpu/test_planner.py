@@ -228,3 +228,61 @@ def test_compile_outside_the_browser_says_why() -> None:
     x = g.input("x", "float32", [2])
     with pytest.raises(Exception, match="browser|Pyodide|emscripten"):
         wi.compile(g.build({"y": g.neg(x)}), backend="webgpu")
+
+
+def _one(op: str, *inputs: tuple[str, list[int]], **attrs: object) -> wi.Graph:
+    g = wi.GraphBuilder()
+    xs = [g.input(f"x{i}", dt, shape) for i, (dt, shape) in enumerate(inputs)]
+    return g.build({"y": g.apply(op, xs, attrs)[0]})
+
+
+I64 = ("int64", [4])
+
+
+@pytest.mark.parametrize("graph", [
+    _one("add", I64, I64), _one("sub", I64, I64), _one("mul", I64, I64), _one("div", I64, I64), _one("neg", I64),
+    _one("abs", I64), _one("pow", I64, I64), _one("reduce_sum", I64), _one("reduce_mean", I64),
+    _one("matmul", ("int64", [2, 2]), ("int64", [2, 2])), _one("cast", ("float32", [4]), data_type="int64"),
+    _one("cast", ("uint32", [4]), data_type="int64"),
+    _one("pad", I64, beginning_padding=[1], ending_padding=[0], value=2.0**40),
+], ids=lambda g: g.nodes[0].label)
+def test_int64_arithmetic_is_refused_at_compile_by_name(graph: wi.Graph) -> None:
+    from webinfer.backends.webgpu.planner import check_graph
+
+    node = graph.nodes[0]
+    with pytest.raises(wi.UnsupportedError, match=rf"webgpu: .*{node.op} \(node '{node.name}'\): .*int") as e:
+        check_graph(graph)
+    assert e.value.node == node.name and "int64" in (e.value.reason or "")
+    with pytest.raises(wi.UnsupportedError):  # the planner checks too (with the adapter's limits)
+        plan(graph.specialize({}) if not graph.is_static else graph)
+
+
+@pytest.mark.parametrize("graph", [
+    _one("gather", ("float32", [5, 2]), I64), _one("cast", I64, data_type="float32"), _one("max", I64, I64),
+    _one("identity", I64), _one("reshape", I64, new_shape=[2, 2]), _one("concat", I64, I64, axis=0),
+    _one("cast", ("int32", [4]), data_type="int64"), _one("greater", I64, I64), _one("reduce_max", I64),
+    _one("where", ("uint8", [4]), I64, I64), _one("clamp", I64, min_value=0.0),
+    _one("pad", I64, beginning_padding=[1], ending_padding=[0], value=-5.0),
+], ids=lambda g: g.nodes[0].label)
+def test_int64_that_only_moves_or_is_selected_runs(graph: wi.Graph) -> None:
+    from webinfer.backends.webgpu.planner import check_graph
+
+    check_graph(graph)
+    assert plan(graph).stats["dispatches"] >= 0
+
+
+def test_hybrid_places_refused_int64_arithmetic_on_webnn_with_the_reason() -> None:
+    from webinfer.backends.contract import NodeDescs, entry_supports
+    from webinfer.backends.hybrid.partition import partition
+    from webinfer.backends.webgpu.kernels import KERNELS
+
+    g = wi.GraphBuilder()
+    ids = g.input("ids", "int64", [4])
+    graph = g.build({"y": g.gather(g.constant(np.ones((9, 3), np.float32)), g.add(ids, ids, name="double"))})
+
+    def webgpu(node):  # type: ignore[no-untyped-def]
+        return entry_supports(KERNELS, "webgpu", node, NodeDescs.of(graph, node))
+
+    p = partition(graph, {"webnn": lambda n: None, "webgpu": webgpu}, prefer="webgpu")
+    assert p.placement == {"double": "webnn", "gather_0": "webgpu"}
+    assert p.why["double"].startswith("webgpu: add producing int64: WGSL has no 64-bit integers")

@@ -243,8 +243,11 @@ def test_int64_inputs_are_range_checked_and_round_trip(page) -> None:  # type: i
     got = page.run("""
     g = wi.GraphBuilder()
     ids = g.input("ids", "int64", [4])
-    sess = wi.compile(g.build({"y": g.add(ids, ids)}), backend="webgpu")
-    ok = sess.run({"ids": [1, -2, 3, 2**30]})["y"]
+    table = g.constant([[float(i), -float(i)] for i in range(5)])
+    y = g.gather(table, ids, axis=0)
+    sess = wi.compile(g.build({"y": y, "ids_max": g.max(ids, g.constant(2, dtype="int64")), "same": g.identity(ids)}),
+                      backend="webgpu")
+    ok = sess.run({"ids": [1, -2, 3, 2**31 - 1]})
     try:
         sess.run({"ids": [1, 2, 2**40, 4]})
         err = None
@@ -252,13 +255,40 @@ def test_int64_inputs_are_range_checked_and_round_trip(page) -> None:  # type: i
         err = str(e)
     narrowed = sess.info()["int64_narrowed"]
     sess.close()
-    [ok.dtype, ok.tolist(), err, narrowed]
+    [ok["y"].tolist(), ok["ids_max"].dtype, ok["ids_max"].tolist(), ok["same"].tolist(), err, narrowed]
     """)
-    dtype, values, err, narrowed = got
-    assert narrowed == {"ids": "graph input int64 -> int32 (range-checked at run)"}  # info says so, as webnn's does
-    # int64 is computed as int32 (WGSL has none wider): 2**30 + 2**30 wraps, the documented deviation
-    assert dtype == "int64" and values == [2, -4, 6, -(2**31)]
+    rows, dtype, maxed, same, err, narrowed = got
+    assert narrowed["ids"] == "graph input int64 -> int32 (range-checked at run)"  # info says so, as webnn's does
+    assert list(narrowed.values())[1:] == ["constant int64 -> int32 (values checked)"]
+    # int64 that only moves or is selected (gather indices, max, identity) is exact in int32
+    assert rows == [[1.0, -1.0], [3.0, -3.0], [3.0, -3.0], [4.0, -4.0]]
+    assert dtype == "int64" and maxed == [2, 2, 3, 2**31 - 1] and same == [1, -2, 3, 2**31 - 1]
     assert err is not None and "'ids'" in err and str(2**40) in err
+
+
+def test_int64_arithmetic_is_refused_by_name_never_wrapped(page) -> None:  # type: ignore[no-untyped-def]
+    """2**30 + 2**30 would wrap to -2**31 in WGSL's int32: compile refuses the node and says why; hybrid places
+    it on WebNN (which has int64 here) and gets 2**31."""
+    got = page.run("""
+    g = wi.GraphBuilder()
+    ids = g.input("ids", "int64", [2])
+    graph = g.build({"y": g.add(ids, ids, name="double")})
+    try:
+        wi.compile(graph, backend="webgpu")
+        err = None
+    except wi.UnsupportedError as e:
+        err = [str(e), e.node, e.reason]
+    h = wi.compile(graph, backend="hybrid", prefer="webgpu")
+    out = h.run({"ids": [2**30, -3]})["y"]
+    res = [err, out.tolist(), out.backend, h.info()["hybrid"]["why"]["double"]]
+    h.close()
+    res
+    """)
+    err, values, backend, why = got
+    assert err is not None and err[1] == "double"
+    assert "add (node 'double')" in err[0] and "int64" in err[2] and "wrap" in err[2]
+    assert values == [2**31, -6] and backend == "webnn"
+    assert why.startswith("webgpu: add producing int64")
 
 
 def test_float16_and_int8_io_and_info_says_how(page) -> None:  # type: ignore[no-untyped-def]

@@ -47,5 +47,8 @@ def test_conformance_every_op_on_webnn_cpu(browser_py: BrowserPy) -> None:
     assert any("WebNN has no zero-size tensors" in m for m in reasons)
     pow_int = [c for c in by_op["pow"].results if "int32" in c.id]
     assert pow_int and pow_int[0].status == "unsupported" and "computes wrong values here" in pow_int[0].message
+    # sqrt: this TFLite's float32 sqrt is off (2 ULP in places, 1.5x above 8.5e37, NaN at +inf); the context
+    # probe finds it and the lowering refines it, so every element passes the 1-ULP table with nothing excused
+    assert all(c.status in ("pass", "unsupported") for c in by_op["sqrt"].results), format_report(report)
     div_int = [c for c in by_op["div"].results if "div(int32" in c.id]
     assert div_int and div_int[0].status == "pass"  # x / 0 = 0 made explicit around TFLite's int div

@@ -150,3 +150,52 @@ def test_integer_division_by_zero_is_made_explicit(limits: Limits) -> None:
     a, b = g.input("a", "int32", [3]), g.input("b", "int32", [3])
     plan, _ = plan_graph(g.build({"q": g.div(a, b)}), limits)
     assert [o["op"] for o in plan.ops] == ["equal", "where", "div", "where"]
+
+
+def _replay(plan, feeds, sqrt):  # type: ignore[no-untyped-def]
+    """Run a recorded plan of elementwise calls with numpy float32 (``sqrt``: the context's sqrt to mimic)."""
+    env = {op.id: feeds[name] for name, op in plan.inputs}
+    for c in plan.constants:
+        env[c.id] = np.frombuffer(c.data, c.desc.dtype).reshape(c.desc.shape)
+    fns = {"greater": lambda a, b: (a > b).astype(np.uint8), "equal": lambda a, b: (a == b).astype(np.uint8),
+           "where": lambda c, t, f: np.where(c != 0, t, f).astype(np.float32), "mul": np.multiply, "add": np.add,
+           "div": np.divide, "sqrt": sqrt}
+    with np.errstate(all="ignore"):
+        for rec in plan.ops:
+            args = [env[a["$"]] for a in rec["args"]]
+            env[rec["outs"][0]] = np.asarray(fns[rec["op"]](*args))
+    return {name: env[op.id] for name, op in plan.outputs}
+
+
+def _tflite_sqrt(x):  # type: ignore[no-untyped-def]
+    """sqrt as this Chromium's TFLite computes it: up to 2 ULP off, ~1.5x too large above 8.5e37, NaN at +inf."""
+    with np.errstate(invalid="ignore"):
+        y = np.sqrt(x.astype(np.float64)).astype(np.float32)
+    rng = np.random.default_rng(0)
+    off = (y.view(np.int32) + rng.integers(-2, 3, y.shape).astype(np.int32)).view(np.float32)
+    y = np.where(np.isfinite(y) & (y > 0), off, y)
+    y = np.where(x > 8.5e37, y * np.float32(1.5), y)
+    return np.where(x == np.inf, np.float32(np.nan), y).astype(np.float32)
+
+
+def test_sqrt_is_refined_where_the_context_probe_found_it_inaccurate() -> None:
+    g = wi.GraphBuilder()
+    x = g.input("x", "float32", [4096])
+    graph = g.build({"y": g.sqrt(x)})
+    exact, _ = plan_graph(graph, Limits(LIMITS, {"sqrt.accuracy": None}))
+    assert [o["op"] for o in exact.ops] == ["sqrt"]  # accurate here: the direct op
+    refined, report = plan_graph(graph, Limits(LIMITS, {"sqrt.accuracy": "sqrt(float32) is not correctly rounded"}))
+    assert report["sqrt_0"].note.startswith("float32 sqrt refined") and len(refined.ops) > 1
+    rng = np.random.default_rng(1)
+    values = (rng.uniform(1, 2, 4096) * 2.0 ** rng.integers(-149, 128, 4096)).astype(np.float32)
+    values[:8] = [0.0, -0.0, np.inf, np.nan, -1.0, 3.4e38, 1e-45, 1.0]
+    got = _replay(refined, {"x": values}, _tflite_sqrt)["y"]
+    with np.errstate(invalid="ignore"):
+        want = np.sqrt(values.astype(np.float64))
+    from webinfer.ir.tolerance import compare
+
+    tol = wi.get_op("sqrt").tolerance(wi.get_op("sqrt").call([graph.inputs["x"]], {}))  # 1 ULP, as WPT
+    c = compare(got, want, tol, "float32")
+    assert c.ok, c.message
+    assert not compare(_tflite_sqrt(values), want, tol, "float32").ok  # what the refinement is for
+    assert got[2] == np.inf and np.isnan(got[3]) and np.isnan(got[4]) and got[0] == 0

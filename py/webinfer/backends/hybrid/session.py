@@ -10,7 +10,7 @@ partition, the crossings and the bytes moved per run.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
 from ... import ffi
@@ -130,6 +130,40 @@ class HybridSession(Session):
         return {name: env[name] for name in names}
 
     def _run(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
+        steps = self._islands(inputs, bindings, kwargs)
+        try:
+            step = next(steps)
+            while True:
+                sess, feeds, extra = step
+                try:
+                    out = sess.run(feeds, **extra)
+                except Exception as e:  # back into the body, which names the island
+                    step = steps.throw(e)
+                else:
+                    step = steps.send(out)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    async def _run_async(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
+        steps = self._islands(inputs, bindings, kwargs)
+        try:
+            step = next(steps)
+            while True:
+                sess, feeds, extra = step
+                try:
+                    out = await sess.run_async(feeds, **extra)
+                except Exception as e:
+                    step = steps.throw(e)
+                else:
+                    step = steps.send(out)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def _islands(self, inputs: dict[str, Tensor], bindings: dict[str, int],
+                 kwargs: Mapping[str, Any]) -> Generator[tuple[Session, dict[str, Tensor], dict[str, Any]],
+                                                        dict[str, Tensor], dict[str, Tensor]]:
+        """The one body of run and run_async: yields (island session, its inputs, run options) and takes its
+        outputs back, island by island (the caller runs it, blocking or awaiting); returns the graph outputs."""
         if kwargs:
             raise BackendError(f"hybrid: run takes no option {next(iter(kwargs))!r}")
         env: dict[str, Tensor] = dict(inputs)
@@ -138,20 +172,10 @@ class HybridSession(Session):
             t0 = time.perf_counter()
             extra = {"keep_on_device": True} if keep else {}
             with _island_errors(island):
-                env.update(sess.run(self._island_inputs(env, island.inputs), **extra))
+                out = yield sess, self._island_inputs(env, island.inputs), extra
+            env.update(out)
             timings.append(round((time.perf_counter() - t0) * 1e3, 3))
         self.stats["island_ms"] = timings
-        self._last_bindings = dict(bindings)
-        return self._outputs(env)
-
-    async def _run_async(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
-        if kwargs:
-            raise BackendError(f"hybrid: run takes no option {next(iter(kwargs))!r}")
-        env: dict[str, Tensor] = dict(inputs)
-        for island, sess, keep in zip(self.partition.islands, self.islands_sessions, self._keep):
-            extra = {"keep_on_device": True} if keep else {}
-            with _island_errors(island):
-                env.update(await sess.run_async(self._island_inputs(env, island.inputs), **extra))
         self._last_bindings = dict(bindings)
         return self._outputs(env)
 

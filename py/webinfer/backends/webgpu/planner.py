@@ -129,9 +129,12 @@ def check_graph(graph: Graph, limits: dict[str, int] | None = None) -> None:
             node, NodeDescs.of(graph, node), limits)
         if reason is not None:
             problems.append((node, reason))
+    if len(problems) == 1:
+        node, reason = problems[0]
+        raise UnsupportedError(f"webgpu: cannot run {node.label}: {reason}", node=node.name, reason=reason)
     if problems:
         lines = "\n".join(f"  - {n.label}: {r}" for n, r in problems)
-        raise UnsupportedError(f"webgpu: cannot run {len(problems)} node(s) of the graph (backend='hybrid' places "
+        raise UnsupportedError(f"webgpu: cannot run {len(problems)} nodes of the graph (backend='hybrid' places "
                                f"them on WebNN where it can):\n{lines}", node=problems[0][0].name,
                                reason=problems[0][1])
 

@@ -62,7 +62,8 @@ class WebGPUSession(Session):
     has shader-f16), ``power_preference``, ``bindings`` (dim sizes to plan for at compile time when
     the graph has symbolic dims), ``max_plans`` (plans kept per session, one per input shapes),
     ``tiling`` (matmul kernels: "auto" picks "register" on a CPU adapter such as SwiftShader and
-    "workgroup" on a GPU; see ``kernels/matmul.py``).
+    "workgroup" on a GPU; see ``kernels/matmul.py``). ``run(inputs, keep_on_device=True)`` leaves the
+    outputs in GPU buffers (no readback); ``run_async`` awaits the GPU instead of blocking (no JSPI).
     """
 
     backend = "webgpu"
@@ -146,17 +147,7 @@ class WebGPUSession(Session):
                 views.release()
         return executor
 
-    # -- runs --------------------------------------------------------------------------------------
-    def run(self, inputs: Any, **kwargs: Any) -> dict[str, Tensor]:
-        """Run on ``inputs``; ``keep_on_device=True`` leaves the outputs in GPU buffers (no readback)."""
-        self._t_call = time.perf_counter()
-        return super().run(inputs, **kwargs)
-
-    async def run_async(self, inputs: Any, **kwargs: Any) -> dict[str, Tensor]:
-        """``run`` without JSPI: awaits the GPU instead of blocking."""
-        self._t_call = time.perf_counter()
-        return await super().run_async(inputs, **kwargs)
-
+    # -- runs (``run(inputs, keep_on_device=True)`` leaves the outputs in GPU buffers: no readback) ---------
     def _stage(self, compiled: Compiled, inputs: dict[str, Tensor], views: runtime.ByteViews) -> Any:
         items: list[Any] = []
         for slot in compiled.plan.inputs:

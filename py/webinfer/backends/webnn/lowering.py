@@ -9,6 +9,7 @@ Ops whose registry entry declares a ``decompose`` fall back to it when the conte
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -118,11 +119,41 @@ _register(("equal", "greater", "greater_or_equal", "lesser", "lesser_or_equal"),
 _register(("logical_not",), ("a",), _same_args)
 _register(("where",), ("condition", "trueValue", "falseValue"), _same_args)
 _register(
-    ("abs", "neg", "exp", "log", "sqrt", "reciprocal", "erf", "tanh", "sigmoid", "relu", "gelu", "floor", "ceil",
+    ("abs", "neg", "exp", "log", "reciprocal", "erf", "tanh", "sigmoid", "relu", "gelu", "floor", "ceil",
      "sin", "cos", "identity"),
     ("input",),
     _same_args,
 )
+
+_TWO_100, _TWO_M64, _TWO_32 = 2.0**100, 2.0**-64, 2.0**32
+
+
+def _sqrt(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    """sqrt as is, or — where the context's float32 sqrt is not correctly rounded ("sqrt.accuracy" probe:
+    TFLite is 2 ULP off in places, ~1.5x too large above ~8.5e37 and NaN at +inf) — refined: huge inputs
+    scaled by 2^-64 first (exact), then one Newton step y' = (y + x/y) / 2 (within 1 ULP of the correctly
+    rounded root), kept only where 0 < y < inf; +inf gives +inf."""
+    x = _in(ops, 0)
+    if x.dtype != "float32" or not b.features.get("sqrt.accuracy"):
+        return [b.call("sqrt", [x], outs[0])]
+    d, u8 = x.desc, OperandDesc("uint8", x.shape)
+    big = b.call("greater", [x, b.scalar(_TWO_100, "float32")], u8)
+    y = b.call("sqrt", [b.call("where", [big, b.call("mul", [x, b.scalar(_TWO_M64, "float32")], d), x], d)], d)
+    y = b.call("where", [big, b.call("mul", [y, b.scalar(_TWO_32, "float32")], d), y], d)
+    step = b.call("mul", [b.call("add", [y, b.call("div", [x, y], d)], d), b.scalar(0.5, "float32")], d)
+    y = b.call("where", [b.call("greater", [y, b.scalar(0.0, "float32")], u8), step, y], d)
+    inf = b.scalar(math.inf, "float32")
+    return [b.call("where", [b.call("equal", [x, inf], u8), inf, y], outs[0])]
+
+
+def _sqrt_note(node: Node, limits: Limits) -> str | None:
+    reason = limits.features.get("sqrt.accuracy")
+    if reason:
+        return f"float32 sqrt refined (scaling + one Newton step; +inf kept): {reason}"
+    return None
+
+
+_register(("sqrt",), ("input",), _sqrt, note=_sqrt_note)
 _register(("matmul",), ("a", "b"), _same_args)
 
 

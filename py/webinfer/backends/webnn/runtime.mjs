@@ -287,6 +287,36 @@ const VALUE_PROBES = {
   "pow.int32": [[2, -3, 5, 1], [3, 2, 0, -1], [8, 9, 1, 1]],
 };
 
+// "sqrt.accuracy": is float32 sqrt correctly rounded, +inf included? (inputs where TFLite was seen 2 ULP off,
+// and one where it is ~1.5x too large). A failure is not a refusal: the lowering then refines sqrt.
+const SQRT_PROBE = [6.019316789864253e-37, 7.4744502264876236e-37, 2.685952796409094e-33, 3e38, Infinity, 2, 0];
+
+async function sqrtProbe(context) {
+  const x = new Float32Array(SQRT_PROBE);
+  const want = Array.from(x, (v) => Math.fround(Math.sqrt(v)));
+  const desc = { dataType: "float32", shape: [x.length] };
+  const builder = new MLGraphBuilder(context);
+  const graph = await builder.build({ y: builder.sqrt(builder.input("x", desc)) });
+  counters.graphs += 1;
+  const made = await Promise.allSettled([newTensor(context, { ...desc, writable: true }),
+    newTensor(context, { ...desc, readable: true })]);
+  const [tx, ty] = made.map((m) => m.value);
+  try {
+    const failed = made.find((m) => m.status === "rejected");
+    if (failed) throw failed.reason;
+    context.writeTensor(tx, x);
+    context.dispatch(graph, { x: tx }, { y: ty });
+    const got = Array.from(new Float32Array(await context.readTensor(ty)));
+    const wrong = got.map((v, i) => [x[i], v, want[i]]).filter(([, v, w]) => !Object.is(v, w));
+    if (!wrong.length) return null;
+    return "sqrt(float32) is not correctly rounded here: " +
+      wrong.map(([xi, v, w]) => `sqrt(${xi}) gave ${v}, not ${w}`).join("; ");
+  } finally {
+    for (const t of [tx, ty]) dropTensor(t);
+    dropGraph(graph);
+  }
+}
+
 async function valueProbe(context, name, [a, b, want]) {
   const [op, dataType] = name.split(".");
   const desc = { dataType, shape: [a.length] };
@@ -333,7 +363,14 @@ export async function probeFeatures(context) {
       return [name, failure(e)];
     }
   });
-  return JSON.stringify(Object.fromEntries(await Promise.all([...builds, ...values])));
+  const accuracy = (async () => {
+    try {
+      return ["sqrt.accuracy", await sqrtProbe(context)];
+    } catch (e) {
+      return ["sqrt.accuracy", null]; // no float32 sqrt to probe: the limits say so where it matters
+    }
+  })();
+  return JSON.stringify(Object.fromEntries(await Promise.all([...builds, ...values, accuracy])));
 }
 
 /** A GPUDevice of the default adapter (for createContext(gpuDevice) when no WebGPU session lends one). */

@@ -42,6 +42,41 @@ def _wgsl_dtypes(node: Node, descs: NodeDescs, limits: Any) -> str | None:
     return None
 
 
+# int64: WGSL has no 64-bit integers, so int64 data is held and computed as int32 (graph inputs and constants
+# are range-checked when uploaded). Ops whose int64 results are always one of their inputs' values (moves,
+# selections, max/min, clamps) stay exact; arithmetic could leave the int32 range and wrap, so a node that
+# *produces* int64 by arithmetic is refused at compile, by name, never computed wrong (hybrid places it on WebNN).
+#: elementwise ops whose int64 results are values of their int64 inputs (or bounds): exact in int32
+INT64_EXACT = ("max", "min", "relu", "clamp", "where", "identity")
+#: dtypes whose values all fit int32, so a cast from them to int64 is exact
+_FITS_INT32 = ("int8", "uint8", "int32", "int64")
+
+
+def _int64_arith(node: Node, descs: NodeDescs, limits: Any) -> str | None:
+    if any(d.dtype == "int64" for d in descs.outputs):
+        return (f"{node.op} producing int64: WGSL has no 64-bit integers and computes int64 as int32, where this "
+                "result could wrap; refused rather than wrapped (hybrid runs it on WebNN; or compute in int32)")
+    return None
+
+
+def _int64_cast(node: Node, descs: NodeDescs, limits: Any) -> str | None:
+    src = descs.inputs[0]
+    if descs.outputs[0].dtype == "int64" and src is not None and src.dtype not in _FITS_INT32:
+        return (f"cast from {src.dtype} to int64: WGSL computes int64 as int32, which cannot hold every {src.dtype} "
+                "value (it would saturate or wrap at the int32 range); refused (hybrid runs it on WebNN)")
+    return None
+
+
+def _int64_fill(node: Node, descs: NodeDescs, limits: Any) -> str | None:
+    out = descs.outputs[0].dtype
+    value = node.attributes.get("value", 0)
+    lo, hi = {"int64": (-(2**31), 2**31 - 1), "int32": (-(2**31), 2**31 - 1), "uint32": (0, 2**32 - 1),
+              "int8": (-128, 127), "uint8": (0, 255)}.get(out, (None, None))
+    if lo is not None and not lo <= value <= hi:
+        return f"pad value {value:g} does not fit {out}" + (" (computed as int32 here)" if out == "int64" else "")
+    return None
+
+
 LOWERINGS: dict[str, Kernel] = {}
 
 
@@ -61,7 +96,8 @@ def _ew(pl: Any, node: Node) -> None:
     pl.elementwise(node, list(node.inputs), lambda args: Op(node.op, args, desc.dtype, attrs, node.name))
 
 
-register(tuple(EW_OPS), "elementwise", _ew)
+for _op in EW_OPS:  # a new elementwise op refuses int64 results until it is known to be exact (INT64_EXACT)
+    register((_op,), "elementwise", _ew, _int64_cast if _op == "cast" else None if _op in INT64_EXACT else _int64_arith)
 
 
 def _batch_norm(pl: Any, node: Node) -> None:
@@ -180,7 +216,7 @@ def _gemm(pl: Any, node: Node) -> None:
     pl.set_lazy(node.outputs[0], tree, desc.shape, dt, step)
 
 
-register(("matmul",), "matmul", _matmul)
+register(("matmul",), "matmul", _matmul, _int64_arith)
 register(("gemm",), "matmul", _gemm)
 
 
@@ -216,7 +252,8 @@ def _reduce(pl: Any, node: Node) -> None:
     pl.kernel(node, "reduce", [x], desc.shape, desc.dtype, params)
 
 
-register(("reduce_sum", "reduce_mean", "reduce_max", "reduce_min"), "reduce", _reduce)
+register(("reduce_sum", "reduce_mean"), "reduce", _reduce, _int64_arith)
+register(("reduce_max", "reduce_min"), "reduce", _reduce)
 
 
 def _softmax(pl: Any, node: Node) -> None:
@@ -324,10 +361,10 @@ def _pad(pl: Any, node: Node) -> None:
     at = node.attributes
     value = at["value"]
     if desc.dtype not in ("float32", "float16"):
-        value = int(value) if abs(value) < 2**31 else 0
+        value = int(value)  # within the dtype's range: the table's check refuses others
     params = {"begin": at["beginning_padding"], "mode": at["mode"], "value": value}
     pl.kernel(node, "pad", [pl.view(node.inputs[0])], desc.shape, desc.dtype, params)
 
 
 register(("gather",), "gather", _gather)
-register(("pad",), "pad", _pad)
+register(("pad",), "pad", _pad, _int64_fill)
