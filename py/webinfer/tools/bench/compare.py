@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -212,9 +213,8 @@ class PageDriver:
 
 
 def _round_value(records: Sequence[Mapping[str, Any]]) -> float:
-    values = sorted(float(r["ms"]) for r in records)
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+    """A case's value in one round: the median of its timed runs."""
+    return statistics.median(float(r["ms"]) for r in records)
 
 
 def run_compare(spec: ModelSpec, options: CompareOptions, browser: Any = None, log: Log | None = None,
@@ -223,8 +223,6 @@ def run_compare(spec: ModelSpec, options: CompareOptions, browser: Any = None, l
 
     ``browser`` (a started harness Browser whose server has ``spec.root`` at /models/) is reused when given.
     """
-    from ..harness import PageError
-
     say = log or (lambda _msg: None)
     cases = select_cases(spec, options.cases)
     order = interleave([c.label for c in cases], options.rounds)
@@ -250,34 +248,13 @@ def run_compare(spec: ModelSpec, options: CompareOptions, browser: Any = None, l
             for case in cases:
                 reports[case.label] = _set_up(spec, driver, case, say)
             live = {c.label: c for c in cases if reports[c.label].get("timed")}
-            for r, labels in enumerate(order):
-                done = []
-                for label in labels:
-                    turn = live.get(label)
-                    if turn is None:
-                        continue
-                    warmup = options.warmup if turn.warmup is None else turn.warmup
-                    try:
-                        records = driver.timed(label, turn.runs or options.runs, warmup)
-                    except PageError as e:
-                        reports[label]["error"] = f"failed in round {r + 1}: {_last_line(e)}"
-                        reports[label]["traceback"] = e.traceback
-                        del live[label]
-                        say(f"{label}: {reports[label]['error']}")
-                        continue
-                    reports[label]["rounds"].append({"round": r, "warmup": warmup, "runs": records})
-                    done.append(f"{label} {_round_value(records):,.1f}")
-                say(f"round {r + 1}/{options.rounds}: {', '.join(done)} (ms, median of the round)")
+            _rounds(driver, live, order, options, reports, say)
             for case in live.values():
                 final = spec.check(case, driver.outputs(case.label))
                 reports[case.label]["accuracy_after"] = final
                 if not final["ok"]:
                     reports[case.label]["error"] = "the output after the rounds differs from the reference"
-            for case in cases:
-                try:
-                    driver.close(case.label)
-                except PageError as e:
-                    reports[case.label].setdefault("close_error", _last_line(e))
+            _close(driver, cases, reports)
         finally:
             page.close()
         head_browser = browser_info(browser, options.profile)
@@ -285,6 +262,40 @@ def run_compare(spec: ModelSpec, options: CompareOptions, browser: Any = None, l
         if own:
             browser.close()
     return build_result(spec, options, cases, order, reports, inputs, page_load_ms, head_browser, load_start)
+
+
+def _rounds(driver: PageDriver, live: dict[str, Case], order: list[list[str]], options: CompareOptions,
+            reports: dict[str, dict[str, Any]], say: Log) -> None:
+    """Time the ``live`` cases round by round in ``order``; a case that fails in the page leaves the rounds."""
+    from ..harness import PageError
+
+    for r, labels in enumerate(order):
+        done = []
+        for label in labels:
+            case = live.get(label)
+            if case is None:
+                continue
+            warmup = options.warmup if case.warmup is None else case.warmup
+            try:
+                records = driver.timed(label, case.runs or options.runs, warmup)
+            except PageError as e:
+                reports[label].update(error=f"failed in round {r + 1}: {_last_line(e)}", traceback=e.traceback)
+                del live[label]
+                say(f"{label}: {reports[label]['error']}")
+                continue
+            reports[label]["rounds"].append({"round": r, "warmup": warmup, "runs": records})
+            done.append(f"{label} {_round_value(records):,.1f}")
+        say(f"round {r + 1}/{len(order)}: {', '.join(done)} (ms, median of the round)")
+
+
+def _close(driver: PageDriver, cases: Sequence[Case], reports: dict[str, dict[str, Any]]) -> None:
+    from ..harness import PageError
+
+    for case in cases:
+        try:
+            driver.close(case.label)
+        except PageError as e:
+            reports[case.label].setdefault("close_error", _last_line(e))
 
 
 def _set_up(spec: ModelSpec, driver: PageDriver, case: Case, say: Log) -> dict[str, Any]:

@@ -132,7 +132,8 @@ def format_compare(r: Mapping[str, Any]) -> str:
          "otherwise; a round's value is the median of its runs"),
         f"  browser  {b.get('version')}, profile {b.get('profile')}{_profile_note(r)}",
         f"  machine  {mach.get('cpus')} CPUs, load average {load0} at start, {load1} at end (shared machine)",
-        "cases: median of the round values (min–max over rounds); accuracy vs the host float64 reference",
+        "cases: median of the round values (min–max over rounds), the fastest single run; accuracy vs the host "
+        "float64 reference",
     ]
     cases = r["cases"]
     width = max((len(k) for k in cases), default=10)
@@ -140,8 +141,9 @@ def format_compare(r: Mapping[str, Any]) -> str:
         acc = c.get("accuracy") or {}
         if c.get("ok"):
             acc_text = f"max |Δ| {acc.get('max_abs_diff', math.nan):.1e}, cos {acc.get('min_cosine', math.nan):.7f}"
-            lines.append(f"  {label:{width}}  {_span(c.get('summary_ms')):>32}  {_case_runs(r, c):18}  {acc_text}"
-                         f"  — {c['runtime']}")
+            fastest = fmt_ms((c.get("all_runs_ms") or {}).get("min"))
+            lines.append(f"  {label:{width}}  {_span(c.get('summary_ms')):>32}  fastest {fastest:>10}  "
+                         f"{_case_runs(r, c):18}  {acc_text}  — {c['runtime']}")
         else:
             lines.append(f"  {label:{width}}  not timed: {c.get('error', '?')}  — {c['runtime']}")
     placed = [(k, c["placement"]["summary"]) for k, c in cases.items() if c.get("placement")]
@@ -172,10 +174,9 @@ def markdown(results: Sequence[Mapping[str, Any]]) -> str:
     labels: list[str] = []
     for r in results:
         labels += [k for k in r["cases"] if k not in labels]
-    lines = ["| case | runs on | " + " | ".join(f"{h}: median (min–max) of round medians" for h in heads) + " |",
-             "|---|---|" + "---|" * len(heads)]
+    lines = ["| case | " + " | ".join(f"{h}: median (min–max) of round values; fastest run" for h in heads) + " |",
+             "|---|" + "---|" * len(heads)]
     for label in labels:
-        runtime = next(r["cases"][label]["runtime"] for r in results if label in r["cases"])
         cells = []
         for r in results:
             c = r["cases"].get(label)
@@ -184,8 +185,9 @@ def markdown(results: Sequence[Mapping[str, Any]]) -> str:
             elif not c.get("ok"):
                 cells.append(f"not timed: {c.get('error', '?')}")
             else:
-                cells.append(f"{_span(c.get('summary_ms'))} {_case_runs(r, c)}")
-        lines.append(f"| {label} | {runtime} | " + " | ".join(cells) + " |")
+                fastest = fmt_ms((c.get("all_runs_ms") or {}).get("min"))
+                cells.append(f"{_span(c.get('summary_ms'))}; {fastest} — {_case_runs(r, c)}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "| ratio (peer ÷ base; > 1: base faster) | isolates | "
               + " | ".join(f"{h}: median [min–max] (IQR)" for h in heads) + " |",
               "|---|---|" + "---|" * len(heads)]
