@@ -142,8 +142,8 @@ def outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outside]:
     (wheel,) = (folder / "wheelhouse").glob("webinfer-*.whl")
     # A fresh environment. pip runs from here (--python) to spare the venv's ensurepip; it installs from the index.
     check(here.run("python -m venv", sys.executable, "-m", "venv", "--without-pip", folder / "venv", cwd=folder))
-    check(here.run("pip install webinfer[host] pytest", sys.executable, "-m", "pip", "--python",
-                   here.bin / "python", "install", "-q", "--no-compile", f"{wheel}[host]", "pytest", cwd=folder, env=dict(os.environ)))
+    check(here.run("pip install webinfer[host] pytest", sys.executable, "-m", "pip", "--python", here.bin / "python",
+                   "install", "-q", "--no-compile", f"{wheel}[host]", "pytest", cwd=folder, env=dict(os.environ)))
     write_tinypkg(folder / "tinypkg")
     check(here.run("build tinypkg's wheel", sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
                    "--no-build-isolation", "-w", folder / "tinypkg" / "dist", folder / "tinypkg",
