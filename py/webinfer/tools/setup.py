@@ -137,6 +137,7 @@ def setup_wheels(pyodide: Path, say: Log) -> Path:
 def run_setup(browser: str | None = None, with_browser: bool = True, say: Log = print) -> int:
     """Every step; the exit code (0 ready, 3 Chromium lacks system libraries)."""
     start = time.perf_counter()
+    cache_dir().mkdir(parents=True, exist_ok=True)
     say(f"webinfer setup: cache {cache_dir()}" + (f", checkout {checkout_root()}" if checkout_root() else ""))
     pyodide = setup_pyodide(say)
     missing: list[str] = []
