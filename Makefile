@@ -9,15 +9,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-# Pure wheels Pyodide needs, at the versions its own lock pins (node_modules/pyodide/pyodide-lock.json).
-PYODIDE_WHEELS := micropip==0.11.1 packaging==26.1
 # Everything that goes into the webinfer wheel; directories too, so added/removed files count.
 PACKAGE_INPUTS := pyproject.toml $(shell find py -not -path '*/__pycache__*' -not -path '*.egg-info*' \( -type d -o -name '*.py' -o -name '*.json' -o -name '*.js' -o -name '*.mjs' -o -name '*.wgsl' -o -name '*.html' -o -name '*.css' -o -name 'py.typed' \))
 
 .PHONY: setup wheel test lint demo serve
 .DELETE_ON_ERROR:
 
-setup: $(VENV)/.installed node_modules/.installed $(VENV)/.chromium wheels/pyodide-lock.json
+setup: $(VENV)/.installed node_modules/.installed wheels/pyodide-lock.json
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,22 +29,6 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# Unpack @sparticuz/chromium once (into ~/.cache/webinfer) and install its system libraries
-# only when ldd reports some missing (exit 3 from --check-libs).
-$(VENV)/.chromium: node_modules/.installed $(VENV)/.installed
-	@rc=0; $(PY) -m webinfer.tools.chromium --check-libs || rc=$$?; \
-	if [ $$rc -eq 3 ]; then \
-		echo "installing Chromium's system libraries"; \
-		apt-get update -qq && $(PY) -m playwright install-deps chromium && \
-		$(PY) -m webinfer.tools.chromium --check-libs; \
-	else exit $$rc; fi
-	touch $@
-
-wheels/.pyodide-deps: Makefile | $(VENV)/.installed
-	mkdir -p wheels
-	$(PIP) download -q --no-deps --only-binary=:all: --python-version 3.14 --platform any -d wheels $(PYODIDE_WHEELS)
-	touch $@
-
 # The pure webinfer wheel; rebuilt whenever a package source changes (browser tests install it).
 wheels/.webinfer: $(PACKAGE_INPUTS) | $(VENV)/.installed
 	mkdir -p wheels
@@ -55,8 +37,16 @@ wheels/.webinfer: $(PACKAGE_INPUTS) | $(VENV)/.installed
 	rm -rf build
 	touch $@
 
-wheels/pyodide-lock.json: wheels/.webinfer wheels/.pyodide-deps node_modules/.installed
-	$(PY) -m webinfer.tools.lockfile
+# `webinfer setup` does the rest, as it does for an installed webinfer: Pyodide (here node_modules/pyodide),
+# Chromium (@sparticuz/chromium from node_modules, unpacked once into ~/.cache/webinfer), micropip and
+# packaging (PyPI, sha256 pinned) and the lock. Exit 3: Chromium misses system libraries (ldd), which
+# are then installed with apt.
+wheels/pyodide-lock.json: wheels/.webinfer node_modules/.installed
+	@rc=0; $(VENV)/bin/webinfer setup || rc=$$?; \
+	if [ $$rc -eq 3 ]; then \
+		echo "installing Chromium's system libraries"; \
+		apt-get update -qq && $(PY) -m playwright install-deps chromium && $(VENV)/bin/webinfer setup; \
+	else exit $$rc; fi
 
 wheel: $(VENV)/.installed node_modules/.installed wheels/pyodide-lock.json
 

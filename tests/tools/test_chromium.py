@@ -41,8 +41,10 @@ def fake_executable(path: Path) -> Path:
 
 
 @pytest.fixture
-def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No WEBINFER_CHROMIUM, and an empty cache (not the user's, which may hold an unpacked Chromium)."""
     monkeypatch.delenv("WEBINFER_CHROMIUM", raising=False)
+    monkeypatch.setenv("WEBINFER_CACHE", str(tmp_path / "empty-cache"))
 
 
 def test_explicit_path_wins(tmp_path: Path, no_env: None) -> None:
@@ -81,8 +83,9 @@ def test_nothing_found_lists_every_place(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(BrowserNotFound) as error:
         find_chromium(root=tmp_path, managed="")
     message = str(error.value)
-    for place in ("WEBINFER_CHROMIUM", "Playwright", "@sparticuz", "npm ci", "chromium"):
+    for place in ("WEBINFER_CHROMIUM", "Playwright", "@sparticuz", "npm ci", "empty-cache", "chromium"):
         assert place in message
+    assert "Run `webinfer setup`" in message
 
 
 def fake_sparticuz(root: Path) -> Path:
@@ -128,6 +131,27 @@ def test_find_uses_node_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     found = find_chromium(root=tmp_path, managed="")
     assert found.source == "sparticuz"
     assert found.path == tmp_path / "cache" / "chromium-153.0.0" / "chromium"
+
+
+def test_the_cache_comes_after_node_modules_and_before_the_system(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_env: None
+) -> None:
+    """An installed webinfer has no node_modules: `webinfer setup` unpacks @sparticuz/chromium into the cache."""
+    cached = tmp_path / "empty-cache" / "chromium-153.0.0"
+    cached.mkdir(parents=True)
+    fake_executable(cached / "chromium")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_executable(bin_dir / "chromium")
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    with pytest.raises(BrowserNotFound):  # no .complete marker: an interrupted unpack is not used
+        find_chromium(root=tmp_path, managed="")
+    (cached / ".complete").write_text("153.0.0\n")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    found = find_chromium(root=tmp_path, managed="")
+    assert (found.path, found.source) == (cached / "chromium", "sparticuz")
+    fake_sparticuz(tmp_path)  # a checkout's node_modules is looked at first (and unpacks into the same place)
+    assert find_chromium(root=tmp_path, managed="").path == cached / "chromium"
 
 
 def test_missing_libraries_parses_ldd(monkeypatch: pytest.MonkeyPatch) -> None:

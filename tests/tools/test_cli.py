@@ -14,7 +14,10 @@ from webinfer.tools.harness import Browser
 
 
 def test_subcommands() -> None:
-    assert {"serve", "run", "devices"} <= set(COMMANDS)
+    assert {"setup", "serve", "run", "devices"} <= set(COMMANDS)
+    args = build_parser().parse_args(["run", "x.py", "--wheel", "a.whl", "--wheel", "dist"])
+    assert args.wheel == ["a.whl", "dist"]
+    assert build_parser().parse_args(["setup", "--no-browser"]).no_browser
     args = build_parser().parse_args(["run", "x.py", "--profile", "hardware", "--timeout", "5", "--backend", "webnn"])
     assert (args.script, args.profile, args.timeout, args.backend) == (Path("x.py"), "hardware", 5.0, "webnn")
     args = build_parser().parse_args(["serve"])
@@ -40,6 +43,39 @@ def test_a_host_tool_without_the_host_extra_says_how_to_install_it(
     assert main(["serve", "--port", "1"]) == 2
     err = capsys.readouterr().err
     assert "webinfer serve: needs uvicorn" in err and "pip install 'webinfer[host]'" in err and "Traceback" not in err
+
+
+def test_run_refuses_a_wheel_that_is_not_pure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "s.py").write_text("print(1)\n")
+    native = tmp_path / "native-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    native.write_bytes(b"PK\5\6" + b"\0" * 18)
+    assert main(["run", str(tmp_path / "s.py"), "--wheel", str(native)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"webinfer run: {native.name} is not a pure-Python wheel (platform tag manylinux_2_28_x86_64")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [(["devices"], 2), (["run", "SCRIPT"], 2), (["serve", "--port", "1"], 2), (["demo", "--query", "x"], 2),
+     (["build-site", "SITE"], 1)],
+    ids=lambda v: v if isinstance(v, int) else " ".join(v),
+)
+def test_with_nothing_set_up_every_command_says_what_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str], code: int
+) -> None:
+    from webinfer.tools import project
+
+    monkeypatch.setattr(project, "checkout_root", lambda: None)  # as installed from the wheel, in an empty folder
+    monkeypatch.setenv("WEBINFER_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("WEBINFER_PYODIDE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "SCRIPT").write_text("print(1)\n")
+    assert main(command) == code
+    err = capsys.readouterr().err
+    assert f"webinfer {command[0]}" in err and "no Pyodide runtime" in err and err.rstrip().endswith(
+        "run `webinfer setup`")
+    assert "Traceback" not in err
 
 
 def webinfer(*args: str) -> subprocess.CompletedProcess[str]:

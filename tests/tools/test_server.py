@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import logging
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from webinfer.tools.project import Roots
+from webinfer.tools.project import Roots, SetupNeeded
 from webinfer.tools.server import (
     IMMUTABLE,
     REVALIDATE,
@@ -125,6 +126,7 @@ def test_config_names_the_urls_a_page_needs(server: tuple[str, int]) -> None:
         "lockFileURL": "/wheels/pyodide-lock.json",
         "wheel": "/wheels/webinfer-0.1.0-py3-none-any.whl",
         "modelsURL": "/models/",
+        "packages": [],  # the user's wheels (--wheel): none here
     }
 
 
@@ -182,8 +184,15 @@ def test_media_type_table() -> None:
 
 def test_missing_pyodide_dist_says_how_to_fix(tmp_path: Path) -> None:
     roots = Roots(web=tmp_path, pyodide=tmp_path / "none", wheels=tmp_path)
-    with pytest.raises(FileNotFoundError, match="make setup"):
+    with pytest.raises(SetupNeeded, match="webinfer setup"):
         create_app(roots)
+
+
+def test_config_lists_the_users_packages(roots: Roots) -> None:
+    with background_server(dataclasses.replace(roots, packages=("tinypkg",))) as running:
+        host, port = running.url.removeprefix("http://").rsplit(":", 1)
+        response, body = request((host, int(port)), "/webinfer-config.json")
+    assert json.loads(body)["packages"] == ["tinypkg"]
 
 
 def test_binding_beyond_loopback_warns(caplog: pytest.LogCaptureFixture) -> None:

@@ -54,8 +54,8 @@ def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def site_roots() -> Roots:
     """The checkout's pages, Pyodide dist and wheels; skips when `make setup` has not made them."""
-    roots = Roots.discover()
     try:
+        roots = Roots.discover()
         roots.pyodide_version()
         roots.webinfer_wheel()
     except (OSError, ValueError) as exc:

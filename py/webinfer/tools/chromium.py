@@ -1,8 +1,9 @@
 """Find a Chromium to drive, unpack the npm ``@sparticuz/chromium`` one, and the launch flags.
 
 Search order (DESIGN.md): an explicit path or ``WEBINFER_CHROMIUM``; a Playwright-managed
-Chromium; ``node_modules/@sparticuz/chromium`` (brotli-compressed in the package, unpacked once
-into the cache dir with its SwiftShader libraries beside the binary); the system ``chromium``.
+Chromium; a checkout's ``node_modules/@sparticuz/chromium`` (brotli-compressed in the package,
+unpacked once into the cache dir with its SwiftShader libraries beside the binary); the same
+Chromium already unpacked in the cache (``webinfer setup`` puts it there); the system ``chromium``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import brotli
 
-from webinfer.tools.project import cache_dir, project_root
+from webinfer.tools.fetch import SPARTICUZ, is_complete
+from webinfer.tools.project import cache_dir, checkout_root
 
 PROFILES = ("swiftshader", "hardware")
 
@@ -52,7 +54,7 @@ class Chromium:
     """A Chromium executable and where it was found."""
 
     path: Path
-    source: str  # "explicit", "env", "playwright", "sparticuz" or "system"
+    source: str  # "explicit", "env", "playwright", "sparticuz" (node_modules or the cache) or "system"
 
 
 def launch_flags(profile: str) -> list[str]:
@@ -62,9 +64,15 @@ def launch_flags(profile: str) -> list[str]:
     return [*COMMON_FLAGS, *PROFILE_FLAGS[profile]]
 
 
-def sparticuz_package(root: Path | None = None) -> Path:
-    """Where ``npm ci`` puts ``@sparticuz/chromium``."""
-    return (root or project_root()) / "node_modules" / "@sparticuz" / "chromium"
+def sparticuz_package(root: Path | None = None) -> Path | None:
+    """Where ``npm ci`` puts ``@sparticuz/chromium`` in the checkout ``root`` (None: no checkout)."""
+    root = root or checkout_root()
+    return root / "node_modules" / "@sparticuz" / "chromium" if root is not None else None
+
+
+def sparticuz_cache(cache: Path | None = None) -> Path:
+    """Where the pinned ``@sparticuz/chromium`` is unpacked (from node_modules, or by ``webinfer setup``)."""
+    return (cache or cache_dir()) / f"chromium-{SPARTICUZ.version}"
 
 
 def unpack_sparticuz(package: Path, cache: Path | None = None) -> Path:
@@ -76,9 +84,9 @@ def unpack_sparticuz(package: Path, cache: Path | None = None) -> Path:
     version = json.loads((package / "package.json").read_text())["version"]
     target = (cache or cache_dir()) / f"chromium-{version}"
     binary = target / "chromium"
-    if (target / ".complete").is_file() and binary.is_file():
+    if is_complete(target) and binary.is_file():
         return binary
-    staging = target.with_name(target.name + ".partial")
+    staging = target.with_name(f"{target.name}.partial{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     decompressor = brotli.Decompressor()
@@ -90,6 +98,9 @@ def unpack_sparticuz(package: Path, cache: Path | None = None) -> Path:
     with tarfile.open(fileobj=io.BytesIO(libs)) as tar:
         tar.extractall(staging, filter="data")
     (staging / ".complete").write_text(version + "\n")
+    if is_complete(target) and binary.is_file():  # another process finished first: keep its copy
+        shutil.rmtree(staging, ignore_errors=True)
+        return binary
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return binary
@@ -127,9 +138,14 @@ def find_chromium(
         return Chromium(Path(managed), "playwright")
     tried.append("a Playwright-managed Chromium (`playwright install chromium`)")
     package = sparticuz_package(root)
-    if (package / "bin" / "chromium.br").is_file():
-        return Chromium(unpack_sparticuz(package), "sparticuz")
-    tried.append(f"{package} (run `npm ci`)")
+    if package is not None:
+        if (package / "bin" / "chromium.br").is_file():
+            return Chromium(unpack_sparticuz(package), "sparticuz")
+        tried.append(f"{package} (run `npm ci`)")
+    cached = sparticuz_cache()
+    if is_complete(cached) and (cached / "chromium").is_file():
+        return Chromium(cached / "chromium", "sparticuz")
+    tried.append(f"{cached} (@sparticuz/chromium {SPARTICUZ.version}, unpacked by `webinfer setup`)")
     for name in SYSTEM_NAMES:
         found = shutil.which(name)
         if found:
@@ -137,6 +153,7 @@ def find_chromium(
     tried.append("system " + "/".join(SYSTEM_NAMES) + " on PATH")
     raise BrowserNotFound(
         "no Chromium found; tried --browser/WEBINFER_CHROMIUM (unset), " + "; ".join(tried)
+        + ". Run `webinfer setup` (it fetches @sparticuz/chromium, with WebNN and WebGPU), or pass --browser PATH"
     )
 
 

@@ -29,12 +29,22 @@ from .cmdline import (
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from webinfer.tools.lockfile import served_roots
     from webinfer.tools.project import Roots
     from webinfer.tools.server import serve
+    from webinfer.tools.wheels import expand_wheels
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    serve(Roots.discover(models=args.models), host=args.host, port=args.port)
+    wheels = expand_wheels(args.wheel or ())
+    with served_roots(Roots.discover(models=args.models), wheels) as roots:
+        serve(roots, host=args.host, port=args.port)
     return 0
+
+
+def add_wheel_option(parser: argparse.ArgumentParser) -> None:
+    """``--wheel PATH`` (repeatable): the user's pure wheels, installed in the page after webinfer."""
+    parser.add_argument("--wheel", action="append", metavar="PATH",
+                        help="a pure-Python wheel (or a folder of them) to install in the page too; repeatable")
 
 
 def register_serve(subparsers: Subparsers) -> None:
@@ -42,6 +52,7 @@ def register_serve(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("serve", help="serve the pages, Pyodide, wheels and models")
     add_serve_options(parser)
     parser.add_argument("--models", type=Path, help="directory served at /models/ (default: ./models)")
+    add_wheel_option(parser)
     parser.set_defaults(handler=_serve)
 
 
@@ -55,7 +66,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.backend:
         prelude = f"import os\nos.environ['WEBINFER_BACKEND'] = {args.backend!r}"
     return harness_errors(
-        "webinfer", lambda: run_script(args.script, args.browser, args.profile, args.timeout, prelude=prelude)
+        "webinfer run",
+        lambda: run_script(args.script, args.browser, args.profile, args.timeout, prelude=prelude,
+                           wheels=args.wheel or ()),
     )
 
 
@@ -75,6 +88,7 @@ def register_run(subparsers: Subparsers) -> None:
         "--backend", metavar="B", help="sets os.environ['WEBINFER_BACKEND'] in the page before the script "
         f"({', '.join(names(browser=True))}, or one the script registers)"
     )
+    add_wheel_option(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -88,7 +102,7 @@ def _devices(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2) if args.json else format_report(report))
         return 0
 
-    return harness_errors("webinfer", probe)
+    return harness_errors("webinfer devices", probe)
 
 
 def register_devices(subparsers: Subparsers) -> None:
@@ -102,6 +116,7 @@ def register_devices(subparsers: Subparsers) -> None:
 
 #: Subcommands in ``--help`` order: a register function, or the name of a module that has one.
 COMMANDS: dict[str, Callable[[Subparsers], None] | str] = {
+    "setup": "webinfer.tools.setup",
     "serve": register_serve,
     "run": register_run,
     "devices": register_devices,
@@ -129,9 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``webinfer`` console script."""
+    from webinfer.tools.project import SetupNeeded
+    from webinfer.tools.wheels import WheelError
+
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
+    except (SetupNeeded, WheelError) as exc:  # nothing set up, or a wheel the page cannot install: say what to do
+        print(f"webinfer {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ModuleNotFoundError as exc:  # a host tool without the host extra: say how to get it, not a traceback
         if (exc.name or "").split(".")[0] not in HOST_EXTRA:
             raise

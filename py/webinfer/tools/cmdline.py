@@ -38,7 +38,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
 def add_demo_build_options(parser: argparse.ArgumentParser) -> None:
     """``--build-dir``, ``--modules`` and ``--rebuild``: where and how the demo data (model + corpus) is built."""
     parser.add_argument("--build-dir", type=Path, metavar="DIR",
-                        help="where the model and corpus are built (default: .cache/demo in the checkout)")
+                        help="where the model and corpus are built (default: .cache/demo in a checkout, else cache)")
     parser.add_argument("--modules", metavar="A,B", help="only these modules in the corpus (a quick build)")
     parser.add_argument("--rebuild", action="store_true", help="convert and embed again even if current")
 
@@ -49,14 +49,16 @@ def comma_list(text: str | None) -> list[str] | None:
 
 
 def harness_errors(prog: str, run: Callable[[], int]) -> int:
-    """``run()``; a missing browser, a harness failure or a timeout printed as ``prog: message`` and turned into
-    :data:`EXIT_USAGE`, :data:`EXIT_HARNESS` or :data:`EXIT_TIMEOUT`."""
+    """``run()``; a missing browser or set-up, a wheel the page cannot install, a harness failure or a timeout
+    printed as ``prog: message`` and turned into :data:`EXIT_USAGE`, :data:`EXIT_HARNESS` or :data:`EXIT_TIMEOUT`."""
     from .chromium import BrowserNotFound
     from .harness import HarnessError, HarnessTimeout
+    from .project import SetupNeeded
+    from .wheels import WheelError
 
     try:
         return run()
-    except BrowserNotFound as exc:
+    except (BrowserNotFound, SetupNeeded, WheelError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except HarnessTimeout as exc:

@@ -3,7 +3,8 @@
     webinfer demo                                   # serve http://127.0.0.1:8000/ (the demo, the REPL)
     webinfer demo --query "remove a directory tree" [--backend webnn] [--json]
 
-The data lives in a build directory (default ``.cache/demo`` in the checkout), served at ``/models/``:
+The data lives in a build directory (default ``.cache/demo`` in the checkout, else the user cache's
+``demo/``), served at ``/models/``:
 ``minilm/`` (``webinfer convert --dtype float16``), ``stdlib/`` (:mod:`webinfer.tools.corpus`) and
 ``demo.json``, which lists every file with its size and sha256 (the page caches files by that hash).
 A second run with nothing changed reuses everything.
@@ -32,7 +33,7 @@ from .cmdline import (
     comma_list,
     harness_errors,
 )
-from .project import Roots, project_root
+from .project import Roots, cache_dir, checkout_root
 
 DEMO_MANIFEST = "demo.json"
 MODEL_DIR = "minilm"
@@ -45,8 +46,10 @@ Log = Callable[[str], None]
 
 
 def default_build_dir() -> Path:
-    """Where ``webinfer demo`` and ``build-site`` keep the converted model and the corpus."""
-    return project_root() / ".cache" / "demo"
+    """Where ``webinfer demo`` and ``build-site`` keep the converted model and the corpus: the checkout's
+    ``.cache/demo``, or (installed) ``demo/`` in the user cache."""
+    checkout = checkout_root()
+    return checkout / ".cache" / "demo" if checkout else cache_dir() / "demo"
 
 
 def _sha256(path: Path) -> str:
@@ -201,6 +204,7 @@ def _handler(args: argparse.Namespace) -> int:
     from ..errors import WebinferError
 
     log: Log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
+    Roots.discover()  # nothing set up: say so (SetupNeeded) before minutes of building
     try:
         build = build_demo_data(args.build_dir, modules=comma_list(args.modules), force=args.rebuild, log=log)
     except (WebinferError, OSError) as exc:

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +36,10 @@ from playwright.async_api import Page as PlaywrightPage
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from webinfer.tools.chromium import Chromium, find_chromium, launch_flags
+from webinfer.tools.lockfile import served_roots
 from webinfer.tools.project import Roots
 from webinfer.tools.server import RunningServer, background_server
+from webinfer.tools.wheels import expand_wheels
 
 T = TypeVar("T")
 OutputCallback = Callable[[str, str], None]
@@ -297,22 +299,28 @@ class Page:
 
 @dataclass
 class Browser:
-    """One headless Chromium (with the local server) that pages are opened in."""
+    """One headless Chromium (with the local server) that pages are opened in.
+
+    ``wheels``: the user's pure wheels (files, folders or glob patterns), installed in every page after webinfer.
+    """
 
     browser_path: str | None = None
     profile: str = "swiftshader"
     roots: Roots | None = None
     headless: bool = True
+    wheels: Sequence[str | Path] = ()
     chromium: Chromium | None = field(default=None, init=False)
 
     def start(self) -> Browser:
-        """Start the server and Chromium; raises BrowserNotFound when there is no Chromium."""
+        """Start the server and Chromium; raises BrowserNotFound when there is no Chromium, SetupNeeded when
+        Pyodide or the wheels are not set up, WheelError for a wheel the page cannot install."""
         flags = launch_flags(self.profile)
         self._stack = ExitStack()
         try:
-            self.server: RunningServer = self._stack.enter_context(
-                background_server(self.roots or Roots.discover())
-            )
+            wheels = expand_wheels(self.wheels)
+            roots = self._stack.enter_context(served_roots(self.roots or Roots.discover(), wheels))
+            self.served: Roots = roots
+            self.server: RunningServer = self._stack.enter_context(background_server(roots))
             self.runner = LoopThread()
             self._stack.callback(self.runner.stop)
             self._pw: Playwright = self.runner.call(self._start_playwright())
@@ -410,10 +418,12 @@ def run_script(
     profile: str = "swiftshader",
     timeout: float = DEFAULT_RUN_TIMEOUT,
     prelude: str = "",
+    wheels: Sequence[str | Path] = (),
 ) -> int:
-    """Run a Python file in a fresh page; print its output and traceback; return its exit code."""
+    """Run a Python file in a fresh page (the user's ``wheels`` installed too); print its output and traceback;
+    return its exit code."""
     source = path.read_text()
-    with Browser(browser_path=browser_path, profile=profile) as browser:
+    with Browser(browser_path=browser_path, profile=profile, wheels=wheels) as browser:
         page = browser.open_page()
         if prelude:
             page.run(prelude, filename="<prelude>", timeout=timeout).raise_for_error()

@@ -165,7 +165,8 @@ def create_app(roots: Roots) -> Starlette:
     """The ASGI app serving ``roots``.
 
     Layout: ``/`` web pages, ``/pyodide/<version>/`` the Pyodide dist, ``/wheels/`` the lock and
-    wheels, ``/models/`` model files, ``/webinfer-config.json`` the URLs a page needs to boot.
+    wheels, ``/models/`` model files, ``/webinfer-config.json`` the URLs a page needs to boot and the
+    lock entries (the user's wheels) it loads after webinfer.
     """
     pyodide_version = roots.pyodide_version()
     pyodide_url = f"/pyodide/{pyodide_version}/"
@@ -180,6 +181,7 @@ def create_app(roots: Roots) -> Starlette:
             "lockFileURL": "/wheels/pyodide-lock.json",
             "wheel": "/wheels/" + wheel,
             "modelsURL": "/models/",
+            "packages": list(roots.packages),
         }
         return JSONResponse(body, headers={"Cache-Control": REVALIDATE})
 

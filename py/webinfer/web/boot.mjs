@@ -33,7 +33,8 @@ function writer(write) {
  * Load Pyodide and install webinfer (not imported yet).
  * options: stdout(text), stderr(text), onStep(label), config (a loadConfig() result), configURL.
  * Resolves to { pyodide, config, timings } with timings in seconds since the call:
- * loadPyodide (done), micropip (its load alone) and install (webinfer's install alone).
+ * loadPyodide (done), micropip (its load alone), install (webinfer's install alone) and, when the
+ * config names the user's packages, packages (their install alone).
  */
 export async function loadWebinfer(options = {}) {
   const t0 = performance.now();
@@ -62,5 +63,19 @@ export async function loadWebinfer(options = {}) {
     micropip.destroy();
   }
   timings.install = since() - timings.loadPyodide - timings.micropip;
+  if (config.packages?.length) {
+    // The user's own wheels (`--wheel`, the pytest fixture's webinfer_wheels): lock entries, so their
+    // requirements resolve inside the served lock.
+    step(`installing ${config.packages.join(", ")}`);
+    const errors = [];
+    const got = await pyodide.loadPackage(config.packages, {
+      messageCallback: () => {},
+      errorCallback: (message) => errors.push(message),
+    });
+    const names = new Set(got.map((p) => p.name));
+    const missing = config.packages.filter((name) => !names.has(name));
+    if (missing.length) throw new Error(`installing ${missing.join(", ")} from the lock failed: ${errors.join("; ") || "nothing loaded"}`);
+    timings.packages = since() - timings.loadPyodide - timings.micropip - timings.install;
+  }
   return { pyodide, config, timings };
 }
