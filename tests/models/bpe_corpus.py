@@ -142,6 +142,14 @@ def random_chars(n: int, seed: int) -> list[str]:
     return out
 
 
+def random_words(n: int, seed: int) -> list[str]:
+    """Single long words (letters, digits or punctuation runs of 1-60 chars): both sides of BPE's 16-symbol switch."""
+    rng = random.Random(seed)
+    alphabets = ["abcdefghijklmnopqrstuvwxyz", "etaoinshrdlu", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "!=-_*#/.,:;", "éüñçàø"]
+    return [("" if rng.random() < 0.5 else " ") + "".join(rng.choice(a) for _ in range(rng.randint(1, 60)))
+            for a in (rng.choice(alphabets) for _ in range(n))]
+
+
 def long_texts() -> list[str]:
     """Long real texts: this repository's README and a source file."""
     root = Path(__file__).resolve().parents[2]
@@ -151,7 +159,7 @@ def long_texts() -> list[str]:
 def corpus() -> list[str]:
     """Every text the comparisons run on (deterministic)."""
     texts = [f for frags in FRAGMENTS.values() for f in frags]
-    texts += every_byte_texts() + random_mixes(600, 1) + random_chars(600, 2) + long_texts()
+    texts += every_byte_texts() + random_mixes(600, 1) + random_chars(600, 2) + random_words(400, 3) + long_texts()
     texts += ["", "a", " " * 200 + "x", "\n" * 50, "=" * 300, "ab" * 500, "🙂" * 100, "１" * 20]
     return texts
 

@@ -401,12 +401,24 @@ class BPETokenizer:
     def _bpe(self, sym: list[int]) -> list[int]:
         """BPE on a word's byte ids: apply the lowest-ranked merge present, leftmost first, until none applies.
 
-        A heap of candidate pairs keyed (rank, position) over a linked list of symbols: O(n log n) per word."""
+        Short words rescan their pairs after each merge (fastest in CPython below ~16 symbols); longer ones keep a
+        heap of candidate pairs keyed (rank, position) over a linked list of symbols: O(n log n)."""
         n = len(sym)
         if n < 2:
             return sym
         merges = self._merges
         size = len(self._tokens)
+        if n <= 16:
+            get = merges.get
+            while True:
+                best = None
+                for i in range(len(sym) - 1):
+                    m = get(sym[i] * size + sym[i + 1])
+                    if m is not None and (best is None or m < best):
+                        best, at = m, i
+                if best is None:
+                    return sym
+                sym[at:at + 2] = [best % size]
         heap = []
         for i in range(n - 1):
             m = merges.get(sym[i] * size + sym[i + 1])
