@@ -182,6 +182,22 @@ def test_special_tokens(tok: BPETokenizer, hf: Any) -> None:
         assert all(i not in tok.special_ids for i in tok.encode(text, parse_special=False))
 
 
+def test_user_defined_tokens(fields: dict[str, Any], hf: Any) -> None:
+    """A token typed user-defined (4) is matched whole anywhere, also with parse_special=False, and is not special
+    (transformers adds it as a plain added token)."""
+    types = list(fields["tokenizer.ggml.token_type"])
+    hello = fields["tokenizer.ggml.tokens"].index("hello")
+    types[hello] = 4
+    tok = BPETokenizer({**fields, "tokenizer.ggml.token_type": types})
+    theirs = hf_tokenizers.Tokenizer.from_str(hf.backend_tokenizer.to_str())
+    theirs.add_tokens([hf_tokenizers.AddedToken("hello", normalized=False, special=False)])
+    for text in ["sayhello!", "hellohello <|im_end|>hello", "Hello hello"]:
+        assert tok.encode(text) == theirs.encode(text).ids
+    plain = BPETokenizer(fields)
+    assert tok.encode("xhelloy", parse_special=False) == [plain.encode("x")[0], hello, plain.encode("y")[0]]
+    assert hello not in tok.special_ids and tok.decode([hello, 2], skip_special_tokens=True) == "hello"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Decoding
 
@@ -281,6 +297,12 @@ def test_api_errors(tok: BPETokenizer, fields: dict[str, Any]) -> None:
         tok.decode([1, 49152])
     with pytest.raises(ValueError, match="token id -1 is out of range"):
         tok.stream_decoder().push(-1)
+    with pytest.raises(TypeError, match="a token id must be an int, not str"):
+        tok.decode(["5"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="tokenizer.ggml.pre None is not supported"):
+        BPETokenizer({k: v for k, v in fields.items() if k != "tokenizer.ggml.pre"}, pre_tokenizer="llama.cpp")
+    assert BPETokenizer({k: v for k, v in fields.items() if k != "tokenizer.ggml.pre"}).encode("a   2") == \
+        tok.encode("a   2")
     with pytest.raises(TypeError, match="takes a str"):
         tok.encode(b"bytes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="not a webinfer-bpe-tokenizer"):

@@ -2,7 +2,7 @@
 
 Only the standard library: it runs in Pyodide. The ids are those of the tokenizer ``transformers`` builds from the
 same GGUF (``AutoTokenizer.from_pretrained(dir, gguf_file=...)``); ``pre_tokenizer="llama.cpp"`` gives llama.cpp's
-(see ``BPETokenizer``). Interface (all the other helpers need)::
+(see ``BPETokenizer``). Interface::
 
     fields = {k: v for k, v in gguf_metadata.items() if k.startswith("tokenizer.")}   # plain Python values
     tok = BPETokenizer(fields)                       # tokenizer.ggml.{model,pre,tokens,token_type,merges,...}
@@ -173,6 +173,13 @@ def _field(fields: Mapping[str, Any], key: str, default: Any = None) -> Any:
     return fields.get("tokenizer." + key, default)
 
 
+def _alternation(tokens: Iterable[str]) -> re.Pattern[str] | None:
+    """A splitting regex (one group) for tokens matched whole in text: leftmost-longest, like HF's aho-corasick
+    (longer contents first in the alternation)."""
+    ordered = sorted(tokens, key=len, reverse=True)
+    return re.compile("(" + "|".join(map(re.escape, ordered)) + ")") if ordered else None
+
+
 class BPETokenizer:
     """Byte-level BPE from GGUF ``tokenizer.*`` metadata (``tokenizer.ggml.model`` "gpt2").
 
@@ -180,8 +187,9 @@ class BPETokenizer:
     "transformers" (default) splits as the tokenizer ``transformers`` builds from the GGUF (GPT-2's regex for every
     ``tokenizer.ggml.pre`` it has no split for, smollm included); "llama.cpp" follows the file's
     ``tokenizer.ggml.pre`` as llama.cpp does (smollm: every \\p{N} char alone first, as SmolLM's own tokenizer.json
-    does with ``Digits(individual_digits=True)``). With this vocabulary they differ only on non-ASCII number chars
-    (``²``, ``½``, Arabic-Indic digits, ...) after a space or another number char.
+    does with ``Digits(individual_digits=True)``). On SmolLM2 they differ on whitespace runs before a digit
+    (``"a   2"``), on non-ASCII number chars (``" ²"``) and where a byte without a token (``missing_bytes``, dropped
+    by both) sits between bytes that merge: transformers merges across the gap, llama.cpp does not.
     """
 
     _CACHE_LIMIT = 100_000
@@ -192,7 +200,7 @@ class BPETokenizer:
         if model != "gpt2":
             raise ValueError(f"tokenizer.ggml.model {model!r} is not supported: webinfer's BPETokenizer reads "
                              "byte-level BPE ('gpt2') vocabularies")
-        pre = _field(self.fields, "ggml.pre", "gpt2")
+        pre = _field(self.fields, "ggml.pre", "gpt2" if pre_tokenizer == "transformers" else None)
         if pre not in _PRE_TYPES:
             raise ValueError(f"tokenizer.ggml.pre {pre!r} is not supported (supported: {sorted(_PRE_TYPES)})")
         if pre_tokenizer not in PRE_TOKENIZERS:
@@ -248,9 +256,8 @@ class BPETokenizer:
                        if i is not None)
         self.special_ids: frozenset[int] = frozenset(special)
         self._matched = matched
-        # leftmost-longest, like HF's aho-corasick: longer contents first in the alternation
-        self._special_re = re.compile("(" + "|".join(re.escape(t) for t in sorted(matched, key=len, reverse=True))
-                                      + ")") if matched else None
+        self._special_re = _alternation(matched)
+        self._added_re = _alternation([t for t, i in matched.items() if i not in special])  # parse_special=False
         self._cache: dict[str, list[int]] = {}
         self._bytes: list[bytes | None] = [None] * n
 
@@ -324,9 +331,13 @@ class BPETokenizer:
         return self._tokens[self._check_id(token_id)]
 
     def _check_id(self, token_id: int) -> int:
-        if not isinstance(token_id, int) or not 0 <= token_id < len(self._tokens):
-            raise ValueError(f"token id {token_id!r} is out of range (the vocabulary has {len(self._tokens)})")
-        return token_id
+        try:
+            index = operator.index(token_id)
+        except TypeError:
+            raise TypeError(f"a token id must be an int, not {type(token_id).__name__}") from None
+        if not 0 <= index < len(self._tokens):
+            raise ValueError(f"token id {index} is out of range (the vocabulary has {len(self._tokens)})")
+        return index
 
     # -- encoding ----------------------------------------------------------------------------------------
 
@@ -335,7 +346,7 @@ class BPETokenizer:
         if text.isascii():
             return self._split(text, 0)
         # The regexes run on a BMP stand-in of the text (see AstralStandIns), whose words have the same lengths as
-        # the text's: the words cover the text end to end (each char is \\s, \\p{L}, \\p{N} or other).
+        # the text's: the words cover the text end to end (each char is \s, \p{L}, \p{N} or other).
         shadow = _STAND_INS(text)
         words = self._split(shadow, 1)
         if shadow is text:
@@ -357,14 +368,16 @@ class BPETokenizer:
 
     def encode(self, text: str, add_special_tokens: bool = True, parse_special: bool = True) -> list[int]:
         """Token ids of ``text``. ``add_special_tokens`` adds BOS/EOS where the file says so (SmolLM2: neither);
-        ``parse_special`` False tokenizes ``<|im_start|>`` and co. as plain text (HF ``split_special_tokens``)."""
+        ``parse_special`` False tokenizes control tokens such as ``<|im_start|>`` as plain text (HF
+        ``split_special_tokens``); user-defined tokens are matched either way, as in both references."""
         if not isinstance(text, str):
             raise TypeError(f"encode() takes a str, not {type(text).__name__}")
         ids: list[int] = []
         if add_special_tokens and self.add_bos_token and self.bos_token_id is not None:
             ids.append(self.bos_token_id)
         cache, word_ids = self._cache, self._word_ids
-        parts = self._special_re.split(text) if parse_special and self._special_re is not None else [text]
+        pattern = self._special_re if parse_special else self._added_re
+        parts = pattern.split(text) if pattern is not None else [text]
         for i, part in enumerate(parts):
             if i % 2:
                 ids.append(self._matched[part])
@@ -458,9 +471,10 @@ class BPETokenizer:
 
     def token_bytes(self, token_id: int) -> bytes:
         """The bytes one token stands for."""
-        b = self._bytes[self._check_id(token_id)]
+        index = self._check_id(token_id)
+        b = self._bytes[index]
         if b is None:
-            b = self._bytes[token_id] = _token_bytes(self._tokens[token_id])
+            b = self._bytes[index] = _token_bytes(self._tokens[index])
         return b
 
     def decode(self, ids: Iterable[int], skip_special_tokens: bool = False) -> str:
