@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .charclass import WHITESPACE, ClassRegex, parse_ranges, text_level
+
 __all__ = ["BatchEncoding", "Encoding", "Tokenizer", "from_pretrained_dir"]
 
 # ---------------------------------------------------------------------------------------------------------
@@ -37,8 +39,6 @@ _REMOVE = (
     "0-8 B-C E-1F 7F-9F AD 600-605 61C 6DD 70F 180E 200B-200F 202A-202E 2060-2064 2066-206F D800-DFFF "
     "E000-F8FF FEFF FFF9-FFFB FFFD 110BD 1BCA0-1BCA3 1D173-1D17A E0001 E0020-E007F F0000-FFFFD 100000-10FFFD"
 )
-# Rust's char::is_whitespace; clean_text maps these to " " (VT, FF and NEL are removed first, being Cc).
-_WHITESPACE = "9-D 20 85 A0 1680 2000-200A 2028-2029 202F 205F 3000"
 # HF's is_chinese_char. Note 2B920 (not 2B820): HF leaves 2B820-2B91F unspaced, and so do we.
 _CJK = "3400-4DBF 4E00-9FFF F900-FAFF 20000-2A6DF 2A700-2B81F 2B920-2CEAF 2F800-2FA1F"
 # Nonspacing marks (Mn) of Unicode 8, dropped by strip_accents after NFD; later Mn chars are kept, as HF does.
@@ -98,74 +98,27 @@ _LOWER_EXTRA = "1C89:1C8A A7CB:264 A7CC:A7CD A7CE:A7CF A7D2:A7D3 A7D4:A7D5 A7DA:
     "16EA0-16EB8:16EBB"
 
 
-def _ranges(spec: str) -> list[tuple[int, int]]:
-    out = []
-    for item in spec.split():
-        lo, _, hi = item.partition("-")
-        out.append((int(lo, 16), int(hi or lo, 16)))
-    return out
-
-
-def _char_class(spec: str, below: int = 0x110000) -> str:
-    """A regex character-class body for the chars of ``spec`` below ``below`` (each escaped as \\UXXXXXXXX).
-
-    An empty class becomes ``below`` itself, a char that text limited to chars below it cannot hold."""
-    ranges = [(lo, min(hi, below - 1)) for lo, hi in _ranges(spec) if lo < below] or [(below, below)]
-    return "".join(f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in ranges)
-
-
-_ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
-
-
-def _level(text: str) -> int:
-    """Which compiled form of a ``_Regex`` suits ``text``: 0 ASCII, 1 BMP only, 2 any."""
-    if text.isascii():
-        return 0
-    return 2 if _ASTRAL_RE.search(text) else 1
-
-
-class _Regex:
-    """One regex over the tables, compiled for ASCII text, for BMP-only text and for any text.
-
-    sre tests a class whose chars all lie in the BMP with a lookup table but scans astral ranges one by one,
-    so classes cut down to what the text can hold match several times faster (most text has no astral char).
-    """
-
-    def __init__(self, template: str, **specs: str) -> None:
-        self._template, self._specs = template, specs
-        self._compiled: list[re.Pattern[str] | None] = [None, None, None]
-
-    def __getitem__(self, level: int) -> re.Pattern[str]:
-        """The form for ``_level(text)``, compiled on first use (sre compiles these classes slowly)."""
-        pattern = self._compiled[level]
-        if pattern is None:
-            below = (0x80, 0x10000, 0x110000)[level]
-            pattern = re.compile(self._template.format(**{k: _char_class(v, below) for k, v in self._specs.items()}))
-            self._compiled[level] = pattern
-        return pattern
-
-
 def _lower_extra() -> dict[int, int]:
     table = {}
     for item in _LOWER_EXTRA.split():
         span, _, target = item.partition(":")
-        for lo, hi in _ranges(span):
+        for lo, hi in parse_ranges(span):
             for cp in range(lo, hi + 1):
                 table[cp] = int(target, 16) + cp - lo
     return table
 
 
-_REMOVE_RE = _Regex("[{c}]+", c=_REMOVE)
+_REMOVE_RE = ClassRegex("[{c}]+", c=_REMOVE)
 # clean_text turns whitespace into " ": \t \n \r and the non-Cc spaces other than " " itself
-_CLEAN_WS_RE = _Regex("[{c}]", c="9-A D A0 1680 2000-200A 2028-2029 202F 205F 3000")
-_CJK_RE = _Regex("([{c}])", c=_CJK)
-_MN_RE = _Regex("[{c}]+", c=_MN)
-_BARRIER_RE = _Regex("([{c}])", c=_NFD_BARRIER)
+_CLEAN_WS_RE = ClassRegex("[{c}]", c="9-A D A0 1680 2000-200A 2028-2029 202F 205F 3000")
+_CJK_RE = ClassRegex("([{c}])", c=_CJK)
+_MN_RE = ClassRegex("[{c}]+", c=_MN)
+_BARRIER_RE = ClassRegex("([{c}])", c=_NFD_BARRIER)
 _LOWER_EXTRA_TABLE = _lower_extra()
-_LOWER_EXTRA_RE = _Regex("[{c}]", c=" ".join(f"{cp:X}" for cp in sorted(_LOWER_EXTRA_TABLE)))
+_LOWER_EXTRA_RE = ClassRegex("[{c}]", c=" ".join(f"{cp:X}" for cp in sorted(_LOWER_EXTRA_TABLE)))
 # BertPreTokenizer: drop whitespace, isolate each punctuation char, keep the runs in between.
-_PRE_RE = _Regex("[{p}]|[^{p}{s}]+", p=_PUNCT, s=_WHITESPACE)
-_IS_SPACE = frozenset(chr(cp) for lo, hi in _ranges(_WHITESPACE) for cp in range(lo, hi + 1))
+_PRE_RE = ClassRegex("[{p}]|[^{p}{s}]+", p=_PUNCT, s=WHITESPACE)
+_IS_SPACE = frozenset(chr(cp) for lo, hi in parse_ranges(WHITESPACE) for cp in range(lo, hi + 1))
 _WORD_CHAR_RE = re.compile(r"\w")
 
 
@@ -193,7 +146,7 @@ class BertNormalizer:
 
     def __call__(self, text: str) -> str:
         strip = self.lowercase if self.strip_accents is None else self.strip_accents
-        level = _level(text)  # the steps below never add a char beyond the text's level
+        level = text_level(text)  # the steps below never add a char beyond the text's level
         if level == 0:
             if self.clean_text:
                 pattern = _REMOVE_RE[0]
@@ -389,7 +342,7 @@ class Tokenizer:
         self.normalizer = self._read_normalizer(config.get("normalizer"))
         pre = config.get("pre_tokenizer")
         if pre is None:
-            self._pre_re: _Regex | None = None
+            self._pre_re: ClassRegex | None = None
         elif pre.get("type") == "BertPreTokenizer":
             self._pre_re = _PRE_RE
         else:
@@ -561,7 +514,7 @@ class Tokenizer:
         """The pre-tokenizer alone, on normalized text (the strings of HF ``pre_tokenize_str``)."""
         if self._pre_re is None:
             return [text] if text else []
-        return self._pre_re[_level(text)].findall(text)
+        return self._pre_re[text_level(text)].findall(text)
 
     def _word_ids(self, word: str) -> list[int]:
         """WordPiece: greedy longest-match-first, ``##`` continuations, [UNK] for the whole word on failure."""
@@ -638,7 +591,7 @@ class Tokenizer:
                     matched.append((len(ids), piece))
                     ids.append(piece_id)
                     continue
-                words = self._pre_re[_level(piece)].findall(piece) if self._pre_re else [piece] if piece else []
+                words = self._pre_re[text_level(piece)].findall(piece) if self._pre_re else [piece] if piece else []
                 for word in words:
                     ids.extend(word_ids(word))
         to_token = self._id_to_token
