@@ -32,9 +32,21 @@ def mlp(hidden: int = 16) -> wi.Graph:
     return g.build({"y": g.relu(g.matmul(h, w2))})
 
 
+# Registered ops whose WGSL kernels are not written yet, each with the reason. Strict: an op listed here that
+# gains a kernel fails the test below, so the list cannot go stale. Until then the planner refuses these ops
+# with an UnsupportedError naming the node (conformance reports them as "unsupported").
+PENDING = {
+    "dequantize_linear": "issue 14 (browser half): dequantize inside the matmul/gather kernels, not written yet",
+    "scatter_nd": "issue 14 (browser half): the KV-cache write, not written yet",
+    "rms_normalization": "issue 14 (browser half): a fused kernel or the planner running its decomposition",
+}
+
+
 def test_every_registered_op_has_a_kernel() -> None:
-    missing = [s.name for s in all_ops() if s.name not in KERNELS]
+    missing = [s.name for s in all_ops() if s.name not in KERNELS and s.name not in PENDING]
     assert not missing, f"no WebGPU kernel for {missing}"
+    done = [op for op in PENDING if op in KERNELS]
+    assert not done, f"remove {done} from PENDING: they have kernels now"
     for k in KERNELS.values():
         assert k.family in ("elementwise", "view", "concat") or k.program is not None, k.op
 
@@ -231,3 +243,16 @@ def test_compile_outside_the_browser_says_why() -> None:
     x = g.input("x", "float32", [2])
     with pytest.raises(Exception, match="browser|Pyodide|emscripten"):
         wi.compile(g.build({"y": g.neg(x)}), backend="webgpu")
+
+
+@pytest.mark.parametrize("op", sorted(PENDING))
+def test_pending_ops_are_refused_by_name(op: str) -> None:
+    from webinfer.errors import UnsupportedError
+    from webinfer.ir.opcases import cases_for
+
+    case = next(c for c in cases_for(op) if c.runnable)
+    g = wi.GraphBuilder()
+    ins = [None if d is None else g.input(f"in{i}", d.dtype, list(d.shape)) for i, d in enumerate(case.inputs)]
+    graph = g.build({"y": g.apply(op, ins, dict(case.attrs))[0]})
+    with pytest.raises(UnsupportedError, match="webgpu: "):
+        plan(graph.specialize(dict(case.bind)) if case.bind else graph)

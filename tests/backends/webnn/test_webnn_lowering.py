@@ -12,7 +12,7 @@ from webnn_cases import CASES, base_op
 import webinfer as wi
 from webinfer.backends.webnn.limits import Limits
 from webinfer.backends.webnn.lowering import LOWERINGS, NodeDescs, camel, supports
-from webinfer.backends.webnn.planner import plan_graph
+from webinfer.backends.webnn.planner import check_graph, plan_graph
 from webinfer.ir import all_ops
 from webinfer.ir.graph import Node
 
@@ -26,8 +26,35 @@ def limits() -> Limits:
     return Limits(LIMITS)
 
 
+# Registered ops without a WebNN lowering yet, each with the reason (strict: one that gains a lowering fails the
+# test). The planner refuses them with an UnsupportedError naming the node, unless the op has a decomposition
+# the context supports (rms_normalization: WebNN has no such op, so its decomposition is what runs).
+PENDING = {
+    "dequantize_linear": "issue 14 (browser half): dequantizeLinear with int4/int8, or dequantize at load",
+    "scatter_nd": "issue 14 (browser half): scatterND for the KV-cache write",
+    "rms_normalization": "WebNN has no RMS normalization; the planner runs the registry's decomposition",
+}
+
+
 def test_every_registry_op_has_a_lowering() -> None:
-    assert sorted(s.name for s in all_ops()) == sorted(LOWERINGS)
+    assert sorted(s.name for s in all_ops() if s.name not in PENDING) == sorted(LOWERINGS)
+    done = [op for op in PENDING if op in LOWERINGS]
+    assert not done, f"remove {done} from PENDING: they have lowerings now"
+
+
+@pytest.mark.parametrize("op", sorted(PENDING))
+def test_pending_ops_are_refused_by_name_or_decomposed(op: str, limits: Limits) -> None:
+    from webinfer.ir.opcases import cases_for
+
+    case = next(c for c in cases_for(op) if c.runnable and not c.bind)
+    g = wi.GraphBuilder()
+    ins = [None if d is None else g.input(f"in{i}", d.dtype, list(d.shape)) for i, d in enumerate(case.inputs)]
+    graph = g.build({"y": g.apply(op, ins, dict(case.attrs))[0]})
+    support = check_graph(graph, limits)[f"{op}_0"]
+    if op == "rms_normalization":
+        assert support.ok and (support.how or "").startswith("decomposed:"), support
+    else:
+        assert not support.ok and f"no WebNN lowering for op {op!r}" in support.reason
 
 
 @pytest.mark.parametrize("op", sorted(LOWERINGS))

@@ -15,7 +15,7 @@ except ImportError as _e:  # the browser has no numpy: say so instead of a bare 
 
 from ...errors import BackendError
 from ...ir.graph import Graph
-from ...tensor import Tensor
+from ...tensor import Tensor, unpack_array
 from ..session import Session, check_options
 from .kernels import KERNELS
 
@@ -42,9 +42,11 @@ def evaluate(
         arr = cache.get(name)
         if arr is None:
             desc = c.desc
-            arr = np.frombuffer(c.data(), dtype=np.dtype(desc.dtype).newbyteorder("<")).reshape(
-                tuple(int(d) for d in desc.shape)
-            )
+            shape = tuple(int(d) for d in desc.shape)
+            if desc.info.packed:  # int4/uint4 constants come unpacked, as int8/uint8
+                arr = unpack_array(np.frombuffer(c.data(), np.uint8), desc.dtype, shape)
+            else:
+                arr = np.frombuffer(c.data(), dtype=np.dtype(desc.dtype).newbyteorder("<")).reshape(shape)
             arr = cache[name] = _load(arr, float64)
         values[name] = arr
     consumers_left: dict[str, int] = {}
@@ -70,7 +72,7 @@ def evaluate(
                             f"reference: {node.label} produced {list(r.shape)}, expected {list(desc.shape)}"
                         )
                     keep_dtype = desc.info.is_integer or not float64
-                    values[o] = _load(r.astype(desc.dtype), float64) if keep_dtype else r.astype(np.float64)
+                    values[o] = _load(r.astype(_np_dtype(desc.dtype)), float64) if keep_dtype else r.astype(np.float64)
         except (ValueError, IndexError, TypeError, FloatingPointError) as e:
             raise BackendError(f"reference: {node.label} failed: {e}") from e
         if not keep:
@@ -82,6 +84,11 @@ def evaluate(
     if keep:
         return {k: v for k, v in values.items() if v is not None}
     return {out: values[op] for out, op in graph.outputs.items()}  # type: ignore[misc]
+
+
+def _np_dtype(dtype: str) -> str:
+    """The numpy dtype holding values of ``dtype`` (4-bit types are held unpacked, one per byte)."""
+    return {"int4": "int8", "uint4": "uint8"}.get(dtype, dtype)
 
 
 def _load(arr: np.ndarray, float64: bool) -> np.ndarray:
@@ -123,7 +130,8 @@ class ReferenceSession(Session):
         for name, arr in results.items():
             desc = graph.operands[graph.outputs[name]]
             with np.errstate(all="ignore"):
-                t = Tensor(np.asarray(arr).astype(desc.dtype, order="C"))  # (ascontiguousarray makes 0-d 1-d)
+                a = np.asarray(arr).astype(_np_dtype(desc.dtype), order="C")  # (ascontiguousarray makes 0-d 1-d)
+                t = Tensor(a, dtype=desc.dtype) if desc.info.packed else Tensor(a)
             t.backend, t.device = "reference", "cpu"
             out[name] = t
         return out
