@@ -180,6 +180,18 @@ class GraphBuilder:
         self._operands[cname] = desc
         return Operand(self, cname, desc)
 
+    def lazy_constant(self, name: str, dtype: str, shape: Sequence[int],
+                      loader: Callable[[], bytes | bytearray | memoryview]) -> Operand:
+        """A constant whose little-endian bytes ``loader()`` gives when first needed (converters stream big
+        weights this way: nothing is read or repacked until a backend or ``save`` asks)."""
+        check_name(name, "constant")
+        if name in self._operands or name in self._reserved:
+            raise GraphError(f"constant {name!r}: the name is already used")
+        desc = OperandDesc(dtype_info(dtype, where=f"constant {name!r}").name, check_shape(shape, f"constant {name!r}"))
+        self._constants[name] = Constant(desc, loader=lambda: memoryview(loader()))
+        self._operands[name] = desc
+        return Operand(self, name, desc)
+
     # -- ops -------------------------------------------------------------------------------------
     def apply(self, op: str, inputs: Sequence[Any], attributes: Mapping[str, Any] | None = None,
               name: str | None = None) -> list[Operand]:

@@ -32,7 +32,8 @@ def evaluate(
 
     Returns the outputs by output name, or with ``keep=True`` every operand by operand name
     (for debugging and bisecting a backend against this one). ``constants`` is a cache of the
-    constants already loaded at this precision (a session passes one so each run skips the conversion).
+    constants already loaded at this precision, and of the values of nodes computed from constants only
+    (dequantized weights, casts of scales): a session passes one, so each run skips that work.
     """
     values: dict[str, np.ndarray | None] = {}
     for name, t in inputs.items():
@@ -56,7 +57,16 @@ def evaluate(
                 if i is not None:
                     consumers_left[i] = consumers_left.get(i, 0) + 1
     wanted = set(graph.outputs.values())
+    from_constants = set(graph.constants)  # operands computed from constants alone: computed once, cached
     for node in graph.nodes:
+        folded = all(i is None or i in from_constants for i in node.inputs)
+        if folded:
+            from_constants.update(node.outputs)
+            hits = [cache.get(o) for o in node.outputs]
+            if all(h is not None and h.shape == tuple(graph.operands[o].shape) for h, o in zip(hits, node.outputs)):
+                values.update(zip(node.outputs, hits))
+                _release(node, values, consumers_left, wanted, keep)
+                continue
         kern = KERNELS.get(node.op)
         if kern is None:
             raise BackendError(f"reference: no kernel for op {node.op!r} ({node.label})")
@@ -75,15 +85,23 @@ def evaluate(
                     values[o] = _load(r.astype(_np_dtype(desc.dtype)), float64) if keep_dtype else r.astype(np.float64)
         except (ValueError, IndexError, TypeError, FloatingPointError) as e:
             raise BackendError(f"reference: {node.label} failed: {e}") from e
-        if not keep:
-            for i in node.inputs:
-                if i is not None:
-                    consumers_left[i] -= 1
-                    if consumers_left[i] == 0 and i not in wanted:
-                        values.pop(i, None)
+        if folded:
+            cache.update({o: values[o] for o in node.outputs})  # type: ignore[misc]
+        _release(node, values, consumers_left, wanted, keep)
     if keep:
         return {k: v for k, v in values.items() if v is not None}
     return {out: values[op] for out, op in graph.outputs.items()}  # type: ignore[misc]
+
+
+def _release(node: Any, values: dict[str, Any], consumers_left: dict[str, int], wanted: set[str], keep: bool) -> None:
+    """Drop the node's inputs that no later node reads (unless every value is kept)."""
+    if keep:
+        return
+    for i in node.inputs:
+        if i is not None:
+            consumers_left[i] -= 1
+            if consumers_left[i] == 0 and i not in wanted:
+                values.pop(i, None)
 
 
 def _np_dtype(dtype: str) -> str:
