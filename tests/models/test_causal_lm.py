@@ -229,3 +229,34 @@ def test_buckets() -> None:
     assert bucket(65, buckets(300, 64)) == 128 and bucket(64, [64, 128]) == 64
     with pytest.raises(InputError):
         bucket(301, buckets(300, 64))
+
+
+def test_a_converted_directory_that_lies_is_refused(tiny: Path, tmp_path: Path) -> None:
+    import json
+
+    from webinfer.errors import GraphError
+    from webinfer.tools.convert import convert_model
+
+    convert_model("gguf", tmp_path, source=tiny)
+    manifest = json.loads((tmp_path / "llm.json").read_text())
+    for key, value, message in (("num_layers", 3, "the graph's input 'past_key_2' is None"),
+                                ("vocab_size", 97, r"the config needs \[R, 97\]"),
+                                ("num_heads", "4", "num_heads = '4' is not valid"),
+                                ("surprise", 1, r"unknown keys \['surprise'\]")):
+        bad = {**manifest, "config": {**manifest["config"], key: value}}
+        (tmp_path / "llm.json").write_text(json.dumps(bad))
+        with pytest.raises(GraphError, match=message):
+            CausalLM.load(tmp_path, backend="reference")
+    (tmp_path / "llm.json").write_text(json.dumps({**manifest, "graph": "../model.json"}))
+    with pytest.raises(GraphError, match="'graph' must name a file next to the manifest"):
+        CausalLM.load(tmp_path, backend="reference")
+
+
+def test_safe_end_holds_back_partial_characters_and_stop_prefixes() -> None:
+    from webinfer.models.causal_lm import _safe_end
+
+    assert _safe_end("abc", []) == 3
+    assert _safe_end("ab\ufffd", []) == 2
+    assert _safe_end("hello wor", ["world"]) == 6
+    assert _safe_end("hello w", ["xyz", "wo"]) == 6
+    assert _safe_end("hello", ["lo!"]) == 3

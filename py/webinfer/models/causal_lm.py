@@ -141,9 +141,7 @@ class CausalLM:
     ) -> None:
         if not isinstance(graph, Graph):
             raise GraphError(f"CausalLM: expected a webinfer Graph, got {type(graph).__name__}")
-        for name in ("input_ids", "positions", "logit_rows", "past_key_0"):
-            if name not in graph.inputs:
-                raise GraphError(f"CausalLM: the graph has no input {name!r}: not a webinfer.models.llama step graph")
+        _check_graph(graph, config)
         self.graph = graph
         self.config = config
         self.tokenizer = tokenizer
@@ -547,6 +545,25 @@ class CausalLM:
             timings["new_tokens"] = len(result.ids)
             timings["total_s"] = time.perf_counter() - t_start
             timings["capacity"] = cache.capacity
+
+
+def _check_graph(graph: Graph, c: LlamaConfig) -> None:
+    """The step graph and the config agree (a converted directory's manifest could say otherwise)."""
+    want = {"input_ids": ("int32", (1, "T")), "positions": ("int32", ("T",)), "logit_rows": ("int32", ("R",))}
+    for i in range(c.num_layers):
+        for kind in ("key", "value"):
+            want[f"past_{kind}_{i}"] = ("float32", (c.num_kv_heads, "C", c.head_dim))
+    for name, (dtype, shape) in want.items():
+        desc = graph.inputs.get(name)
+        if desc is None or desc.dtype != dtype or desc.shape != shape:
+            raise GraphError(f"CausalLM: the graph's input {name!r} is {desc}, but the config needs "
+                             f"{dtype}{list(shape)}: not a webinfer.models.llama step graph for this config")
+    if len(graph.inputs) != len(want):
+        extra = sorted(set(graph.inputs) - set(want))
+        raise GraphError(f"CausalLM: the graph takes inputs the model cannot give: {extra[:3]}")
+    logits = graph.operands[graph.outputs["logits"]] if "logits" in graph.outputs else None
+    if logits is None or logits.shape != ("R", c.vocab_size):
+        raise GraphError(f"CausalLM: the graph's output 'logits' is {logits}, the config needs [R, {c.vocab_size}]")
 
 
 def _check_stop(stop: str | Sequence[str] | None) -> list[str]:

@@ -126,10 +126,24 @@ class LlamaConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LlamaConfig:
-        try:
-            return cls(**d)
-        except TypeError as e:
-            raise GraphError(f"llama config: {e}") from None
+        """A config from JSON (a converted model's manifest), every value checked."""
+        if not isinstance(d, dict):
+            raise GraphError(f"llama config: expected an object, got {type(d).__name__}")
+        fields = {f for f in cls.__dataclass_fields__}
+        unknown, missing = sorted(set(d) - fields), sorted(fields - set(d) - {"tied_embeddings"})
+        if unknown or missing:
+            raise GraphError(f"llama config: unknown keys {unknown}, missing keys {missing}")
+        for key, value in d.items():
+            if key in ("rms_epsilon", "rope_base"):
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+                    and value > 0
+            elif key == "tied_embeddings":
+                ok = isinstance(value, bool)
+            else:
+                ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1 << 20
+            if not ok:
+                raise GraphError(f"llama config: {key} = {value!r} is not valid")
+        return cls(**d)
 
 
 class GGUFWeights:
