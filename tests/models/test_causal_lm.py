@@ -247,6 +247,11 @@ def test_a_converted_directory_that_lies_is_refused(tiny: Path, tmp_path: Path) 
         (tmp_path / "llm.json").write_text(json.dumps(bad))
         with pytest.raises(GraphError, match=message):
             CausalLM.load(tmp_path, backend="reference")
+    (tmp_path / "llm.json").write_text(json.dumps({**manifest, "eos_token_ids": ["2"]}))
+    with pytest.raises(GraphError, match="special tokens bos 1, eos \\['2'\\], pad 2 must be token ids"):
+        CausalLM.load(tmp_path, backend="reference")
+    with pytest.raises(InputError, match="is a GGUF at a URL"):
+        CausalLM.load("https://example.org/model.gguf")
     (tmp_path / "llm.json").write_text(json.dumps({**manifest, "graph": "../model.json"}))
     with pytest.raises(GraphError, match="'graph' must name a file next to the manifest"):
         CausalLM.load(tmp_path, backend="reference")

@@ -31,7 +31,7 @@ from ..errors import GraphError, InputError, WebinferError
 from ..ir.builder import GraphBuilder
 from ..ir.graph import Graph
 from ..tensor import Tensor
-from .files import ModelFiles, in_browser, plain_name
+from .files import ModelFiles, in_browser, is_url, plain_name
 from .llama import LlamaConfig
 from .sampling import Sampler
 
@@ -147,9 +147,17 @@ class CausalLM:
         self.tokenizer = tokenizer
         self.metadata = dict(metadata or {})
         self.context_length = config.context_length
-        self.bos_token_id: int | None = self.metadata.get("bos_token_id")
-        self.eos_token_ids: set[int] = {int(i) for i in self.metadata.get("eos_token_ids", [])}
-        self.pad_token_id = int(self.metadata.get("pad_token_id", next(iter(self.eos_token_ids), 0)))
+        eos = self.metadata.get("eos_token_ids", [])
+        pad: Any = self.metadata.get("pad_token_id", eos[0] if isinstance(eos, list) and eos else 0)
+        bos = self.metadata.get("bos_token_id")
+        vocab = config.vocab_size
+        if not isinstance(eos, list) or not all(_token(t, vocab) for t in eos) or not _token(pad, vocab) or not (
+                bos is None or _token(bos, vocab)):
+            raise GraphError(f"CausalLM: special tokens bos {bos!r}, eos {eos!r}, pad {pad!r} must be token ids in "
+                             f"[0, {vocab})")
+        self.bos_token_id: int | None = bos
+        self.eos_token_ids: set[int] = set(eos)
+        self.pad_token_id: int = pad
         self.capacities = buckets(self.context_length, min(MIN_CAPACITY, self.context_length))
         self.prefill_buckets = buckets(self.context_length, min(MIN_PREFILL, self.context_length))
         self.backend_name = backend
@@ -547,6 +555,10 @@ class CausalLM:
             timings["capacity"] = cache.capacity
 
 
+def _token(t: Any, vocab: int) -> bool:
+    return isinstance(t, int) and not isinstance(t, bool) and 0 <= t < vocab
+
+
 def _check_graph(graph: Graph, c: LlamaConfig) -> None:
     """The step graph and the config agree (a converted directory's manifest could say otherwise)."""
     want = {"input_ids": ("int32", (1, "T")), "positions": ("int32", ("T",)), "logit_rows": ("int32", ("R",))}
@@ -598,6 +610,9 @@ def _safe_end(text: str, stops: Sequence[str]) -> int:
 
 def _is_gguf(path: str) -> bool:
     if path.lower().endswith(".gguf"):
+        if is_url(path):
+            raise InputError(f"CausalLM.load: {path} is a GGUF at a URL; the page loads converted models "
+                             "(`webinfer convert --model gguf -o DIR`, then load DIR's URL)")
         return True
     if os.path.isfile(path):
         with open(path, "rb") as f:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from webnn_cases import CASES, base_op
+from webnn_cases import CASES, PENDING, base_op
 
 import webinfer as wi
 from webinfer.backends.webnn.limits import Limits
@@ -24,16 +24,6 @@ BUILDER_METHODS = set(json.loads((HERE / "mlgraphbuilder_methods_chromium153.jso
 @pytest.fixture(scope="module")
 def limits() -> Limits:
     return Limits(LIMITS)
-
-
-# Registered ops without a WebNN lowering yet, each with the reason (strict: one that gains a lowering fails the
-# test). The planner refuses them with an UnsupportedError naming the node, unless the op has a decomposition
-# the context supports (rms_normalization: WebNN has no such op, so its decomposition is what runs).
-PENDING = {
-    "dequantize_linear": "issue 14 (browser half): dequantizeLinear with int4/int8, or dequantize at load",
-    "scatter_nd": "issue 14 (browser half): scatterND for the KV-cache write",
-    "rms_normalization": "WebNN has no RMS normalization; the planner runs the registry's decomposition",
-}
 
 
 def test_every_registry_op_has_a_lowering() -> None:
