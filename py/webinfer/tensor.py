@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from .errors import InputError
 from .ir.dtypes import dtype_info
-from .ir.hostdata import nest, pack, to_data, unpack
+from .ir.hostdata import nest, pack, to_data, unpack, unpack_array
 from .ir.operand import fmt_shape
 
 if sys.byteorder != "little":  # pragma: no cover - every platform Pyodide and our hosts run on
@@ -69,7 +69,7 @@ class Tensor:
 
     @classmethod
     def zeros(cls, shape: Sequence[int], dtype: str = "float32") -> Tensor:
-        return cls(bytes(math.prod(shape) * dtype_info(dtype).itemsize), dtype=dtype, shape=shape)
+        return cls(bytes(dtype_info(dtype).nbytes(math.prod(shape))), dtype=dtype, shape=shape)
 
     @classmethod
     def from_device(cls, dtype: str, shape: Sequence[int], storage: DeviceData) -> Tensor:
@@ -86,7 +86,7 @@ class Tensor:
 
     @property
     def nbytes(self) -> int:
-        return self.size * dtype_info(self.dtype).itemsize
+        return dtype_info(self.dtype).nbytes(self.size)
 
     @property
     def on_device(self) -> bool:
@@ -109,14 +109,16 @@ class Tensor:
 
     def tolist(self) -> Any:
         """Nested Python lists (a scalar for rank 0)."""
-        flat = unpack(self.tobytes(), self.dtype)
+        flat = unpack(self.tobytes(), self.dtype, self.size)
         return nest(flat, self.shape)
 
     def numpy(self) -> Any:
-        """A numpy array (needs numpy)."""
+        """A numpy array (needs numpy); packed int4/uint4 come back unpacked, as int8/uint8."""
         np = _np()
         if np is None:
             raise ImportError("Tensor.numpy() needs numpy; use .tolist() or .tobytes() where numpy is missing")
+        if dtype_info(self.dtype).packed:
+            return unpack_array(np.frombuffer(self.tobytes(), np.uint8), self.dtype, self.shape)
         return np.frombuffer(self.tobytes(), dtype=np.dtype(self.dtype).newbyteorder("<")).reshape(self.shape).copy()
 
     def release(self) -> None:

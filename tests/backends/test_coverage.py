@@ -18,6 +18,21 @@ from webinfer.tools.conformance import case_graph
 OPS = [s.name for s in all_ops()]
 NAMES = [b.name for b in BUILTIN]
 
+# (op, backend) pairs whose entries are not written yet, each with the reason: the one strict list of gaps. An
+# entry listed here that exists fails the test, so the list cannot go stale; until then the backend refuses the
+# op with an UnsupportedError naming the node (hybrid places it on another part where one has it).
+PENDING = {
+    ("dequantize_linear", "webgpu"): "issue 14 (browser half): dequantize inside the matmul/gather kernels",
+    ("dequantize_linear", "webnn"): "issue 14 (browser half): dequantizeLinear with int4/int8, or dequantize at load",
+    ("dequantize_linear", "hybrid"): "neither part has it yet (issue 14, browser half)",
+    ("scatter_nd", "webgpu"): "issue 14 (browser half): the KV-cache write",
+    ("scatter_nd", "webnn"): "issue 14 (browser half): scatterND for the KV-cache write",
+    ("scatter_nd", "hybrid"): "neither part has it yet (issue 14, browser half)",
+    ("rms_normalization", "webgpu"): "issue 14 (browser half): a fused kernel or the planner running its decomposition",
+    ("rms_normalization", "webnn"): "WebNN has no RMS normalization: the planner runs the registry's decomposition",
+    ("rms_normalization", "hybrid"): "neither part has an entry (webnn decomposes it)",
+}
+
 
 def _graph_args(case):  # type: ignore[no-untyped-def]
     return [None if d is None else [d.dtype, list(d.shape)] for d in case.inputs]
@@ -27,6 +42,10 @@ def _graph_args(case):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("op", OPS)
 def test_backend_has_an_entry_for_op(op: str, backend: str) -> None:
     desc = get_backend(backend)
+    if (op, backend) in PENDING:
+        tables = [get_backend(p).op_table() or {} for p in desc.parts] if desc.parts else [desc.op_table() or {}]
+        assert not any(op in t for t in tables), f"remove ({op!r}, {backend!r}) from PENDING: it has an entry now"
+        pytest.xfail(PENDING[op, backend])
     if desc.parts:
         having = [p for p in desc.parts if op in (get_backend(p).op_table() or {})]
         assert having, f"{backend} can place {op!r} nowhere: none of {', '.join(desc.parts)} has an entry for it"

@@ -171,6 +171,20 @@ def _layer_norm(ins: list[Any], attrs: dict[str, Any], outs: Sequence[OperandDes
     return [y.permute([perm.index(i) for i in range(rank)])]
 
 
+@oracle("rms_normalization")
+def _rms_norm(ins: list[Any], attrs: dict[str, Any], outs: Sequence[OperandDesc]) -> list[Any]:
+    x, scale = ins
+    rank = x.dim()
+    axes = [a % rank for a in attrs["axes"]] if attrs["axes"] is not None else [rank - 1]
+    if not axes:
+        return [x / torch.sqrt(x * x + attrs["epsilon"])]
+    # torch's rms_norm normalizes the trailing dims: move `axes` there, in the order they are listed
+    rest = [i for i in range(rank) if i not in axes]
+    perm = rest + axes
+    y = F.rms_norm(x.permute(perm), [x.shape[a] for a in axes], weight=scale, eps=attrs["epsilon"])
+    return [y.permute([perm.index(i) for i in range(rank)])]
+
+
 @oracle("batch_normalization")
 def _batch_norm(ins: list[Any], attrs: dict[str, Any], outs: Sequence[OperandDesc]) -> list[Any]:
     x, mean, var, scale, bias = ins
@@ -230,6 +244,19 @@ def _gather(ins: list[Any], attrs: dict[str, Any], outs: Sequence[OperandDesc]) 
     i = torch.clamp(torch.where(idx < 0, idx + n, idx), 0, n - 1).reshape(-1)
     picked = torch.index_select(x, axis, i)
     return [picked.reshape(tuple(outs[0].shape))]
+
+
+@oracle("scatter_nd")
+def _scatter_nd(ins: list[Any], attrs: dict[str, Any], outs: Sequence[OperandDesc]) -> list[Any]:
+    x, idx, upd = ins
+    k = idx.shape[-1]
+    dims = torch.tensor(x.shape[:k], dtype=torch.int64)
+    i = idx.reshape(-1, k)
+    i = torch.where(i < 0, i + dims, i)
+    i = torch.minimum(torch.clamp(i, min=0), dims - 1)
+    out = x.clone()
+    out.index_put_(tuple(i.t()), upd.reshape((i.shape[0],) + tuple(x.shape[k:])))
+    return [out]
 
 
 @oracle("pad")
@@ -306,3 +333,24 @@ def _pool(kind: str) -> Oracle:
 
 ORACLES["average_pool2d"] = _pool("avg")
 ORACLES["max_pool2d"] = _pool("max")
+
+
+# ---- quantization -------------------------------------------------------------------------------------------------
+@oracle("dequantize_linear")
+def _dequantize_linear(ins: list[Any], attrs: dict[str, Any], outs: Sequence[OperandDesc]) -> list[Any]:
+    x, scale, zero_point, bias = ins
+
+    def expand(p: Any) -> Any:  # repeat each per-block value over its block
+        p = p.reshape((1,) * (x.dim() - p.dim()) + tuple(p.shape))
+        for axis in range(x.dim()):
+            if p.shape[axis] == 1:
+                p = p.expand(*[x.shape[a] if a == axis else p.shape[a] for a in range(x.dim())])
+            elif p.shape[axis] != x.shape[axis]:
+                p = torch.repeat_interleave(p, x.shape[axis] // p.shape[axis], dim=axis)
+        return p
+
+    q = x.to(torch.float64)
+    if zero_point is not None:
+        q = q - expand(zero_point.to(torch.float64))
+    y = q * expand(scale)
+    return [y + expand(bias) if bias is not None else y]

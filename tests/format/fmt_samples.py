@@ -50,6 +50,16 @@ def ops() -> Graph:
     scale = g.constant(_f32(24), dtype="float32", shape=[4, 6], name="ln_scale")
     outs["ln"] = g.layer_normalization(a, scale, None, axes=[1, 2], epsilon=1e-3)
     outs["ln_default"] = g.layer_normalization(a)
+    outs["rms"] = g.rms_normalization(a, g.constant(_f32(6), dtype="float32", shape=[6]), axes=[2], epsilon=1e-6)
+    outs["rms_default"] = g.rms_normalization(a)
+    rows = g.reshape(g.slice(idx, starts=[0, 0], sizes=["batch", 1]), new_shape=["batch", 1])
+    outs["scatter_nd"] = g.scatter_nd(a, rows, a)
+    q4 = g.constant(bytes(range(0, 256, 3))[:48], dtype="uint4", shape=[3, 32], name="q4")  # 48 packed bytes
+    d = g.constant([0.5, 0.25, 2.0], dtype="float16", shape=[3, 1])
+    outs["q4_1"] = g.dequantize_linear(q4, d, None, g.constant([-1.0, 0.0, 1.5], dtype="float16", shape=[3, 1]))
+    q8 = g.constant(list(range(-128, 128, 4)), dtype="int8", shape=[2, 32])
+    outs["q8_0"] = g.dequantize_linear(q8, g.constant([0.1, 0.2], dtype="float32", shape=[2, 1]),
+                                       g.constant([3, -3], dtype="int8", shape=[2, 1]))
     mean = g.constant(_f32(4), dtype="float32", shape=[4])
     var = g.constant([1.0, 2.0, 3.0, 4.0], dtype="float32", shape=[4])
     outs["bn"] = g.batch_normalization(a, mean, var, None, mean, axis=1, epsilon=1e-4)
@@ -96,6 +106,8 @@ DTYPE_VALUES: dict[str, list[object]] = {
     "uint64": [0, 2**64 - 1, 12345678901234567890],
     "int8": [0, -128, 127],
     "uint8": [0, 255],
+    "int4": [0, -8, 7, -1, 3],  # packed two per byte; an odd count leaves half a byte
+    "uint4": [0, 15, 1, 8, 7],
 }
 
 
@@ -104,6 +116,10 @@ def dtypes(big: int = 160) -> Graph:
     g = wi.GraphBuilder()
     outs = {}
     for dt, values in DTYPE_VALUES.items():
+        if wi.DTYPES[dt].packed:  # no struct code for 4-bit values: lists (Tensor packs them)
+            outs[f"small_{dt}"] = g.constant(values, dtype=dt, shape=[len(values)], name=f"small_{dt}")
+            outs[f"big_{dt}"] = g.constant(values * big, dtype=dt, shape=[big, len(values)], name=f"big_{dt}")
+            continue
         code = wi.DTYPES[dt].struct_code
         raw = struct.pack(f"<{len(values)}{code}", *values)
         outs[f"small_{dt}"] = g.constant(raw, dtype=dt, shape=[len(values)], name=f"small_{dt}")

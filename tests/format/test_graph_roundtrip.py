@@ -13,8 +13,8 @@ import pytest
 from fmt_samples import DTYPE_VALUES, SAMPLES
 
 import webinfer as wi
-from webinfer.errors import GraphError
-from webinfer.format import INLINE_MAX_BYTES, from_json, load, load_bytes, save, to_bytes, to_json
+from webinfer.errors import GraphError, WeightsError
+from webinfer.format import INLINE_MAX_BYTES, SafetensorsFile, from_json, load, load_bytes, save, to_bytes, to_json
 from webinfer.format.graph_json import _json_attr
 from webinfer.ir import Constant, Graph, Node, OperandDesc
 
@@ -123,11 +123,49 @@ def test_every_dtype_keeps_its_exact_bits() -> None:
     g2 = load_bytes(text, weights=files)
     for dt, values in DTYPE_VALUES.items():
         assert "value" in doc["constants"][f"small_{dt}"] and "weights" in doc["constants"][f"big_{dt}"]
+        if wi.DTYPES[dt].packed:  # 4-bit: the values inline, the packed bytes as U8 in the weights file
+            assert doc["constants"][f"small_{dt}"]["value"] == values
+            assert bytes(g2.constants[f"small_{dt}"].data()) == wi.Tensor(values, dtype=dt).tobytes()
+            big = g2.constants[f"big_{dt}"]
+            st = SafetensorsFile(files["w.safetensors"]).tensors[f"big_{dt}"]
+            assert (st.dtype, st.shape) == ("U8", (big.desc.byte_length,)) and big.desc.dtype == dt
+            assert bytes(big.data()) == bytes(g.constants[f"big_{dt}"].data())
+            continue
         code = wi.DTYPES[dt].struct_code
         assert bytes(g2.constants[f"small_{dt}"].data()) == struct.pack(f"<{len(values)}{code}", *values)
     assert doc["constants"]["small_float32"]["value"][3:6] == ["-inf", "inf", "nan"]
     assert math.copysign(1, doc["constants"]["small_float32"]["value"][1]) == -1  # -0.0 survives
     assert doc["constants"]["scalar_nan"] == {"dataType": "float32", "shape": [], "value": ["nan"]}
+
+
+def test_packed_constant_must_match_its_stored_bytes() -> None:
+    g = SAMPLES["dtypes"]()
+    text, files = to_bytes(g, weights="w.safetensors")
+    doc = json.loads(text)
+    doc["constants"]["big_uint4"]["shape"] = [160, 4]  # 640 nibbles = 320 bytes; the file holds 400
+    with pytest.raises(WeightsError, match=r"the document says uint4\[160, 4\], stored packed as uint8\[320\], "
+                                           r"but tensor 'big_uint4' in w.safetensors is uint8\[400\]"):
+        from_json(doc, weights=files)
+
+
+def test_sharded_weights(tmp_path: Any) -> None:
+    """shard_bytes splits the weights in graph order into several files; a bigger tensor gets its own."""
+    g = SAMPLES["dtypes"]()
+    written = save(g, tmp_path / "m.json", weights="m.safetensors", shard_bytes=2000)
+    names = sorted(os.path.basename(p) for p in written)
+    n = len(names)
+    assert n > 3 and names == [f"m-{i:05d}-of-{n:05d}.safetensors" for i in range(1, n + 1)]
+    sizes = {name: (tmp_path / name).stat().st_size for name in names}
+    doc = json.loads((tmp_path / "m.json").read_text())
+    assert set(doc["weights"]) == set(names)
+    for name in names:  # over the limit only when one tensor alone is (big_int64 and big_uint64 are 2560 bytes)
+        keys = [k for k, c in doc["constants"].items() if c.get("weights", {}).get("file") == name]
+        assert keys and (sizes[name] <= 2000 + 1024 or len(keys) == 1)
+    _same_graph(g, load(tmp_path / "m.json"))
+    assert save(g, tmp_path / "one.json", weights="one.safetensors", shard_bytes=10**9) == [
+        str(tmp_path / "one.safetensors")]
+    with pytest.raises(GraphError, match="shard_bytes must be a positive integer"):
+        to_bytes(g, shard_bytes=0)
 
 
 def test_inline_threshold_and_weights_none(tmp_path: Any) -> None:

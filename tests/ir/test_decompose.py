@@ -19,7 +19,7 @@ DECOMPOSABLE = [c for c in CASES if c.runnable and c.op in COMPOSITES]
 
 
 def test_the_composites() -> None:
-    assert set(COMPOSITES) == {"gelu", "gemm", "layer_normalization", "batch_normalization"}
+    assert set(COMPOSITES) == {"gelu", "gemm", "layer_normalization", "batch_normalization", "rms_normalization"}
     for op in COMPOSITES:
         assert any(c.op == op for c in DECOMPOSABLE), f"{op} has no runnable case to test its decomposition"
 

@@ -107,3 +107,37 @@ def test_convert_errors(tmp_path, capsys, minilm_dir):
         main(["convert", "-o", str(tmp_path / "x"), "--max-length", "1"])
     assert "too small" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()  # nothing half-written on failure
+
+
+def test_convert_gguf(tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("gguf")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    from llm_samples import write_tiny_gguf
+
+    from webinfer.models import CausalLM
+
+    src = write_tiny_gguf(tmp_path / "tiny.gguf", seed=4)
+    code, out, err = _convert(capsys, "--model", "gguf", "--source", str(src), "-o", str(tmp_path / "out"))
+    assert code == 0, err
+    assert "weights stay low-bit" in out and "x the GGUF's" in out
+    for name in ("llm.json", "model.json", "tokenizer.json"):
+        assert (tmp_path / "out" / name).is_file()
+    manifest = json.loads((tmp_path / "out" / "llm.json").read_text())
+    assert manifest["format"] == "webinfer-causal-lm" and manifest["config"]["num_layers"] == 2
+    graph = wi.load(tmp_path / "out" / "model.json")
+    assert {"uint4", "int4", "int8", "float16", "float32"} <= {c.desc.dtype for c in graph.constants.values()}
+    ids = [3, 4, 5]
+    a = CausalLM.load(tmp_path / "out", backend="reference").logits(ids).numpy()
+    b = CausalLM.load(src, backend="reference").logits(ids).numpy()
+    np.testing.assert_array_equal(a, b)
+
+    code, out, err = _convert(capsys, "--model", "gguf", "--source", str(tmp_path / "missing.gguf"), "-o",
+                              str(tmp_path / "x"))
+    assert code == 1 and "missing.gguf" in err
+    (tmp_path / "bad.gguf").write_bytes(b"GGUF\x09\x00\x00\x00")
+    code, out, err = _convert(capsys, "--model", "gguf", "--source", str(tmp_path / "bad.gguf"), "-o",
+                              str(tmp_path / "x"), "--json")
+    assert code == 1 and "GGUF version 9 is not supported" in err

@@ -48,18 +48,21 @@ def to_bytes(
     weights: str | None = "model.safetensors",
     inline_max_bytes: int = INLINE_MAX_BYTES,
     metadata: Mapping[str, Any] | None = None,
+    shard_bytes: int | None = None,
 ) -> tuple[bytes, dict[str, bytes]]:
     """The graph JSON (UTF-8 bytes) and ``{weights file name: safetensors bytes}``, built in memory.
 
-    ``weights=None`` puts every constant inline and returns no weights file.
+    ``weights=None`` puts every constant inline and returns no weights file; ``shard_bytes`` splits the
+    weights into several files (see ``save``).
     """
-    doc, tensors = encode(graph, weights_file=weights, inline_max_bytes=inline_max_bytes, metadata=metadata)
+    doc, shards = encode(graph, weights_file=weights, inline_max_bytes=inline_max_bytes, metadata=metadata,
+                         shard_bytes=shard_bytes)
     files: dict[str, bytes] = {}
-    if tensors and weights is not None:
+    for name, tensors in shards.items():
         buf = io.BytesIO()
         size, sha = write(buf, tensors)
-        doc["weights"][weights] = {"sha256": sha, "size": size}
-        files[weights] = buf.getvalue()
+        doc["weights"][name] = {"sha256": sha, "size": size}
+        files[name] = buf.getvalue()
     text = dumps(_finish(doc, "graph")).encode("utf-8")
     if len(text) > MAX_DOCUMENT_BYTES:
         raise GraphError(f"the graph JSON would be {len(text)} bytes, over the load limit of {MAX_DOCUMENT_BYTES}; "
@@ -88,12 +91,16 @@ def save(
     *,
     inline_max_bytes: int = INLINE_MAX_BYTES,
     metadata: Mapping[str, Any] | None = None,
-) -> None:
+    shard_bytes: int | None = None,
+) -> list[str]:
     """Write ``graph`` as graph JSON at ``path`` and its larger constants into the safetensors file ``weights``.
 
     ``weights`` is a file name placed next to the JSON (a path is allowed if it points into the JSON's
     folder); constants of at most ``inline_max_bytes`` bytes stay inline. ``weights=None`` writes one
-    self-contained JSON file with every constant inline. Both files are replaced atomically.
+    self-contained JSON file with every constant inline. ``shard_bytes`` splits the weights, in graph order,
+    into files of at most that size (``model-00001-of-00004.safetensors``, ...; a larger tensor gets one of
+    its own), so a page can stream them to the device one by one. Every file is replaced atomically.
+    Returns the paths of the weights files written.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -103,15 +110,19 @@ def save(
         file_name = os.path.basename(weights)
         if os.path.dirname(weights) and os.path.dirname(os.path.abspath(weights)) != folder:
             raise GraphError(f"save: the weights file {weights!r} must be in the same folder as {path!r}")
-    doc, tensors = encode(graph, weights_file=file_name, inline_max_bytes=inline_max_bytes, metadata=metadata)
-    if tensors and file_name is not None:
-        size, sha = _replace_atomically(os.path.join(folder, file_name), lambda f: write(f, tensors))
-        doc["weights"][file_name] = {"sha256": sha, "size": size}
+    doc, shards = encode(graph, weights_file=file_name, inline_max_bytes=inline_max_bytes, metadata=metadata,
+                         shard_bytes=shard_bytes)
+    written = []
+    for name, tensors in shards.items():
+        size, sha = _replace_atomically(os.path.join(folder, name), lambda f, t=tensors: write(f, t))
+        doc["weights"][name] = {"sha256": sha, "size": size}
+        written.append(os.path.join(folder, name))
     text = dumps(_finish(doc, os.path.basename(path))).encode("utf-8")
     if len(text) > MAX_DOCUMENT_BYTES:
         raise GraphError(f"save: the graph JSON would be {len(text)} bytes, over the load limit of "
                          f"{MAX_DOCUMENT_BYTES}; pass weights='model.safetensors'")
     _replace_atomically(path, lambda f: f.write(text))
+    return written
 
 
 # -- reading ------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 from ..errors import GraphError, WebinferError, WeightsError
-from ..ir.dtypes import DTYPES
+from ..ir.dtypes import DTYPES, pack_nibbles, unpack_nibbles
 from ..ir.graph import Constant, Graph, Node
 from ..ir.operand import OperandDesc, check_shape, fmt_shape
 from ..ir.registry import get_op
@@ -51,6 +51,8 @@ def _json_attr(v: Any) -> Any:
 def encode_values(data: memoryview, dtype: str) -> list[Any]:
     """A constant's bytes as a flat JSON list (non-finite floats as "inf"/"-inf"/"nan")."""
     info = DTYPES[dtype]
+    if info.packed:
+        return unpack_nibbles(data, 2 * data.nbytes, info.kind == "int")  # (trimmed to the count by the caller)
     values = list(struct.unpack(f"<{data.nbytes // info.itemsize}{info.struct_code}", data))
     if info.is_float:
         return [v if math.isfinite(v) else _json_float(v) for v in values]
@@ -81,18 +83,32 @@ def _node_names(graph: Graph) -> list[str]:
     return names
 
 
+def shard_name(weights_file: str, index: int, count: int) -> str:
+    """``model.safetensors`` -> ``model-00002-of-00005.safetensors`` (the Hugging Face convention)."""
+    stem, dot, ext = weights_file.rpartition(".")
+    if not dot or not stem:
+        stem, ext = weights_file, ""
+    return f"{stem}-{index + 1:05d}-of-{count:05d}" + (f".{ext}" if ext else "")
+
+
 def encode(
     graph: Graph,
     *,
     weights_file: str | None = None,
     inline_max_bytes: int = INLINE_MAX_BYTES,
     metadata: Mapping[str, Any] | None = None,
-) -> tuple[dict[str, Any], dict[str, TensorEntry]]:
-    """The document for ``graph`` (its ``weights`` table still empty) and the tensors for ``weights_file``.
+    shard_bytes: int | None = None,
+) -> tuple[dict[str, Any], dict[str, dict[str, TensorEntry]]]:
+    """The document for ``graph`` (its ``weights`` table still empty) and, per weights file, its tensors.
 
     With ``weights_file=None`` every constant is written inline; otherwise constants larger than
-    ``inline_max_bytes`` go to the weights file, keyed by their constant name.
+    ``inline_max_bytes`` go to the weights file, keyed by their constant name. With ``shard_bytes``, the
+    tensors are split in graph order into files of at most that many bytes (a bigger tensor gets a file of
+    its own) named ``<stem>-00001-of-0000N.<ext>``, so a page can fetch and upload them one at a time.
     """
+    if shard_bytes is not None and (isinstance(shard_bytes, bool) or not isinstance(shard_bytes, int)
+                                    or shard_bytes < 1):
+        raise GraphError(f"shard_bytes must be a positive integer, got {shard_bytes!r}")
     if not isinstance(graph, Graph):
         raise GraphError(f"expected a webinfer Graph, got {type(graph).__name__}")
     constants: dict[str, Any] = {}
@@ -102,10 +118,14 @@ def encode(
         entry: dict[str, Any] = {"dataType": desc.dtype, "shape": list(desc.shape)}
         if weights_file is not None and desc.byte_length > inline_max_bytes:
             entry["weights"] = {"file": weights_file, "key": name}
-            tensors[name] = (desc.dtype, cast(tuple[int, ...], desc.shape), const.data)  # constants are static
+            if desc.info.packed:  # safetensors has no 4-bit type: the packed bytes, as U8
+                tensors[name] = ("uint8", (desc.byte_length,), const.data)
+            else:
+                tensors[name] = (desc.dtype, cast(tuple[int, ...], desc.shape), const.data)  # constants are static
         else:
-            entry["value"] = encode_values(const.data(), desc.dtype)
+            entry["value"] = encode_values(const.data(), desc.dtype)[: desc.size]
         constants[name] = entry
+    files = _shards(constants, tensors, weights_file, shard_bytes)
     nodes = []
     for node, name in zip(graph.nodes, _node_names(graph)):
         attrs = get_op(node.op).normalize_attrs(node.attributes, name)
@@ -128,7 +148,30 @@ def encode(
     meta = dict(metadata) if metadata is not None else dict(graph.metadata)
     if meta:
         doc["metadata"] = meta
-    return doc, tensors
+    return doc, files
+
+
+def _shards(constants: dict[str, Any], tensors: dict[str, TensorEntry], weights_file: str | None,
+            shard_bytes: int | None) -> dict[str, dict[str, TensorEntry]]:
+    """Assign the weights-file tensors to files (one, or shards in graph order) and point the constants there."""
+    if weights_file is None or not tensors:
+        return {}
+    groups: list[list[str]] = [[]]
+    size = 0
+    for key, (dtype, shape, _) in tensors.items():
+        n = DTYPES[dtype].nbytes(math.prod(shape))
+        if shard_bytes is not None and groups[-1] and size + n > shard_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(key)
+        size += n
+    files: dict[str, dict[str, TensorEntry]] = {}
+    for i, keys in enumerate(groups):
+        name = weights_file if len(groups) == 1 else shard_name(weights_file, i, len(groups))
+        files[name] = {k: tensors[k] for k in keys}
+        for k in keys:
+            constants[k]["weights"]["file"] = name
+    return files
 
 
 # -- decoding -----------------------------------------------------------------------------------------
@@ -191,6 +234,8 @@ def decode_values(values: list[Any], desc: OperandDesc, where: Where, path: tupl
             if not info.min <= v <= info.max:
                 raise where.graph(path + (i,), f"{v} is out of range for {desc.dtype}")
             out.append(v)
+    if info.packed:
+        return pack_nibbles(out, info.kind == "int")
     try:
         return struct.pack(f"<{count}{info.struct_code}", *out)
     except (OverflowError, struct.error):
@@ -281,7 +326,15 @@ def _decode_constants(
             raise where.weights(path + ("weights", "key"), f"no tensor {ref['key']!r} in {ref['file']}")
         with where.at(path + ("weights",)):
             dtype = info.webinfer_dtype(f"{ref['file']}: ")
-        if dtype != desc.dtype or info.shape != desc.shape:
+        if desc.info.packed:  # stored as its packed bytes: U8 [ceil(n / 2)]
+            if dtype != "uint8" or info.shape != (desc.byte_length,):
+                raise where.weights(
+                    path,
+                    f"the document says {desc}, stored packed as uint8[{desc.byte_length}], but tensor "
+                    f"{ref['key']!r} in {ref['file']} is "
+                    f"{dtype}{fmt_shape(info.shape) if len(info.shape) <= 10 else f'[... {len(info.shape)} dims]'}",
+                )
+        elif dtype != desc.dtype or info.shape != desc.shape:
             raise where.weights(
                 path,
                 f"the document says {desc}, but tensor {ref['key']!r} in {ref['file']} is "

@@ -1,7 +1,8 @@
-"""Importers: foreign model formats -> webinfer ``Graph``.
+"""Importers: foreign model formats -> webinfer ``Graph`` (or the pieces to build one).
 
 ``webinfer.importers.onnx.load(path)`` (host only: needs the ``onnx`` package, ``pip install 'webinfer[onnx]'``).
-Submodules are imported on first use, so ``import webinfer`` stays light (and works in Pyodide).
+``webinfer.importers.gguf`` reads GGUF files (llama.cpp's format) in pure Python, without numpy, so it runs
+in Pyodide too. Submodules are imported on first use, so ``import webinfer`` stays light.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["onnx"]
+__all__ = ["gguf", "onnx"]
 
 
 def __getattr__(name: str) -> ModuleType:

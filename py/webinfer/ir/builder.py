@@ -196,6 +196,14 @@ class GraphBuilder:
         self._operands[cname] = constant.desc
         return Operand(self, cname, constant.desc)
 
+    def lazy_constant(self, name: str, dtype: str, shape: Sequence[int],
+                      loader: Callable[[], bytes | bytearray | memoryview]) -> Operand:
+        """A constant whose little-endian bytes ``loader()`` gives when first needed (converters stream big
+        weights this way: nothing is read or repacked until a backend or ``save`` asks)."""
+        check_name(name, "constant")
+        desc = OperandDesc(dtype_info(dtype, where=f"constant {name!r}").name, check_shape(shape, f"constant {name!r}"))
+        return self.add_constant(Constant(desc, loader=lambda: memoryview(loader())), name)
+
     # -- ops -------------------------------------------------------------------------------------
     def apply(self, op: str, inputs: Sequence[Any], attributes: Mapping[str, Any] | None = None,
               name: str | None = None) -> list[Operand]:

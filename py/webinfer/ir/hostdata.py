@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..errors import InputError
-from .dtypes import DTYPES, dtype_info
+from .dtypes import DTYPES, dtype_info, pack_nibbles, unpack_nibbles
 from .operand import MAX_RANK, fmt_shape
 
 _ARRAY_CODES = {  # array.array typecode -> dtype, by item size and signedness
@@ -93,6 +93,8 @@ def pack(values: Sequence[Any], dtype: str, where: str = "tensor") -> bytes:
         if not info.min <= v <= info.max:
             raise InputError(f"{where}: value {v} is out of range for {dtype} [{int(info.min)}, {int(info.max)}]")
         out.append(v)
+    if info.packed:
+        return pack_nibbles(out, info.kind == "int")
     return struct.pack(f"<{len(out)}{info.struct_code}", *out)
 
 
@@ -103,9 +105,11 @@ def _pack_float(v: float, code: str) -> bytes:
         return struct.pack(f"<{code}", math.copysign(math.inf, v))
 
 
-def unpack(data: bytes | memoryview, dtype: str) -> list[Any]:
-    """Little-endian bytes of ``dtype`` into a flat list of Python numbers."""
+def unpack(data: bytes | memoryview, dtype: str, count: int | None = None) -> list[Any]:
+    """Little-endian bytes of ``dtype`` into a flat list of Python numbers (``count`` of them for packed types)."""
     info = dtype_info(dtype)
+    if info.packed:
+        return unpack_nibbles(data, 2 * len(data) if count is None else count, info.kind == "int")
     n = len(data) // info.itemsize
     return list(struct.unpack(f"<{n}{info.struct_code}", data))
 
@@ -130,6 +134,8 @@ def to_data(value: Any, dtype: str | None = None,
         name = arr.dtype.name  # 'float32' for '>f4' too; bytes are made little-endian below
         if name == "bool":
             arr, name = arr.astype(np.uint8), "uint8"
+        if dtype is not None and dtype_info(dtype).packed:
+            return to_data(_packed_from_numpy(arr, dtype), dtype, shape if shape is not None else arr.shape)
         if dtype is not None and name != dtype:
             if arr.dtype.kind == "f" and dtype_info(dtype).is_float:
                 with np.errstate(over="ignore"):  # beyond the dtype's range becomes ±inf, as in pack()
@@ -165,7 +171,8 @@ def to_data(value: Any, dtype: str | None = None,
             if dtype is None:
                 raise InputError("Tensor: raw bytes need dtype= (and shape=, default 1-D)")
             data, dt = mv.tobytes(), dtype
-            shp = (len(data) // dtype_info(dtype).itemsize,)
+            info = dtype_info(dtype)
+            shp = (len(data) * 8 // info.bits,) if info.packed else (len(data) // info.itemsize,)
         else:  # a typed memoryview (array.array, numpy without numpy, ...): its format names the dtype
             own = _memoryview_dtype(code, mv.itemsize)
             if own is None:
@@ -193,15 +200,46 @@ def to_data(value: Any, dtype: str | None = None,
         if any(d < 0 for d in shp2):
             raise InputError(f"Tensor: shape {fmt_shape(shp2)} has a negative dim")
         n = math.prod(shp2)
-        if n * dtype_info(dt).itemsize != len(data):
+        info = dtype_info(dt)
+        if info.nbytes(n) != len(data):
+            if info.packed:
+                raise InputError(f"Tensor: {len(data)} bytes of packed {dt}, but shape {fmt_shape(shp2)} "
+                                 f"({n} elements) needs {info.nbytes(n)}")
             raise InputError(
-                f"Tensor: {len(data)} bytes of {dt} hold {len(data) // dtype_info(dt).itemsize} elements, "
+                f"Tensor: {len(data)} bytes of {dt} hold {len(data) // info.itemsize} elements, "
                 f"shape {fmt_shape(shp2)} needs {n}"
             )
         shp = shp2
     if len(data) % dtype_info(dt).itemsize:
         raise InputError(f"Tensor: {len(data)} bytes is not a whole number of {dt} elements")
     return data, dt, tuple(shp)
+
+
+def _packed_from_numpy(arr: Any, dtype: str) -> bytes:
+    """An integer numpy array's values packed as ``dtype`` (int4/uint4), range-checked."""
+    np = _np()
+    info = dtype_info(dtype)
+    if arr.dtype.kind not in "iub":
+        raise InputError(f"Tensor: a {arr.dtype.name} array cannot be taken as {dtype} (integers only)")
+    flat = np.ascontiguousarray(arr).reshape(-1).astype(np.int16)
+    if flat.size and (flat.min() < info.min or flat.max() > info.max):
+        raise InputError(f"Tensor: values out of range for {dtype} [{int(info.min)}, {int(info.max)}]")
+    nib = (flat & 0xF).astype(np.uint8)
+    if nib.size % 2:
+        nib = np.concatenate([nib, np.zeros(1, np.uint8)])
+    return bytes((nib[0::2] | (nib[1::2] << 4)).tobytes())
+
+
+def unpack_array(packed: Any, dtype: str, shape: Sequence[int]) -> Any:
+    """Packed int4/uint4 bytes (a numpy uint8 array) as an int8/uint8 array of ``shape`` (needs numpy)."""
+    np = _np()
+    b = np.asarray(packed, dtype=np.uint8).reshape(-1)
+    both = np.empty(2 * b.size, np.uint8)
+    both[0::2], both[1::2] = b & 0xF, b >> 4
+    n = math.prod(shape)
+    if dtype == "int4":
+        return ((both[:n].astype(np.int8) ^ 8) - 8).astype(np.int8).reshape(tuple(shape))
+    return both[:n].reshape(tuple(shape)).copy()
 
 
 def _memoryview_dtype(code: str, itemsize: int) -> str | None:

@@ -20,7 +20,7 @@ from typing import Any
 from .operand import OperandDesc, fmt_shape
 
 SHORT = {"f32": "float32", "f16": "float16", "i32": "int32", "u32": "uint32", "i64": "int64", "u64": "uint64",
-         "i8": "int8", "u8": "uint8"}
+         "i8": "int8", "u8": "uint8", "i4": "int4", "u4": "uint4"}
 NAN, INF = math.nan, math.inf
 EDGE = (NAN, INF, -INF, 0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1e-30, 3.0e38, 88.0)  # edge values for float inputs
 
@@ -307,6 +307,27 @@ bad("batch_normalization", ["f32[2, 3]", "f32[3]", "f32[3]", "f16[3]"], "input '
 bad("batch_normalization", ["f32[2, 3]", "f32[3]"], "takes inputs (input, mean, variance, scale?, bias?); 2 given")
 bad("batch_normalization", ["f32[]", "f32[1]", "f32[1]"], "axis 0 is out of range for rank 0", axis=0)
 
+ok("rms_normalization", ["f32[2, 3, 8]"], "f32[2, 3, 8]", data={0: ("normal", 2.0)})
+ok("rms_normalization", ["f32[2, 3, 8]", "f32[8]"], "f32[2, 3, 8]", data={0: ("normal", 2.0), 1: ("normal", 1.0)},
+   epsilon=1e-6)
+ok("rms_normalization", ["f32[2, 3, 4]", "f32[3, 4]"], "f32[2, 3, 4]", axes=[1, 2])
+ok("rms_normalization", ["f32[2, 3, 4]", "f32[4, 2]"], "f32[2, 3, 4]", axes=[2, 0], note="unsorted axes")
+ok("rms_normalization", ["f32[3, 5]", "f32[3]"], "f32[3, 5]", axes=[0], note="axis 0")
+ok("rms_normalization", ["f32[2, 3]"], "f32[2, 3]", axes=[], note="empty axes")
+ok("rms_normalization", ["f32[6]", "f32[6]"], "f32[6]")
+ok("rms_normalization", ["f32[2, 8]"], "f32[2, 8]", data={0: ("normal", 1000.0)}, epsilon=0.0, note="large")
+ok("rms_normalization", ["f32[2, 8]"], "f32[2, 8]", data={0: ("normal", 1e-4)}, epsilon=1e-5, note="eps dominates")
+ok("rms_normalization", ["f32[0, 4]", "f32[4]"], "f32[0, 4]")
+ok("rms_normalization", ["f16[2, 6]", "f16[6]"], "f16[2, 6]")
+ok("rms_normalization", ["f32[seq, 16]", "f32[16]"], "f32[seq, 16]", bind={"seq": 3})
+bad("rms_normalization", ["f32[2, 3, 4]", "f32[3]"], "input 'scale' is [3], expected [4]", "axes [2]")
+bad("rms_normalization", ["f32[2, 3, 4]", "f32[3, 4]"], "input 'scale' is [3, 4], expected [4, 3]", axes=[2, 1])
+bad("rms_normalization", ["f32[2, 3]", "f16[3]"], "input 'scale' has dtype float16")
+bad("rms_normalization", ["f32[2, 3]"], "axes contains 2, out of range for rank 2", axes=[2])
+bad("rms_normalization", ["f32[2, 3]"], "epsilon must be >= 0", epsilon=-1.0)
+bad("rms_normalization", ["f32[]"], "input must have rank >= 1")
+bad("rms_normalization", ["i32[2, 3]"], "input 'input' has dtype int32")
+
 # ---- reductions -------------------------------------------------------------------------------------
 REDUCE = ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min")
 for _op in REDUCE:
@@ -425,6 +446,62 @@ bad("pad", ["i32[2]"], "value 0.5 cannot be represented in the input dtype int32
 bad("pad", ["f32[2]"], "attribute 'mode' is 'wrap'", beginning_padding=[1], ending_padding=[0], mode="wrap")
 bad("pad", ["f32[batch]"], "cannot pad the symbolic dim 'batch'", beginning_padding=[1], ending_padding=[0])
 
+# KV-cache shaped: write T rows per head at positions (distinct indices: duplicates are unspecified)
+_KV_IDX = ("values", (0, 5, 0, 6, 1, 5, 1, 6, 2, 5, 2, 6))
+ok("scatter_nd", ["f32[3, 8, 4]", "i32[3, 2, 2]", "f32[3, 2, 4]"], "f32[3, 8, 4]", data={1: _KV_IDX})
+ok("scatter_nd", ["f32[3, C, 4]", "i32[3, T, 2]", "f32[3, T, 4]"], "f32[3, C, 4]", data={1: _KV_IDX},
+   bind={"C": 8, "T": 2})
+ok("scatter_nd", ["f32[5, 3]", "i32[2, 1]", "f32[2, 3]"], "f32[5, 3]", data={1: ("values", (4, 1))}, note="rows")
+ok("scatter_nd", ["i32[4, 3]", "i64[3, 2]", "i32[3]"], "i32[4, 3]", data={1: ("values", (0, 0, 3, 2, 1, 1))},
+   note="elements")
+ok("scatter_nd", ["f32[4, 2]", "i32[3, 1]", "f32[3, 2]"], "f32[4, 2]", data={1: ("values", (-4, 9, 1))},
+   note="negative+clamp")
+ok("scatter_nd", ["f16[2, 3]", "u32[1, 2]", "f16[1]"], "f16[2, 3]", data={1: ("values", (1, 2))})
+ok("scatter_nd", ["f32[4, 2]", "i32[0, 1]", "f32[0, 2]"], "f32[4, 2]", note="no updates")
+ok("scatter_nd", ["u8[2, 2, 2]", "i32[1, 3]", "u8[1]"], "u8[2, 2, 2]", data={1: ("values", (1, 0, 1))})
+bad("scatter_nd", ["f32[3, 8, 4]", "i32[3, 2, 2]", "f32[3, 2, 5]"], "updates is [3, 2, 5]", "need [3, 2, 4]")
+bad("scatter_nd", ["f32[3, 8]", "i32[2, 3]", "f32[2]"], "the last dim of indices [2, 3] is 3",
+    "it must be a size in [1, 2]")
+bad("scatter_nd", ["f32[3, 8]", "i32[]", "f32[3, 8]"], "indices must have rank >= 1")
+bad("scatter_nd", ["f32[3, 8]", "f32[2, 1]", "f32[2, 8]"], "input 'indices' has dtype float32")
+bad("scatter_nd", ["f32[3, 8]", "i32[2, 1]", "f16[2, 8]"], "input 'updates' has dtype float16", "'input' has float32")
+bad("scatter_nd", ["f32[0, 2]", "i32[1, 1]", "f32[1, 2]"], "cannot scatter into the empty axis 0 of [0, 2]")
+
+# ---- quantization -------------------------------------------------------------------------------------
+# Q4_1 (uint4 q, per-block scale d and min m; w = d·q + m) and Q8_0 (int8 q, scale d), blocks of 32 along rows.
+# Scales and biases are drawn positive so d·q and m never cancel (the 2 ULP tolerance assumes they don't).
+_SCALE = ("uniform", 0.01, 0.2)
+_BIAS = ("uniform", 0.05, 1.0)
+ok("dequantize_linear", ["u4[3, 64]", "f32[3, 2]", None, "f32[3, 2]"], "f32[3, 64]", data={1: _SCALE, 3: _BIAS},
+   note="q4_1")
+ok("dequantize_linear", ["u4[3, 64]", "f16[3, 2]", None, "f16[3, 2]"], "f16[3, 64]", data={1: _SCALE, 3: _BIAS},
+   note="q4_1 f16")
+ok("dequantize_linear", ["i8[4, 64]", "f32[4, 2]"], "f32[4, 64]", data={0: ("int", -128, 127), 1: _SCALE},
+   note="q8_0")
+ok("dequantize_linear", ["i8[4, 64]", "f16[4, 2]"], "f16[4, 64]", data={0: ("int", -128, 127), 1: _SCALE},
+   note="q8_0 f16")
+ok("dequantize_linear", ["u4[4, 64]", "f32[4, 2]", "u4[4, 2]"], "f32[4, 64]", data={1: _SCALE}, note="zero point")
+ok("dequantize_linear", ["i4[2, 8]", "f32[2, 1]", "i4[2, 1]"], "f32[2, 8]", data={1: _SCALE}, note="int4")
+ok("dequantize_linear", ["u4[3, 5]", "f32[3, 1]"], "f32[3, 5]", data={1: _SCALE}, note="odd count")
+ok("dequantize_linear", ["u8[5]", "f32[]", "u8[]"], "f32[5]", data={0: ("int", 0, 255), 1: _SCALE, 2: ("int", 0, 255)},
+   note="per tensor")
+ok("dequantize_linear", ["i32[6]", "f32[6]"], "f32[6]", data={0: ("int", -1000, 1000), 1: _SCALE})
+ok("dequantize_linear", ["u8[2, 6, 4]", "f32[3, 1]", "u8[3, 1]"], "f32[2, 6, 4]", data={1: _SCALE},
+   note="trailing-aligned blocks")
+ok("dequantize_linear", ["u4[rows, 32]", "f32[rows, 1]", None, "f32[rows, 1]"], "f32[rows, 32]",
+   data={1: _SCALE, 3: _BIAS}, bind={"rows": 3})
+ok("dequantize_linear", ["u4[0, 32]", "f32[0, 1]"], "f32[0, 32]")
+bad("dequantize_linear", ["u4[3, 64]", "f32[3, 3]"], "its dim 3 at axis 1 does not divide the input dim 64")
+bad("dequantize_linear", ["u4[3, 64]", "f32[2, 3, 2]"], "input 'scale' is [2, 3, 2], of higher rank")
+bad("dequantize_linear", ["u4[3, 64]", "f32[3, 2]", "i4[3, 2]"], "input 'zero_point' has dtype int4",
+    "'input' has uint4")
+bad("dequantize_linear", ["u4[3, 64]", "f32[3, 2]", "u4[3, 1]"], "input 'zero_point' is [3, 1]",
+    "the scale's shape [3, 2]")
+bad("dequantize_linear", ["u4[3, 64]", "f32[3, 2]", None, "f16[3, 2]"], "input 'bias' has dtype float16")
+bad("dequantize_linear", ["u4[3, 64]", "f32[3, 2]", None, "f32[3]"], "input 'bias' is [3]")
+bad("dequantize_linear", ["f32[3, 64]", "f32[3, 2]"], "input 'input' has dtype float32")
+bad("dequantize_linear", ["i8[3, 64]", "i32[3, 2]"], "input 'scale' has dtype int32")
+
 # ---- vision -------------------------------------------------------------------------------------------
 ok("conv2d", ["f32[1, 2, 5, 5]", "f32[3, 2, 3, 3]"], "f32[1, 3, 3, 3]")
 ok("conv2d", ["f32[2, 3, 7, 6]", "f32[4, 3, 3, 2]", "f32[4]"], "f32[2, 4, 3, 4]", padding=[1, 0, 2, 1], strides=[2, 2])
@@ -503,6 +580,8 @@ def default_data(dtype: str, op: str, index: int) -> Data:
         if op == "batch_normalization" and index == 1:
             return NEGATIVE
         return POSITIVE if op in ACCUMULATING else ("normal", 2.0)
+    if dtype in ("int4", "uint4"):  # the whole 4-bit range
+        return ("int", 0, 15) if dtype == "uint4" else ("int", -8, 7)
     return ("int", 0, 9) if dtype.startswith("uint") else ("int", -9, 9)
 
 
@@ -537,8 +616,9 @@ def make_inputs(case: OpCase, seed: int = 0) -> list[Any]:
         with np.errstate(over="ignore", invalid="ignore"):
             if desc.dtype.startswith("float"):
                 arr = np.asarray(flat, dtype=np.float64).astype(desc.dtype)
-            else:
-                arr = np.asarray([int(v) for v in flat], dtype=np.int64).astype(desc.dtype)
+            else:  # int4/uint4 come as int8/uint8 arrays (numpy has no 4-bit type; Tensor packs them)
+                np_dtype = {"int4": "int8", "uint4": "uint8"}.get(desc.dtype, desc.dtype)
+                arr = np.asarray([int(v) for v in flat], dtype=np.int64).astype(np_dtype)
         arrays.append(arr.reshape(shape))
     return arrays
 

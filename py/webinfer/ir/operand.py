@@ -101,7 +101,7 @@ class OperandDesc:
 
     @property
     def byte_length(self) -> int:
-        return self.size * self.info.itemsize
+        return self.info.nbytes(self.size)
 
     def bind(self, bindings: Mapping[str, int]) -> OperandDesc:
         """The same descriptor with symbolic dims replaced by their bound sizes where known."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import GraphError
-from .dtypes import DTYPES
+from .dtypes import ALL_TYPES
 from .graph import Node
 from .operand import Dim, OperandDesc, Shape, check_dim, fmt_shape
 
@@ -71,7 +71,7 @@ class Attr:
         if k in ("str", "dtype"):
             if not isinstance(value, str):
                 raise GraphError(f"{where} must be a string, got {value!r}")
-            choices = tuple(DTYPES) if k == "dtype" else self.choices
+            choices = ALL_TYPES if k == "dtype" else self.choices
             if choices and value not in choices:
                 raise GraphError(f"{where} is {value!r}; expected one of {', '.join(choices)}")
             return value

@@ -15,15 +15,15 @@ from __future__ import annotations
 import array
 import json
 import os
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 from ..backends import compile as compile_graph
-from ..errors import GraphError, InputError, WebinferError
+from ..errors import GraphError, InputError
 from ..ir.graph import Graph
 from ..tensor import Tensor
+from .files import ModelFiles, in_browser, plain_name
 from .tokenizer import Tokenizer
 
 MANIFEST = "encoder.json"
@@ -85,8 +85,8 @@ class SentenceEncoder:
 
         In the browser this blocks on fetch through JSPI; use ``load_async`` where JSPI is unavailable.
         """
-        files = _Files(path_or_url)
-        if files.is_url and _in_browser():
+        files = _files(path_or_url)
+        if files.is_url and in_browser():
             from .. import ffi
 
             return ffi.run_sync(cls.load_async(path_or_url, backend, **options))  # type: ignore[no-any-return]
@@ -100,14 +100,14 @@ class SentenceEncoder:
         cls, path_or_url: str | os.PathLike[str], backend: str = "auto", **options: Any
     ) -> SentenceEncoder:
         """``load`` for the browser's event loop: files come with ``fetch`` (awaited, no JSPI needed)."""
-        files = _Files(path_or_url)
+        files = _files(path_or_url)
         manifest = _read_manifest(await files.read_async(MANIFEST), files.where(MANIFEST))
         graph = await files.load_graph_async(manifest["graph"])
         tokenizer = Tokenizer.from_json(await files.read_async(manifest["tokenizer"]))
         return cls._from_manifest(graph, tokenizer, manifest, files, backend, options)
 
     @classmethod
-    def _from_manifest(cls, graph: Graph, tokenizer: Tokenizer, manifest: dict[str, Any], files: _Files,
+    def _from_manifest(cls, graph: Graph, tokenizer: Tokenizer, manifest: dict[str, Any], files: ModelFiles,
                        backend: str, options: dict[str, Any]) -> SentenceEncoder:
         meta = {k: v for k, v in manifest.items() if k not in ("format", "version", "graph", "tokenizer")}
         meta["loaded_from"] = files.base
@@ -294,115 +294,18 @@ def _read_manifest(data: bytes, where: str) -> dict[str, Any]:
         raise GraphError(f"{where}: manifest version {manifest.get('version')!r} is not supported (1 expected)")
     for key in ("graph", "tokenizer"):
         name = manifest.get(key)
-        if not isinstance(name, str) or not _plain_name(name):
+        if not isinstance(name, str) or not plain_name(name):
             raise GraphError(f"{where}: {key!r} must name a file next to the manifest, got {name!r}")
     return manifest
 
 
-def _plain_name(name: str) -> bool:
-    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..") and len(name) <= 255
+_HINT = (" — no converted model there: `webinfer convert -o models/minilm` (in the checkout) writes one that "
+         "`webinfer serve` serves at models/minilm/ (the REPL's MODEL_URL); `webinfer demo` builds and serves one "
+         "itself")
 
 
-def _in_browser() -> bool:
-    return sys.platform == "emscripten"
-
-
-def _is_url(s: str) -> bool:
-    """http(s) URLs; in the page also any path not in Pyodide's file system (fetched relative to the page)."""
-    return s.startswith(("http://", "https://")) or (_in_browser() and not os.path.exists(s))
-
-
-class _Files:
-    """The files of a converted encoder: a local directory, or a URL prefix (fetch in the page, urllib on the host)."""
-
-    def __init__(self, path_or_url: str | os.PathLike[str]) -> None:
-        base = os.fspath(path_or_url)
-        if not isinstance(base, str) or not base:
-            raise InputError(f"SentenceEncoder.load: expected a directory or URL, got {path_or_url!r}")
-        self.is_url = _is_url(base)
-        if not self.is_url and os.path.isfile(base):
-            base = os.path.dirname(os.path.abspath(base))  # the manifest itself was given
-        elif self.is_url and base.endswith("/" + MANIFEST):
-            base = base[: -len(MANIFEST)]
-        if self.is_url and not base.endswith("/"):
-            base += "/"
-        self.base = base
-
-    def where(self, name: str) -> str:
-        return self.base + name if self.is_url else os.path.join(self.base, name)
-
-    def _hint(self, name: str) -> str:
-        """What to do when the manifest itself is missing: there is no converted model at that address."""
-        if name != MANIFEST:
-            return ""
-        return (" — no converted model there: `webinfer convert -o models/minilm` (in the checkout) writes one "
-                "that `webinfer serve` serves at models/minilm/ (the REPL's MODEL_URL); `webinfer demo` builds "
-                "and serves one itself")
-
-    def read(self, name: str) -> bytes:
-        if self.is_url:
-            import urllib.request
-
-            try:
-                with urllib.request.urlopen(self.where(name)) as r:
-                    return bytes(r.read())
-            except OSError as e:
-                raise WebinferError(
-                    f"SentenceEncoder.load: cannot fetch {self.where(name)}: {e}{self._hint(name)}"
-                ) from None
-        try:
-            with open(self.where(name), "rb") as f:
-                return f.read()
-        except OSError as e:
-            raise WebinferError(
-                f"SentenceEncoder.load: cannot read {self.where(name)}: {e.strerror or e}{self._hint(name)}"
-            ) from None
-
-    async def read_async(self, name: str) -> bytes:
-        if self.is_url and _in_browser():
-            from .. import ffi
-
-            try:
-                return bytes(await ffi.fetch_bytes(self.where(name)))
-            except Exception as e:  # noqa: BLE001 - an HTTP status (FFIError) or a JS fetch failure (JsException)
-                reason = str(e).replace(f"fetch {self.where(name)}: ", "")
-                raise WebinferError(
-                    f"SentenceEncoder.load: cannot fetch {self.where(name)}: {reason}{self._hint(name)}"
-                ) from None
-        return self.read(name)
-
-    def load_graph(self, name: str) -> Graph:
-        from ..format import load
-
-        if not self.is_url:
-            return load(self.where(name))
-        doc = self.read(name)
-        return self._graph_from_bytes(doc, {f: self.read(f) for f in _weight_files(doc, self.where(name))}, name)
-
-    async def load_graph_async(self, name: str) -> Graph:
-        if not self.is_url:
-            return self.load_graph(name)
-        doc = await self.read_async(name)
-        weights = {f: await self.read_async(f) for f in _weight_files(doc, self.where(name))}
-        return self._graph_from_bytes(doc, weights, name)
-
-    @staticmethod
-    def _graph_from_bytes(doc: bytes, weights: dict[str, bytes], name: str) -> Graph:
-        from ..format import load_bytes
-
-        return load_bytes(doc, weights=weights, name=name)
-
-
-def _weight_files(doc: bytes, where: str) -> list[str]:
-    """The safetensors files a graph document refers to (checked again, fully, by the loader)."""
-    try:
-        files = json.loads(doc).get("weights") or {}
-    except (ValueError, AttributeError, UnicodeDecodeError) as e:
-        raise GraphError(f"{where}: not a graph document: {e}") from None
-    names = [f for f in files if isinstance(f, str) and _plain_name(f)]
-    if len(names) != len(files):
-        raise GraphError(f"{where}: weights file names must be plain file names next to the graph")
-    return names
+def _files(path_or_url: str | os.PathLike[str]) -> ModelFiles:
+    return ModelFiles(path_or_url, "SentenceEncoder.load", MANIFEST, _HINT)
 
 
 def save_encoder(

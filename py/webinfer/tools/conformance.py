@@ -194,12 +194,14 @@ def prepare(cases: Sequence[Any], seed: int = 0) -> tuple[list[dict[str, Any]], 
         shapes = [None if d is None else [int(x) for x in d.shape] for d in case.static_inputs()]
         attrs = _attrs_json(dict(case.attrs))
         item = {"id": cid, "op": case.op, "inputs": descs, "shapes": shapes, "attrs": attrs,
-                "data": [None if a is None else base64.b64encode(a.tobytes()).decode() for a in arrays]}
+                "data": [None if a is None else base64.b64encode(_input_bytes(a, d.dtype)).decode()
+                         for a, d in zip(arrays, case.inputs)]}
         try:
             graph = case_graph(case.op, descs, attrs)
             if case.bind:
                 graph = graph.specialize(dict(case.bind))
-            feeds = {f"in{i}": Tensor(a) for i, a in enumerate(arrays) if a is not None}
+            feeds = {f"in{i}": Tensor(a, dtype=d.dtype) for i, (a, d) in enumerate(zip(arrays, case.inputs))
+                     if a is not None and d is not None}
             ref = evaluate(graph, feeds)
         except Exception as e:
             expected[cid] = (None, f"{type(e).__name__}: {e}", arrays)
@@ -455,3 +457,10 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="per page call")
     add_browser_options(p)
     p.set_defaults(handler=_command)
+
+
+def _input_bytes(array: Any, dtype: str) -> bytes:
+    """An input's bytes as the page's Tensor reads them: numpy's, or packed two per byte for int4/uint4."""
+    from webinfer.tensor import Tensor
+
+    return Tensor(array, dtype=dtype).tobytes()

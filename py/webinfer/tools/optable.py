@@ -16,7 +16,7 @@ from ..ir.dtypes import ALL_TYPES
 from ..ir.registry import OpSpec, all_ops
 
 _SHORT = {"float32": "f32", "float16": "f16", "int32": "i32", "uint32": "u32", "int64": "i64", "uint64": "u64",
-          "int8": "i8", "uint8": "u8"}
+          "int8": "i8", "uint8": "u8", "int4": "i4", "uint4": "u4"}
 SUPPORTED, MISSING, UNKNOWN = "✓", "✗", "—"
 
 

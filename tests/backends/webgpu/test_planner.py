@@ -14,6 +14,7 @@ from webinfer.backends.webgpu.kernels import KERNELS, PROGRAMS
 from webinfer.backends.webgpu.planner import DEFAULT_LIMITS, DeviceFacts, Planner
 from webinfer.backends.webgpu.program import MAX_GRID, grid
 from webinfer.backends.webgpu.views import Value, View, coalesce
+from webinfer.ir import all_ops
 
 
 def plan(graph: wi.Graph, **limits: int):  # type: ignore[no-untyped-def]
@@ -286,3 +287,20 @@ def test_hybrid_places_refused_int64_arithmetic_on_webnn_with_the_reason() -> No
     p = partition(graph, {"webnn": lambda n: None, "webgpu": webgpu}, prefer="webgpu")
     assert p.placement == {"double": "webnn", "gather_0": "webgpu"}
     assert p.why["double"].startswith("webgpu: add producing int64: WGSL has no 64-bit integers")
+
+
+# ops without a kernel yet (tests/backends/test_coverage.py's PENDING)
+MISSING_KERNELS = sorted(s.name for s in all_ops() if s.name not in KERNELS)
+
+
+@pytest.mark.parametrize("op", MISSING_KERNELS)
+def test_ops_without_a_kernel_are_refused_by_name(op: str) -> None:
+    from webinfer.errors import UnsupportedError
+    from webinfer.ir.opcases import cases_for
+
+    case = next(c for c in cases_for(op) if c.runnable)
+    g = wi.GraphBuilder()
+    ins = [None if d is None else g.input(f"in{i}", d.dtype, list(d.shape)) for i, d in enumerate(case.inputs)]
+    graph = g.build({"y": g.apply(op, ins, dict(case.attrs))[0]})
+    with pytest.raises(UnsupportedError, match="webgpu: "):
+        plan(graph.specialize(dict(case.bind)) if case.bind else graph)

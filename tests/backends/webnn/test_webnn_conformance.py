@@ -4,6 +4,7 @@ is listed as unsupported, with the context's reason, and does not fail the run."
 from __future__ import annotations
 
 import pytest
+from webnn_cases import PENDING
 
 from webinfer.tools.conformance import (
     OpReport,
@@ -39,8 +40,11 @@ def test_conformance_every_op_on_webnn_cpu(browser_py: BrowserPy) -> None:
     assert report.ok, format_report(report)
     assert len(report.ops) >= 52
     by_op = {r.op: r for r in report.ops}
-    # every op runs at least one case on this context
-    assert all(r.passed + r.xfail > 0 for r in report.ops), [r.op for r in report.ops if not r.passed + r.xfail]
+    # every op runs at least one case on this context, but those without a lowering yet (all unsupported, by name)
+    idle = [r.op for r in report.ops if not r.passed + r.xfail]
+    assert sorted(idle) == sorted(op for op in PENDING if op != "rms_normalization"), idle
+    for op in idle:
+        assert all(c.status == "unsupported" and op in c.message for c in by_op[op].results), by_op[op].results[0]
     reasons = [c.message for r in report.ops for c in r.results if c.status == "unsupported"]
     assert reasons and all(reasons)
     assert any("matmul a is int32; this context takes float32, float16" in m for m in reasons)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from webnn_cases import CASES, base_op
+from webnn_cases import CASES, PENDING, base_op
 
 import webinfer as wi
 from webinfer.backends.webnn.limits import Limits
 from webinfer.backends.webnn.lowering import LOWERINGS, NodeDescs, camel, supports
-from webinfer.backends.webnn.planner import plan_graph
+from webinfer.backends.webnn.planner import check_graph, plan_graph
 from webinfer.ir.graph import Node
 
 HERE = Path(__file__).parent
@@ -23,6 +23,21 @@ BUILDER_METHODS = set(json.loads((HERE / "mlgraphbuilder_methods_chromium153.jso
 @pytest.fixture(scope="module")
 def limits() -> Limits:
     return Limits(LIMITS)
+
+
+@pytest.mark.parametrize("op", sorted(PENDING))
+def test_pending_ops_are_refused_by_name_or_decomposed(op: str, limits: Limits) -> None:
+    from webinfer.ir.opcases import cases_for
+
+    case = next(c for c in cases_for(op) if c.runnable and not c.bind)
+    g = wi.GraphBuilder()
+    ins = [None if d is None else g.input(f"in{i}", d.dtype, list(d.shape)) for i, d in enumerate(case.inputs)]
+    graph = g.build({"y": g.apply(op, ins, dict(case.attrs))[0]})
+    support = check_graph(graph, limits)[f"{op}_0"]
+    if op == "rms_normalization":
+        assert support.ok and (support.how or "").startswith("decomposed:"), support
+    else:
+        assert not support.ok and f"no WebNN lowering for op {op!r}" in support.reason
 
 
 @pytest.mark.parametrize("op", sorted(LOWERINGS))

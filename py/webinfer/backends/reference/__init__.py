@@ -15,6 +15,7 @@ except ImportError as _e:  # the browser has no numpy: say so instead of a bare 
 
 from ...errors import BackendError, UnsupportedError
 from ...ir.graph import Graph
+from ...ir.hostdata import unpack_array
 from ...tensor import Tensor
 from ..contract import no_entry_reason
 from ..session import Session, check_options
@@ -33,7 +34,8 @@ def evaluate(
 
     Returns the outputs by output name, or with ``keep=True`` every operand by operand name
     (for debugging and bisecting a backend against this one). ``constants`` is a cache of the
-    constants already loaded at this precision (a session passes one so each run skips the conversion).
+    constants already loaded at this precision, and of the values of nodes computed from constants only
+    (dequantized weights, casts of scales): a session passes one, so each run skips that work.
     """
     values: dict[str, np.ndarray | None] = {}
     for name, t in inputs.items():
@@ -43,9 +45,11 @@ def evaluate(
         arr = cache.get(name)
         if arr is None:
             desc = c.desc
-            arr = np.frombuffer(c.data(), dtype=np.dtype(desc.dtype).newbyteorder("<")).reshape(
-                tuple(int(d) for d in desc.shape)
-            )
+            shape = tuple(int(d) for d in desc.shape)
+            if desc.info.packed:  # int4/uint4 constants come unpacked, as int8/uint8
+                arr = unpack_array(np.frombuffer(c.data(), np.uint8), desc.dtype, shape)
+            else:
+                arr = np.frombuffer(c.data(), dtype=np.dtype(desc.dtype).newbyteorder("<")).reshape(shape)
             arr = cache[name] = _load(arr, float64)
         values[name] = arr
     consumers_left: dict[str, int] = {}
@@ -55,7 +59,16 @@ def evaluate(
                 if i is not None:
                     consumers_left[i] = consumers_left.get(i, 0) + 1
     wanted = set(graph.outputs.values())
+    from_constants = set(graph.constants)  # operands computed from constants alone: computed once, cached
     for node in graph.nodes:
+        folded = all(i is None or i in from_constants for i in node.inputs)
+        if folded:
+            from_constants.update(node.outputs)
+            hits = [cache.get(o) for o in node.outputs]
+            if all(h is not None and h.shape == tuple(graph.operands[o].shape) for h, o in zip(hits, node.outputs)):
+                values.update(zip(node.outputs, hits))
+                _release(node, values, consumers_left, wanted, keep)
+                continue
         entry = KERNELS.get(node.op)
         if entry is None:
             raise UnsupportedError(f"reference: no kernel for {node.label}", node=node.name,
@@ -72,18 +85,31 @@ def evaluate(
                             f"reference: {node.label} produced {list(r.shape)}, expected {list(desc.shape)}"
                         )
                     keep_dtype = desc.info.is_integer or not float64
-                    values[o] = _load(r.astype(desc.dtype), float64) if keep_dtype else r.astype(np.float64)
+                    values[o] = _load(r.astype(_np_dtype(desc.dtype)), float64) if keep_dtype else r.astype(np.float64)
         except (ValueError, IndexError, TypeError, FloatingPointError) as e:
             raise BackendError(f"reference: {node.label} failed: {e}") from e
-        if not keep:
-            for i in node.inputs:
-                if i is not None:
-                    consumers_left[i] -= 1
-                    if consumers_left[i] == 0 and i not in wanted:
-                        values.pop(i, None)
+        if folded:
+            cache.update({o: values[o] for o in node.outputs})  # type: ignore[misc]
+        _release(node, values, consumers_left, wanted, keep)
     if keep:
         return {k: v for k, v in values.items() if v is not None}
     return {out: values[op] for out, op in graph.outputs.items()}  # type: ignore[misc]
+
+
+def _release(node: Any, values: dict[str, Any], consumers_left: dict[str, int], wanted: set[str], keep: bool) -> None:
+    """Drop the node's inputs that no later node reads (unless every value is kept)."""
+    if keep:
+        return
+    for i in node.inputs:
+        if i is not None:
+            consumers_left[i] -= 1
+            if consumers_left[i] == 0 and i not in wanted:
+                values.pop(i, None)
+
+
+def _np_dtype(dtype: str) -> str:
+    """The numpy dtype holding values of ``dtype`` (4-bit types are held unpacked, one per byte)."""
+    return {"int4": "int8", "uint4": "uint8"}.get(dtype, dtype)
 
 
 def _load(arr: np.ndarray, float64: bool) -> np.ndarray:
@@ -127,7 +153,8 @@ class ReferenceSession(Session):
         for name, arr in results.items():
             desc = graph.operands[graph.outputs[name]]
             with np.errstate(all="ignore"):
-                t = Tensor(np.asarray(arr).astype(desc.dtype, order="C"))  # (ascontiguousarray makes 0-d 1-d)
+                a = np.asarray(arr).astype(_np_dtype(desc.dtype), order="C")  # (ascontiguousarray makes 0-d 1-d)
+                t = Tensor(a, dtype=desc.dtype) if desc.info.packed else Tensor(a)
             t.backend, t.device = "reference", "cpu"
             out[name] = t
         return out

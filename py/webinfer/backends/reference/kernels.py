@@ -170,6 +170,19 @@ def _layer_norm(inputs, attrs, outs):  # type: ignore[no-untyped-def]
     return [y]
 
 
+@kernel("rms_normalization")
+def _rms_norm(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    x, scale = inputs
+    rank = x.ndim
+    axes = tuple(a % rank for a in attrs["axes"]) if attrs["axes"] is not None else (rank - 1,)
+    ms = (x * x).mean(axis=axes, keepdims=True) if axes else x * x
+    y = x / np.sqrt(ms + attrs["epsilon"])
+    if scale is not None:
+        bshape = [x.shape[i] if i in axes else 1 for i in range(rank)]
+        y = y * np.transpose(scale, np.argsort(axes)).reshape(bshape)
+    return [y]
+
+
 @kernel("batch_normalization")
 def _batch_norm(inputs, attrs, outs):  # type: ignore[no-untyped-def]
     x, mean, var, scale, bias = inputs
@@ -258,6 +271,40 @@ def _gather(inputs, attrs, outs):  # type: ignore[no-untyped-def]
     if n == 0:
         return [np.zeros(outs[0].shape, dtype=x.dtype)]
     return [np.take(x, i, axis=axis)]
+
+
+@kernel("scatter_nd")
+def _scatter_nd(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    x, idx, upd = inputs
+    k = idx.shape[-1]
+    out = x.copy()
+    if upd.size == 0:
+        return [out]
+    dims = np.asarray(x.shape[:k], dtype=np.int64)
+    i = idx.astype(np.int64).reshape(-1, k)
+    i = np.where(i < 0, i + dims, i)
+    i = np.clip(i, 0, dims - 1)  # out-of-range indices clamp (the documented result), as gather's do
+    rows = upd.reshape((i.shape[0],) + x.shape[k:])
+    for n in range(i.shape[0]):  # in order, so a repeated index keeps the last update (numpy's fancy
+        out[tuple(i[n])] = rows[n]  # assignment leaves that unspecified); one slice per index tuple
+    return [out]
+
+
+@kernel("dequantize_linear")
+def _dequantize_linear(inputs, attrs, outs):  # type: ignore[no-untyped-def]
+    x, scale, zero_point, bias = inputs
+    # split every input axis into (scale dim, block) and give the parameters a 1 for each block, so they
+    # broadcast over their blocks without being repeated (the embedding table is 28M elements)
+    dims = (1,) * (x.ndim - scale.ndim) + scale.shape
+    split = [d for n, s in zip(x.shape, dims) for d in (s, n // s if s else 0)]
+    pshape = [d for s in dims for d in (s, 1)]
+    q = x.astype(np.float64).reshape(split)
+    if zero_point is not None:
+        q = q - zero_point.astype(np.float64).reshape(pshape)
+    y = q * scale.reshape(pshape)
+    if bias is not None:
+        y = y + bias.reshape(pshape)
+    return [y.reshape(x.shape)]
 
 
 @kernel("pad")

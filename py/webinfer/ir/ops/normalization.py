@@ -1,4 +1,4 @@
-"""softmax, layer_normalization and batch_normalization."""
+"""softmax, layer_normalization, rms_normalization and batch_normalization."""
 
 from __future__ import annotations
 
@@ -107,6 +107,61 @@ register(
         notes=(
             "scale and bias have the input's dims at `axes`, in the order `axes` lists them (WebNN); "
             "variance is the biased (population) one; empty axes give bias (or 0)"
+        ),
+    )
+)
+
+
+def _rms_axes(call_or_attrs, rank: int) -> list[int]:  # type: ignore[no-untyped-def]
+    axes = call_or_attrs["axes"]
+    return [a % rank for a in axes] if axes is not None else [rank - 1]
+
+
+def _rms_infer(call: Call) -> list[OperandDesc]:
+    x, scale = call.inputs
+    assert x is not None
+    if x.rank < 1 and call["axes"] is None:
+        raise call.error("input must have rank >= 1 (the default axes is the last one)")
+    axes = normalize_axes(call, call["axes"] if call["axes"] is not None else (x.rank - 1,), x.rank)
+    if call["epsilon"] < 0:
+        raise call.error(f"epsilon must be >= 0, got {call['epsilon']}")
+    expected = tuple(x.shape[a] for a in axes)
+    _check_params(call, x, (("scale", scale),), expected, f"the input dims at axes {list(axes)}")
+    return [x]
+
+
+def _rms_decompose(b, inputs, attrs):  # type: ignore[no-untyped-def]
+    """x / sqrt(mean(x², axes) + epsilon) * scale."""
+    x, scale = inputs
+    rank = len(x.shape)
+    axes = _rms_axes(attrs, rank)
+    ms = b.reduce_mean(b.mul(x, x), axes=axes, keep_dimensions=True)
+    y = b.div(x, b.sqrt(b.add(ms, b.constant(attrs["epsilon"], dtype=x.dtype))))
+    order = sorted(range(len(axes)), key=lambda i: axes[i])
+    bshape = [x.shape[i] if i in axes else 1 for i in range(rank)]
+
+    def aligned(t):  # type: ignore[no-untyped-def]
+        if order != list(range(len(order))):
+            t = b.transpose(t, permutation=order)
+        return b.reshape(t, new_shape=bshape) if list(t.shape) != bshape else t
+
+    return [_scale_and_bias(b, y, scale, None, aligned)]
+
+
+register(
+    OpSpec(
+        "rms_normalization",
+        (inp("input", FLOATS), inp("scale", FLOATS, optional=True)),
+        (Attr("axes", "ints", None, optional=True), Attr("epsilon", "float", 1e-5)),
+        _rms_infer,
+        atol(1 / 1024, 1 / 512),
+        family="normalization",
+        doc="x / sqrt(mean(x², axes) + epsilon) · scale, over axes (default: the last)",
+        decompose=_rms_decompose,
+        notes=(
+            "RMSNorm (Llama, T5): no mean is subtracted and there is no bias; scale has the input's dims at "
+            "`axes`, in the order `axes` lists them (as layer_normalization's); empty axes give x / sqrt(x² + "
+            "epsilon). WebNN has no such op: backends without a kernel run the decomposition"
         ),
     )
 )

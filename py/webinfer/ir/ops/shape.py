@@ -1,4 +1,4 @@
-"""Data movement: reshape, transpose, concat, slice, split, expand, gather, pad."""
+"""Data movement: reshape, transpose, concat, slice, split, expand, gather, scatter_nd, pad."""
 
 from __future__ import annotations
 
@@ -221,6 +221,48 @@ register(
         notes=(
             "indices below -n clamp to 0 and above n-1 clamp to n-1 (WebNN leaves out-of-range indices to the "
             "implementation; clamping never reads out of bounds and is what our kernels do)"
+        ),
+    )
+)
+
+
+def _scatter_nd_infer(call: Call) -> list[OperandDesc]:
+    x, idx, upd = call.inputs
+    assert x is not None and idx is not None and upd is not None
+    if x.rank == 0:
+        raise call.error("input must have rank >= 1")
+    if idx.rank == 0:
+        raise call.error("indices must have rank >= 1 (the last dim holds one index per input axis)")
+    k = idx.shape[-1]
+    if not isinstance(k, int) or not 1 <= k <= x.rank:
+        raise call.error(f"the last dim of indices {fmt_shape(idx.shape)} is {k}; it must be a size in "
+                         f"[1, {x.rank}] (the input {fmt_shape(x.shape)} has rank {x.rank})")
+    expected = idx.shape[:-1] + x.shape[k:]
+    if upd.rank != len(expected) or not all(same_dims(a, b) for a, b in zip(upd.shape, expected)):
+        raise call.error(f"updates is {fmt_shape(upd.shape)}, but indices {fmt_shape(idx.shape)} and input "
+                         f"{fmt_shape(x.shape)} need {fmt_shape(expected)} (indices dims but the last, then the "
+                         f"input dims from axis {k})")
+    for axis in range(k):
+        d = x.shape[axis]
+        if d == 0 and upd.is_static and dims_product(upd.shape):
+            raise call.error(f"cannot scatter into the empty axis {axis} of {fmt_shape(x.shape)}")
+    return [x]
+
+
+register(
+    OpSpec(
+        "scatter_nd",
+        (inp("input"), inp("indices", INDEX_TYPES), inp("updates", same_dtype_as="input")),
+        (),
+        _scatter_nd_infer,
+        exact,
+        family="shape",
+        doc="a copy of input with the slices named by indices[..., :] replaced by updates (WebNN scatterND)",
+        notes=(
+            "indices [..., k] name slices input[i0, ..., ik-1, :]; updates is indices.shape[:-1] + input.shape[k:]. "
+            "Negative indices count from the end; out-of-range ones clamp (as gather's do: never a write out of "
+            "bounds). Where two index tuples name the same slice, which update lands is unspecified (WebNN); the "
+            "reference applies them in order"
         ),
     )
 )
