@@ -27,7 +27,7 @@ from typing import Any, Protocol, Self
 
 from ..backends import compile as compile_graph
 from ..backends.session import Session
-from ..errors import GraphError, InputError, WebinferError
+from ..errors import GraphError, InputError, WeightsError
 from ..ir.builder import GraphBuilder
 from ..ir.graph import Graph
 from ..tensor import Tensor
@@ -690,28 +690,30 @@ def save_causal_lm(out_dir: str | os.PathLike[str], graph: Graph, config: LlamaC
     return {"manifest": man_path, "graph": graph_path, "weights": shards, "tokenizer": tok_path}
 
 
-# -- integration points for the byte-level BPE tokenizer and the chat template (webinfer.models.bpe and
-# webinfer.models.chat_template, from another branch): one function each ------------------------------------------
-
 def make_tokenizer(fields: Mapping[str, Any]) -> Tokenizer | None:
-    """The tokenizer the GGUF tokenizer fields describe, or None where ``webinfer.models.bpe`` is not in this build
-    (then text prompts need ``tokenizer=``; token ids always work)."""
-    try:
-        from . import bpe  # type: ignore[attr-defined]
-    except ImportError:
+    """The byte-level BPE tokenizer the GGUF tokenizer fields describe (None when the file has no tokenizer:
+    then text prompts need ``tokenizer=``; token ids always work)."""
+    if not fields.get("tokens"):
         return None
-    return bpe.from_gguf_fields(fields)  # type: ignore[no-any-return]
+    from .bpe import BPETokenizer
+
+    gguf = {("tokenizer." if k == "chat_template" else "tokenizer.ggml.") + k: v
+            for k, v in fields.items() if k not in ("format", "version")}  # llama.tokenizer_fields' keys
+    try:
+        return BPETokenizer(gguf)
+    except (ValueError, TypeError, KeyError) as e:
+        raise WeightsError(f"tokenizer: the model's tokenizer fields cannot be used: {e}") from None
 
 
 def render_chat(template: str, messages: Sequence[Mapping[str, str]], facts: Mapping[str, Any]) -> str:
-    """The model's chat template applied to ``messages``, the assistant's turn opened
-    (``webinfer.models.chat_template``)."""
+    """The model's chat template applied to ``messages``, the assistant's turn opened (rendered without jinja2 by
+    ``webinfer.models.chat_template``; an unknown template is an InputError saying what to do)."""
+    from .chat_template import render_chat as render
+
     try:
-        from . import chat_template  # type: ignore[attr-defined]
-    except ImportError:
-        raise WebinferError("chat: rendering the chat template needs webinfer.models.chat_template, which is not "
-                            "in this build; apply the template yourself and call generate(text)") from None
-    return chat_template.render(template, messages, add_generation_prompt=True)  # type: ignore[no-any-return]
+        return render(messages, template, add_generation_prompt=True)
+    except ValueError as e:  # UnknownChatTemplate included
+        raise InputError(f"chat: {e}") from None
 
 
 __all__ = ["CausalLM", "Generation", "MANIFEST", "Tokenizer", "bucket", "buckets", "make_tokenizer", "model_facts",

@@ -10,6 +10,7 @@ import pytest
 from webnn_cases import CASES, PENDING, base_op
 
 import webinfer as wi
+from webinfer.backends.contract import no_entry_reason
 from webinfer.backends.webnn.limits import Limits
 from webinfer.backends.webnn.lowering import LOWERINGS, NodeDescs, camel, supports
 from webinfer.backends.webnn.planner import check_graph, plan_graph
@@ -37,7 +38,7 @@ def test_pending_ops_are_refused_by_name_or_decomposed(op: str, limits: Limits) 
     if op == "rms_normalization":
         assert support.ok and (support.how or "").startswith("decomposed:"), support
     else:
-        assert not support.ok and f"no WebNN lowering for op {op!r}" in support.reason
+        assert not support.ok and support.reason == no_entry_reason("webnn", op)
 
 
 @pytest.mark.parametrize("op", sorted(LOWERINGS))
