@@ -14,6 +14,11 @@ import numpy as np
 TINY = {"vocab": 96, "hidden": 64, "heads": 4, "kv": 2, "layers": 2, "ffn": 128, "ctx": 256}
 
 
+# the ChatML family (what SmolLM2's template renders, without its default system prompt)
+CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+          "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+
 def write_tiny_gguf(path: str | Path, seed: int = 0, *, scale: float = 0.1, **overrides: int) -> Path:
     """A random Llama GGUF at ``path`` (dims from TINY, overridable); returns the path."""
     import gguf
@@ -40,7 +45,7 @@ def write_tiny_gguf(path: str | Path, seed: int = 0, *, scale: float = 0.1, **ov
     w.add_token_merges([])
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
-    w.add_chat_template("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}")
+    w.add_chat_template(CHATML)
 
     def tensor(name: str, shape: tuple[int, ...], qtype: object, s: float = scale) -> None:
         a = (rng.standard_normal(shape) * s).astype(np.float32)

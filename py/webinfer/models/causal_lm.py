@@ -27,7 +27,7 @@ from typing import Any, Protocol, Self
 
 from ..backends import compile as compile_graph
 from ..backends.session import Session
-from ..errors import GraphError, InputError, WeightsError
+from ..errors import GraphError, InputError
 from ..ir.builder import GraphBuilder
 from ..ir.graph import Graph
 from ..tensor import Tensor
@@ -217,7 +217,7 @@ class CausalLM:
         graph, config, fields, weights = load_gguf(path)
         meta = model_facts(fields, config, source=os.path.basename(os.fspath(path)))
         meta["gguf_tensor_bytes"] = weights.tensor_bytes
-        return cls(graph, config, tokenizer or make_tokenizer(fields), backend=backend, metadata=meta, **options)
+        return cls(graph, config, tokenizer or make_tokenizer(fields, meta), backend=backend, metadata=meta, **options)
 
     @classmethod
     def _from_manifest(cls, graph: Graph, manifest: dict[str, Any], fields: Any, base: str, backend: str,
@@ -226,7 +226,7 @@ class CausalLM:
         meta = {k: v for k, v in manifest.items() if k not in ("format", "version", "graph", "tokenizer", "config")}
         meta["loaded_from"] = base
         if tokenizer is None and isinstance(fields, dict):
-            tokenizer = make_tokenizer(fields)
+            tokenizer = make_tokenizer(fields, meta)
         return cls(graph, config, tokenizer, backend=backend, metadata=meta, **options)
 
     # -- generation ----------------------------------------------------------------------------------------
@@ -404,7 +404,8 @@ class CausalLM:
             if not prompt:
                 raise InputError("the prompt is empty: give non-empty text (or token ids)")
             if self.tokenizer is None:
-                raise InputError("this CausalLM has no tokenizer: pass token ids, or load it with tokenizer=")
+                why = self.metadata.get("tokenizer_error") or "this CausalLM has no tokenizer"
+                raise InputError(f"{why}: pass token ids, or load it with tokenizer=")
             return self._check_ids(self.tokenizer.encode(prompt))
         return self._check_ids(prompt)
 
@@ -690,9 +691,9 @@ def save_causal_lm(out_dir: str | os.PathLike[str], graph: Graph, config: LlamaC
     return {"manifest": man_path, "graph": graph_path, "weights": shards, "tokenizer": tok_path}
 
 
-def make_tokenizer(fields: Mapping[str, Any]) -> Tokenizer | None:
-    """The byte-level BPE tokenizer the GGUF tokenizer fields describe (None when the file has no tokenizer:
-    then text prompts need ``tokenizer=``; token ids always work)."""
+def make_tokenizer(fields: Mapping[str, Any], meta: dict[str, Any] | None = None) -> Tokenizer | None:
+    """The byte-level BPE tokenizer the GGUF tokenizer fields describe; None when the file has none or an unusable
+    one (the reason goes to ``meta["tokenizer_error"]``): then text prompts need ``tokenizer=``, ids always work."""
     if not fields.get("tokens"):
         return None
     from .bpe import BPETokenizer
@@ -702,7 +703,9 @@ def make_tokenizer(fields: Mapping[str, Any]) -> Tokenizer | None:
     try:
         return BPETokenizer(gguf)
     except (ValueError, TypeError, KeyError) as e:
-        raise WeightsError(f"tokenizer: the model's tokenizer fields cannot be used: {e}") from None
+        if meta is not None:
+            meta["tokenizer_error"] = f"the model's tokenizer cannot be used: {e}"
+        return None
 
 
 def render_chat(template: str, messages: Sequence[Mapping[str, str]], facts: Mapping[str, Any]) -> str:
