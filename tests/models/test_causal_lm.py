@@ -189,10 +189,10 @@ def test_bad_input_gets_clear_errors(lm: CausalLM, tiny: Path) -> None:
                 lm.stream(prompt, **kwargs)  # checked when called, before the first piece
     with pytest.raises(BackendError, match="unknown backend 'tpu'"):
         CausalLM.load(tiny, backend="tpu")
-    no_merges = CausalLM.load(tiny, backend="reference")  # the tiny GGUF's tokens have no BPE merges
-    assert "merges is missing" in no_merges.metadata["tokenizer_error"]
-    with pytest.raises(InputError, match="tokenizer cannot be used: .*merges is missing.*: pass token ids"):
-        no_merges.generate("<t1>")
+    unusable = CausalLM.load(tiny, backend="reference")  # the tiny GGUF's tokenizer has no pre-tokenizer, no merges
+    assert "tokenizer.ggml.pre None is not supported" in unusable.metadata["tokenizer_error"]
+    with pytest.raises(InputError, match="tokenizer cannot be used: tokenizer.ggml.pre .*: pass token ids"):
+        unusable.generate("<t1>")
     with pytest.raises(InputError, match="chat: messages must be a non-empty list"):
         lm.chat([])
     with pytest.raises(InputError, match=r"chat: messages\[0\] must be a dict"):
