@@ -87,16 +87,18 @@ def demo() -> ModuleType:
     return page_module("demo")
 
 
-def test_device_summary_names_backend_and_device(demo: ModuleType) -> None:
+def test_device_summary_names_backend_and_device() -> None:
+    from webinfer.web.describe import device_summary
+
     adapter = {"vendor": "google", "architecture": "swiftshader"}
     gpu = {"backend": "webgpu", "device": {"type": "gpu", "adapter": adapter, "is_fallback_adapter": True}}
-    assert demo._device_summary(gpu) == \
+    assert device_summary(gpu) == \
         "WebGPU adapter google swiftshader (software fallback adapter: WebGPU on the CPU)"
     nn = {"backend": "webnn", "device": {"type": "webnn", "asked": {"device": "cpu"}, "created_with": {},
                                          "ops_in_limits": 95, "same_limits_as_cpu_context": True}}
-    assert demo._device_summary(nn).startswith("WebNN context (device=cpu), 95 ops; same limits")
+    assert device_summary(nn).startswith("WebNN context (device=cpu), 95 ops; same limits")
     hybrid = {"backend": "hybrid", "device": {"webnn": nn["device"], "webgpu": None}}
-    assert demo._device_summary(hybrid).startswith("WebNN context")
+    assert device_summary(hybrid).startswith("WebNN context")
 
 
 def test_demo_searches_the_corpus_on_the_reference_backend(demo: ModuleType, demo_data: Path) -> None:
