@@ -37,3 +37,35 @@ def test_demo_query_prints_hits_backend_device_and_timings(
     assert result["backend"] == "webnn" and result["device"]
     assert set(result["timings"]) >= {"tokenize_ms", "run_ms", "score_ms", "total_ms"}
     assert state["build"]["corpus"]["cached"] is True  # the fixture's data was reused, not rebuilt
+
+
+def test_demo_classify_prints_the_top_classes(
+    pytestconfig: pytest.Config, demo_data: Path, corpus_modules: tuple[str, ...], site_roots: object,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``webinfer demo --classify IMAGE``: the page decodes the file given to its picker and classifies it."""
+    from webinfer.tools.chromium import BrowserNotFound, find_chromium
+    from webinfer.tools.project import WEB_DIR
+
+    browser = pytestconfig.getoption("webinfer_browser")
+    try:
+        find_chromium(browser)
+    except BrowserNotFound as exc:
+        pytest.skip(f"no Chromium for browser tests: {exc}")
+    argv = ["demo", "--classify", str(WEB_DIR / "images" / "coffee.jpg"), "--backend", "webnn", "-k", "3",
+            "--build-dir", str(demo_data), "--modules", ",".join(corpus_modules), "--timeout", "300"]
+    if browser:
+        argv += ["--browser", browser]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    lines = captured.out.splitlines()
+    assert lines[0] == "image: coffee.jpg (600×400)" and "espresso (class 967)" in lines[1]
+    assert len([line for line in lines if "(class " in line]) == 3
+    assert "backend: webnn" in captured.out and "device: WebNN context" in captured.out
+    assert "model run" in captured.out and "preprocess" in captured.out
+
+
+def test_demo_classify_needs_an_image(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["demo", "--classify", str(tmp_path / "nope.jpg")]) == 2
+    assert "no such image" in capsys.readouterr().err

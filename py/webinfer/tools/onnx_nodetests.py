@@ -477,9 +477,9 @@ def embedded(text: str) -> str | None:
 
 
 def _cell(c: Mapping[str, int]) -> str:
-    notes = [f"{c[k]} {label}" for k, label in (("unsupported", "unsupported"), ("explained", "known deviation"),
-                                                 ("fail", "fail"), ("error", "error"), ("crash", "crash"),
-                                                 ("xpass", "xpass")) if c.get(k)]
+    labels = (("unsupported", "unsupported", ""), ("explained", "known deviation", "s"), ("fail", "fail", "s"),
+              ("error", "error", "s"), ("crash", "crash", "es"), ("xpass", "xpass", "es"))
+    notes = [f"{c[k]} {label}{plural if c[k] > 1 else ''}" for k, label, plural in labels if c.get(k)]
     return " · ".join([str(c.get("pass", 0)), *notes])
 
 
