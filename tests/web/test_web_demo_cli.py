@@ -1,4 +1,4 @@
-"""``webinfer demo --query``: builds (here: reuses) the data, runs the page headless, prints the hits."""
+"""``webinfer demo --query`` and ``--classify``: build (here: reuse) the data, run the page headless, print."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from webinfer.tools.cli import main
 pytestmark = pytest.mark.browser
 
 
-def test_demo_query_prints_hits_backend_device_and_timings(
-    pytestconfig: pytest.Config, demo_data: Path, corpus_modules: tuple[str, ...], site_roots: object,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+@pytest.fixture
+def demo_args(pytestconfig: pytest.Config, demo_data: Path, corpus_modules: tuple[str, ...],
+              site_roots: object) -> list[str]:
+    """The options every headless demo run here takes: the fixture's build dir and corpus, the test's Chromium."""
     from webinfer.tools.chromium import BrowserNotFound, find_chromium
 
     browser = pytestconfig.getoption("webinfer_browser")
@@ -23,11 +23,13 @@ def test_demo_query_prints_hits_backend_device_and_timings(
         find_chromium(browser)
     except BrowserNotFound as exc:
         pytest.skip(f"no Chromium for browser tests: {exc}")
-    argv = ["demo", "--query", "remove a directory tree", "--backend", "webnn", "-k", "5", "--json",
-            "--build-dir", str(demo_data), "--modules", ",".join(corpus_modules), "--timeout", "300"]
-    if browser:
-        argv += ["--browser", browser]
-    code = main(argv)
+    args = ["--build-dir", str(demo_data), "--modules", ",".join(corpus_modules), "--timeout", "300"]
+    return args + (["--browser", browser] if browser else [])
+
+
+def test_demo_query_prints_hits_backend_device_and_timings(demo_args: list[str],
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["demo", "--query", "remove a directory tree", "--backend", "webnn", "-k", "5", "--json", *demo_args])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     state = json.loads(captured.out)
@@ -39,24 +41,12 @@ def test_demo_query_prints_hits_backend_device_and_timings(
     assert state["build"]["corpus"]["cached"] is True  # the fixture's data was reused, not rebuilt
 
 
-def test_demo_classify_prints_the_top_classes(
-    pytestconfig: pytest.Config, demo_data: Path, corpus_modules: tuple[str, ...], site_roots: object,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_demo_classify_prints_the_top_classes(demo_args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """``webinfer demo --classify IMAGE``: the page decodes the file given to its picker and classifies it."""
-    from webinfer.tools.chromium import BrowserNotFound, find_chromium
     from webinfer.tools.project import WEB_DIR
 
-    browser = pytestconfig.getoption("webinfer_browser")
-    try:
-        find_chromium(browser)
-    except BrowserNotFound as exc:
-        pytest.skip(f"no Chromium for browser tests: {exc}")
-    argv = ["demo", "--classify", str(WEB_DIR / "images" / "coffee.jpg"), "--backend", "webnn", "-k", "3",
-            "--build-dir", str(demo_data), "--modules", ",".join(corpus_modules), "--timeout", "300"]
-    if browser:
-        argv += ["--browser", browser]
-    code = main(argv)
+    image = str(WEB_DIR / "images" / "coffee.jpg")
+    code = main(["demo", "--classify", image, "--backend", "webnn", "-k", "3", *demo_args])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     lines = captured.out.splitlines()

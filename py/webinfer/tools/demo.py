@@ -20,7 +20,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -195,6 +195,21 @@ async def demo_state(context: Any, url: str, timeout: float = DEFAULT_TIMEOUT,
                      screenshot: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """In a new tab of the Playwright ``context``: open ``url`` (a demo page with ``?q=``), wait for a result
     or an error, optionally save a screenshot, and return ``window.demoState`` (plus ``url``)."""
+
+    async def work(page: Any) -> dict[str, Any]:
+        await page.wait_for_function(
+            "() => window.demoState && (window.demoState.result || window.demoState.error)",
+            timeout=timeout * 1000, polling=200)
+        state: dict[str, Any] = await page.evaluate("() => JSON.parse(JSON.stringify(window.demoState))")
+        return state
+
+    return await in_new_tab(context, url, "the demo page", timeout, screenshot, work)
+
+
+async def in_new_tab(context: Any, url: str, what: str, timeout: float, screenshot: str | os.PathLike[str] | None,
+                     work: Callable[[Any], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """Open ``url`` in a new tab, ``await work(page)`` for the page's state (``url`` added), optionally save a
+    screenshot, close the tab; Playwright's failures become harness errors naming ``what``."""
     from playwright.async_api import Error as PlaywrightError
 
     from .harness import HarnessError, HarnessTimeout
@@ -202,10 +217,7 @@ async def demo_state(context: Any, url: str, timeout: float = DEFAULT_TIMEOUT,
     page = await context.new_page()
     try:
         await page.goto(url)
-        await page.wait_for_function(
-            "() => window.demoState && (window.demoState.result || window.demoState.error)",
-            timeout=timeout * 1000, polling=200)
-        state: dict[str, Any] = await page.evaluate("() => JSON.parse(JSON.stringify(window.demoState))")
+        state = await work(page)
         state["url"] = url
         if screenshot is not None:
             Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
@@ -213,8 +225,8 @@ async def demo_state(context: Any, url: str, timeout: float = DEFAULT_TIMEOUT,
         return state
     except PlaywrightError as exc:
         if "Timeout" in type(exc).__name__:
-            raise HarnessTimeout(f"the demo page gave no result within {timeout:g} s: {url}") from None
-        raise HarnessError(f"the demo page failed: {exc}") from None
+            raise HarnessTimeout(f"{what} gave no result within {timeout:g} s: {url}") from None
+        raise HarnessError(f"{what} failed: {exc}") from None
     finally:
         await page.close()
 
@@ -273,14 +285,9 @@ async def classify_state(context: Any, url: str, image: str | os.PathLike[str], 
                          screenshot: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """In a new tab of the Playwright ``context``: open the classify page at ``url``, wait until its model is ready,
     pick ``image`` with its file input, wait for the result (or an error) and return ``window.classifyState``."""
-    from playwright.async_api import Error as PlaywrightError
-
-    from .harness import HarnessError, HarnessTimeout
-
-    page = await context.new_page()
     state_js = "() => JSON.parse(JSON.stringify(window.classifyState))"
-    try:
-        await page.goto(url)
+
+    async def work(page: Any) -> dict[str, Any]:
         await page.wait_for_function("() => window.classifyState && (window.classifyState.ready "
                                      "|| window.classifyState.error)", timeout=timeout * 1000, polling=200)
         state: dict[str, Any] = await page.evaluate(state_js)
@@ -291,17 +298,9 @@ async def classify_state(context: Any, url: str, image: str | os.PathLike[str], 
                 "&& window.classifyState.result.image.name === name)",
                 arg=Path(image).name, timeout=timeout * 1000, polling=200)
             state = await page.evaluate(state_js)
-        state["url"] = url
-        if screenshot is not None:
-            Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=os.fspath(screenshot), full_page=True)
         return state
-    except PlaywrightError as exc:
-        if "Timeout" in type(exc).__name__:
-            raise HarnessTimeout(f"the classify page gave no result within {timeout:g} s: {url}") from None
-        raise HarnessError(f"the classify page failed: {exc}") from None
-    finally:
-        await page.close()
+
+    return await in_new_tab(context, url, "the classify page", timeout, screenshot, work)
 
 
 def format_classify(state: dict[str, Any]) -> str:

@@ -3,9 +3,9 @@
 // URL parameters: ?backend=webgpu|webnn|hybrid picks the backend, ?k=N classes, ?sample=NAME classifies a bundled
 // sample once ready. window.classifyState mirrors what the page shows, for `webinfer demo --classify` and the tests.
 
-import { loadConfig, loadWebinfer } from "./boot.mjs";
 import { PAGE_REPORT, choices, markFailed, renderPicker } from "./backends.mjs";
 import { fetchDemoManifest, fetchFiles } from "./files.mjs";
+import { mb, ms, pythonRunner, startBoot, statusBar, weightsFact } from "./page.mjs";
 
 const SAMPLES = [
   { name: "chelsea.jpg", title: "a cat" },
@@ -26,42 +26,10 @@ const state = (window.classifyState = {
 });
 
 let pyodide = null;
-let ns = null;
-let queue = Promise.resolve();
+let py = null; // pythonRunner(pyodide), once booted
 let current = null; // the last photo: { blob, name }
-
-/** Run Python (top-level await allowed) in the page's namespace, one call at a time; JSON results parsed. */
-function py(code, args = {}) {
-  const run = queue.then(async () => {
-    for (const [key, value] of Object.entries(args)) ns.set(key, value);
-    const out = await pyodide.runPythonAsync(code, { globals: ns });
-    return typeof out === "string" ? JSON.parse(out) : out;
-  });
-  queue = run.catch(() => {});
-  return run;
-}
-
-// -- progress and status -------------------------------------------------------------------------------
-function progress(fraction, text) {
-  $("bar-fill").style.width = `${Math.round(Math.max(0, Math.min(1, fraction)) * 100)}%`;
-  $("progress-text").textContent = text;
-  state.phase = text;
-}
-
-function showError(error) {
-  const text = String(error?.message ?? error);
-  state.error = text;
-  $("error").textContent = text;
-  $("error").hidden = false;
-}
-
-const loading = { boot: "starting", booted: 0, download: "", fetched: 0 };
-function showLoading() {
-  progress(0.3 * loading.booted + 0.5 * loading.fetched, [loading.boot, loading.download].filter(Boolean).join(" · "));
-}
-
-const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
-const ms = (x) => (x == null ? "–" : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(1)} ms`);
+const status = statusBar(state);
+const { loading, progress, showLoading, showError, hideError } = status;
 
 // -- the photo: decoded by the browser, RGBA bytes from a canvas -----------------------------------------
 async function decode(blob) {
@@ -97,8 +65,7 @@ async function classify(blob, name) {
   current = { blob, name };
   showPhoto(blob, name);
   if (!state.ready) return; // classified once the model is ready
-  state.error = null;
-  $("error").hidden = true;
+  hideError();
   progress(1, `classifying ${name} on ${state.backend}…`);
   try {
     const t0 = performance.now();
@@ -147,8 +114,7 @@ function render(result) {
 // -- backends ------------------------------------------------------------------------------------------
 async function loadModel(backend) {
   state.ready = false;
-  state.error = null;
-  $("error").hidden = true;
+  hideError();
   state.backend = backend;
   for (const b of document.querySelectorAll(".backend")) b.setAttribute("aria-checked", String(b.dataset.backend === backend));
   progress(0.85, `compiling EfficientNet-Lite0 for ${backend}…`);
@@ -220,20 +186,7 @@ function wireControls() {
 async function main() {
   wireControls();
   state.isolated = globalThis.crossOriginIsolated === true;
-  if (typeof WebAssembly.Suspending !== "function") {
-    showError("This browser lacks JS Promise Integration (JSPI), which webinfer's synchronous calls need: use Chrome/Edge 137+.");
-  }
-  loading.boot = "loading Pyodide…";
-  showLoading();
-  const config = await loadConfig();
-  const t0 = performance.now();
-  const booting = loadWebinfer({
-    config,
-    stdout: (text) => console.log(text),
-    stderr: (text) => console.warn(text),
-    onStep: (step) => { loading.boot = `${step}…`; showLoading(); },
-  });
-  booting.catch(() => {}); // reported where it is awaited
+  const { config, booting, t0 } = await startBoot(status);
   const manifest = await fetchDemoManifest(config.modelsURL);
   if (!manifest.classifier) {
     throw new Error(`the demo data has no classifier: ${manifest.classifier_missing ?? "rebuild it with `webinfer demo`"}`);
@@ -247,7 +200,7 @@ async function main() {
   downloading.catch(() => {});
   const loaded = await booting;
   pyodide = loaded.pyodide;
-  ns = pyodide.toPy({});
+  py = pythonRunner(pyodide);
   const picked = choices(await py(PAGE_REPORT), params.get("backend"));
   state.support = picked.support;
   state.backendNames = picked.names;
@@ -259,15 +212,13 @@ async function main() {
   showLoading();
   const got = await downloading;
   state.weights = { bytes: got.bytes, cachedBytes: got.cachedBytes, seconds: got.seconds, cache: got.cache };
-  $("fact-weights").textContent = `${mb(got.bytes)} in ${got.seconds.toFixed(1)} s, alongside the boot` +
-    (got.cache ? (got.cachedBytes ? ` (${mb(got.cachedBytes)} from the Cache API)` : " (now in the Cache API)")
-      : " (no Cache API here: not a secure context)");
+  $("fact-weights").textContent = weightsFact(got);
   pyodide.FS.mkdirTree(MODEL_DIR);
   for (const [name, bytes] of Object.entries(got.files)) {
     pyodide.FS.writeFile(`${MODEL_DIR}/${name.slice(manifest.classifier.length)}`, bytes);
   }
   const source = await (await fetch("classify.py", { cache: "no-cache" })).text();
-  await pyodide.runPythonAsync(source, { globals: ns, filename: "classify.py" });
+  await pyodide.runPythonAsync(source, { globals: py.ns, filename: "classify.py" });
   const facts = JSON.parse(new TextDecoder().decode(got.files[`${manifest.classifier}classifier.json`]));
   $("fact-model").textContent = `${facts.model} (${facts.labels.length.toLocaleString("en")} classes), from ONNX`;
   if (!picked.chosen) {

@@ -3,9 +3,9 @@
 // URL parameters: ?q=QUERY runs it once ready, ?backend=webgpu|webnn|hybrid picks the backend, ?k=N hits.
 // window.demoState mirrors what the page shows, for `webinfer demo --query` and the tests.
 
-import { loadConfig, loadWebinfer } from "./boot.mjs";
 import { PAGE_REPORT, choices, markFailed, renderPicker } from "./backends.mjs";
 import { fetchDemoManifest, fetchFiles } from "./files.mjs";
+import { mb, ms, pythonRunner, startBoot, statusBar, weightsFact } from "./page.mjs";
 
 const EXAMPLES = [
   "remove a directory tree", "parse a URL into its parts", "check if a file exists", "run a shell command",
@@ -21,43 +21,9 @@ const state = (window.demoState = {
 });
 
 let pyodide = null;
-let ns = null;
-let queue = Promise.resolve();
-
-/** Run Python (top-level await allowed) in the demo namespace, one call at a time; JSON results parsed. */
-function py(code, args = {}) {
-  const run = queue.then(async () => {
-    for (const [key, value] of Object.entries(args)) ns.set(key, value);
-    const out = await pyodide.runPythonAsync(code, { globals: ns });
-    return typeof out === "string" ? JSON.parse(out) : out;
-  });
-  queue = run.catch(() => {});
-  return run;
-}
-
-// -- progress and status -------------------------------------------------------------------------------
-function progress(fraction, text) {
-  $("bar-fill").style.width = `${Math.round(Math.max(0, Math.min(1, fraction)) * 100)}%`;
-  $("progress-text").textContent = text;
-  state.phase = text;
-}
-
-function showError(error) {
-  const text = String(error?.message ?? error);
-  state.error = text;
-  const box = $("error");
-  box.textContent = text;
-  box.hidden = false;
-}
-
-// While Pyodide boots and the files download (at the same time), the bar shows both.
-const loading = { boot: "starting", booted: 0, download: "", fetched: 0 };
-function showLoading() {
-  progress(0.3 * loading.booted + 0.5 * loading.fetched, [loading.boot, loading.download].filter(Boolean).join(" · "));
-}
-
-const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
-const ms = (x) => (x == null ? "–" : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(1)} ms`);
+let py = null; // pythonRunner(pyodide), once booted
+const status = statusBar(state);
+const { loading, progress, showLoading, showError } = status;
 
 // -- files: only the search demo's (the encoder and the corpus), cached by sha256 (files.mjs) ------------
 /** The files demo.json lists for this page, into memory (the download's progress goes to `loading`). */
@@ -69,10 +35,8 @@ async function fetchData(modelsURL, manifest) {
     loading.download = `model and corpus ${mb(received)} of ${mb(total)}`;
     showLoading();
   });
-  const { bytes: total, cachedBytes: cached, cache } = got;
-  state.weights = { bytes: total, cachedBytes: cached, seconds: got.seconds, cache };
-  $("fact-weights").textContent = `${mb(total)} in ${state.weights.seconds.toFixed(1)} s, alongside the boot` +
-    (cache ? (cached ? ` (${mb(cached)} from the Cache API)` : " (now in the Cache API)") : " (no Cache API here: not a secure context)");
+  state.weights = { bytes: got.bytes, cachedBytes: got.cachedBytes, seconds: got.seconds, cache: got.cache };
+  $("fact-weights").textContent = weightsFact(got);
   return got.files;
 }
 
@@ -236,27 +200,14 @@ async function main() {
   $("fact-isolation").textContent = state.isolated
     ? "cross-origin isolated"
     : "not cross-origin isolated (fine: only timer precision and SharedArrayBuffer need it)";
-  if (typeof WebAssembly.Suspending !== "function") {
-    showError("This browser lacks JS Promise Integration (JSPI), which webinfer's synchronous calls need: use Chrome/Edge 137+.");
-  }
-  loading.boot = "loading Pyodide…";
-  showLoading();
-  const config = await loadConfig();
-  const t0 = performance.now();
-  const booting = loadWebinfer({
-    config,
-    stdout: (text) => console.log(text),
-    stderr: (text) => console.warn(text),
-    onStep: (step) => { loading.boot = `${step}…`; showLoading(); },
-  });
-  booting.catch(() => {}); // reported where it is awaited
+  const { config, booting, t0 } = await startBoot(status);
   const data = fetchDemoManifest(config.modelsURL);
   const downloading = data.then((manifest) => fetchData(config.modelsURL, manifest)); // while Pyodide boots
   downloading.catch(() => {});
   const demoManifest = await data;
   const loaded = await booting;
   pyodide = loaded.pyodide;
-  ns = pyodide.toPy({});
+  py = pythonRunner(pyodide);
   // which backends this page can run, and `auto`'s choice: webinfer decides (webinfer.backends)
   const picked = choices(await py(PAGE_REPORT), params.get("backend"));
   state.support = picked.support;
@@ -270,7 +221,7 @@ async function main() {
   showLoading();
   const files = await downloading;
   const source = await (await fetch("demo.py", { cache: "no-cache" })).text();
-  await pyodide.runPythonAsync(source, { globals: ns, filename: "demo.py" });
+  await pyodide.runPythonAsync(source, { globals: py.ns, filename: "demo.py" });
   const modelDir = demoManifest.model;
   pyodide.FS.mkdirTree("/demo/model");
   for (const [name, bytes] of Object.entries(files)) {
