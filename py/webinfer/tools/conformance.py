@@ -341,6 +341,8 @@ def run_conformance(
                    f"run_cases_json({json.dumps(chunk)!r}, {backend!r}, {device!r}, {options!r})")
             for r in runner(src):
                 got[r["id"]] = r
+        from .devices import page_device
+
         where = page_device(runner, backend)
     else:
         for r in run_cases(payload, backend, device, options):
@@ -365,24 +367,6 @@ def run_conformance(
             rep.tolerance = res.tolerance
     order = [s for s in dict.fromkeys(c.op for c in cases)]
     return Report(backend, where, [reports[o] for o in order], time.perf_counter() - t0)
-
-
-def page_device(runner: Runner, backend: str) -> str:
-    """What runs ``backend`` in the page ("WebGPU adapter google swiftshader ..."), from a one-op session's info."""
-    try:
-        return str(runner(DEVICE_PROBE.format(backend=backend)))
-    except Exception as e:  # a report still stands without a device name
-        return f"browser (device unknown: {type(e).__name__})"
-
-
-DEVICE_PROBE = """
-import webinfer as wi
-from webinfer.web.describe import device_summary as _summary
-_g = wi.GraphBuilder(); _x = _g.input("x", "float32", [1])
-_s = wi.compile(_g.build({{"y": _g.identity(_x)}}), backend={backend!r})
-_d = _summary(_s.info()); _s.close()
-_d
-"""
 
 
 def format_report(report: Report, verbose: bool = False) -> str:

@@ -400,7 +400,7 @@ def run_report(ops: Sequence[str] | None = None, backend: str = "reference", *, 
     """:func:`run` as a :class:`Report` (with the device that ran it)."""
     from ..backends import BACKENDS, names
     from ..importers.onnx import supported_ops
-    from .conformance import page_device
+    from .devices import page_device
 
     if backend not in BACKENDS:
         raise ValueError(f"ONNX node tests: unknown backend {backend!r}; choose one of {', '.join(names())}")
