@@ -359,7 +359,8 @@ def kernel_summary(dispatches: Sequence[Mapping[str, Any]], top: int = 12) -> di
     total = sum(float(d["ms"]) for d in dispatches) or 1.0
     kinds: dict[str, dict[str, Any]] = {}
     for d in dispatches:
-        k = kinds.setdefault(kernel_kind(d["label"]), {"kind": kernel_kind(d["label"]), "ms": 0.0, "count": 0})
+        kind = str(d.get("kind") or kernel_kind(d["label"]))  # the planner's kind: kernel (variant) + fused ops
+        k = kinds.setdefault(kind, {"kind": kind, "ms": 0.0, "count": 0})
         k["ms"] += float(d["ms"])
         k["count"] += 1
     by_kind = sorted(kinds.values(), key=lambda k: -k["ms"])
