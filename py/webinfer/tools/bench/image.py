@@ -7,9 +7,9 @@ running the very same ONNX file.
   with depthwise 3×3 and 5×5 convs, a residual add, a max pool, ReLU6, global average pool, gemm) at 32×32, for
   tests; imported through the same ONNX importer.
 
-Inputs are the sample photos of ``tests/data/images`` (CC0), preprocessed on the host as the classifier does, in
-rows cycling through (photo, mirrored photo). The check compares logits with the host reference (cosine per row,
-max abs difference relative to the largest logit) and the top-5 classes of every row.
+Inputs are the sample photos of ``webinfer/web/images`` (CC0, package data), preprocessed on the host as the
+classifier does, in rows cycling through (photo, mirrored photo). The check compares logits with the host
+reference (cosine per row, max abs difference relative to the largest logit) and the top-5 classes of every row.
 """
 
 from __future__ import annotations
@@ -173,6 +173,7 @@ def tiny_onnx(seed: int = 0) -> Any:
                                                                                            TINY_SIZE])],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", TINY_CLASSES])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="webinfer-bench")
+    model.ir_version = 8  # opset 17's IR version: what onnxruntime (host and web) loads, whatever `onnx` writes
     onnx.checker.check_model(model)
     return model
 
@@ -198,10 +199,8 @@ def _convert_tiny(out: Path) -> dict[str, Any]:
 
 
 def photos_dir() -> Path:
-    """The sample photos (``tests/data/images`` of the checkout)."""
-    from ..project import project_root
-
-    return project_root() / "tests" / "data" / "images"
+    """The sample photos the classify page offers (``webinfer/web/images``, package data)."""
+    return Path(__file__).resolve().parents[2] / "web" / "images"
 
 
 def image_rows(batch: int, size: int) -> tuple[bytes, list[str]]:
