@@ -190,3 +190,37 @@ def test_context_from_a_gpu_device(browser_py: BrowserPy) -> None:
     )
     assert device["created_with"] == "GPUDevice" and device["asked"] == {"gpu_device": True}
     assert device["same_limits_as_cpu_context"] is True
+
+
+def test_constants_made_at_build_survive_the_wasm_heap_growing(browser_py: BrowserPy) -> None:
+    # A lazily made constant (a re-laid filter, a weight read from a file) may grow the wasm heap while the
+    # constants before it are being handed to the builder: growth detaches the heap's old ArrayBuffer, so views
+    # of the earlier constants taken before it would be dead ("Cannot perform Construct on a detached ArrayBuffer").
+    browser_py.run(SESSION_SETUP)
+    value = browser_py.run(
+        """
+        import array, pyodide_js
+        from webinfer.ir.graph import Constant
+        g = wi.GraphBuilder()
+        x = g.input("x", "float32", [4])
+        a = g.constant([1.0, 2.0, 3.0, 4.0], "float32", [4], name="a")
+        b = g.constant([10.0, 20.0, 30.0, 40.0], "float32", [4], name="b")
+        graph = g.build({"y": g.add(g.add(x, a), b)})
+        heap = pyodide_js._module.HEAP8.length
+
+        def grow():
+            junk = bytearray(heap + (64 << 20))  # more than the whole heap: it must grow
+            junk[-1] = 1
+            del junk
+            return memoryview(array.array("f", [10.0, 20.0, 30.0, 40.0]).tobytes())
+
+        graph.constants["a"] = Constant(graph.constants["a"].desc, loader=lambda: memoryview(
+            array.array("f", [1.0, 2.0, 3.0, 4.0]).tobytes()))
+        graph.constants["b"] = Constant(graph.constants["b"].desc, loader=grow)
+        sess = WebNNSession(graph)
+        y = sess.run({"x": [0.5] * 4})["y"].tolist()
+        sess.close()
+        [y, pyodide_js._module.HEAP8.length > heap]
+        """
+    )
+    assert value == [[11.5, 22.5, 33.5, 44.5], True]

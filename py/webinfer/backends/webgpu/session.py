@@ -149,21 +149,22 @@ class WebGPUSession(Session):
 
     # -- runs (``run(inputs, keep_on_device=True)`` leaves the outputs in GPU buffers: no readback) ---------
     def _stage(self, compiled: Compiled, inputs: dict[str, Tensor], views: runtime.ByteViews) -> Any:
-        items: list[Any] = []
+        # Every input's bytes before any view: making one may grow the wasm heap, detaching earlier views' buffer.
+        items: list[tuple[bool, Any]] = []  # (a GPU buffer already?, it or the bytes to view)
         for slot in compiled.plan.inputs:
             t = inputs[slot.name]
             storage = t.storage if t.on_device else None
             if (isinstance(storage, runtime.GPUStorage) and storage.device_ref is self.device
                     and storage.store == slot.store):
-                items.append(storage.buffer)
+                items.append((True, storage.buffer))
                 continue
             data: Any = t.tobytes()
             if slot.dtype == "int64":
                 data = runtime.narrow_int64(data, f"input {slot.name!r}")
             if len(data) % 4 or not data:
                 data = bytes(data) + bytes(-len(data) % 4 or 4)
-            items.append(views.view(data))
-        return ffi.to_js(items)
+            items.append((False, data))
+        return ffi.to_js([x if on_gpu else views.view(x) for on_gpu, x in items])
 
     def _start(self, bindings: dict[str, int], inputs: dict[str, Tensor], keep: bool) -> tuple[Compiled, Any]:
         compiled = self._compiled(bindings)

@@ -165,10 +165,13 @@ class WebNNSession(Session):
         keys = [c.key for c in plan.constants if c.key is not None]
         index = {k: i for i, k in enumerate(keys)}
         plan_json = json.dumps(plan.to_dict(constant_ref=lambda c: index[c.key]))
+        # Every constant's bytes first (re-laid ones are made here, once): making one may grow the wasm heap, which
+        # detaches the ArrayBuffer under every view taken before it. Then zero-copy views; builder.constant copies.
+        datas = [plan.graph_constants[k].data() for k in keys]
         proxies, buffers, views = [], [], []
         try:
-            for k in keys:  # zero-copy views of the constants' bytes; builder.constant copies them once
-                proxy = ffi.create_proxy(plan.graph_constants[k].data())  # re-laid ones are made here, once
+            for data in datas:
+                proxy = ffi.create_proxy(data)
                 proxies.append(proxy)
                 buf = proxy.getBuffer("u8")
                 buffers.append(buf)
