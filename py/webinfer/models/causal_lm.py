@@ -382,8 +382,9 @@ class CausalLM:
         return sess.run(feeds, **self._run_options(sess))
 
     def _run_options(self, sess: Session) -> dict[str, Any]:
-        """Per-backend run options; the place a device backend asks to keep the outputs (the cache) on the device."""
-        return {}
+        """Run options: where the backend can (``Session.device_outputs``), every output stays on the device — the
+        cache is fed back from there, and only the logits are read back."""
+        return {"keep_on_device": True} if sess.device_outputs else {}
 
     def _check_ids(self, ids: Sequence[int]) -> list[int]:
         if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
@@ -439,10 +440,11 @@ class CausalLM:
         rows = list(range(n)) if all_positions else [n - 1]
         out = yield ("run", self.session, self._prefill_feeds(prompt, cache, rows))
         cache.release()
-        logits = out["logits"]
-        if all_positions:
-            return logits
-        t = Tensor(logits.tobytes(), dtype="float32", shape=(self.config.vocab_size,))
+        logits = out.pop("logits")
+        _release(out.values())
+        data = logits.tobytes()
+        logits.release()
+        t = Tensor(data, dtype="float32", shape=logits.shape if all_positions else (self.config.vocab_size,))
         t.backend, t.device = logits.backend, logits.device
         return t
 
@@ -451,13 +453,12 @@ class CausalLM:
         per pair of buckets), so the cache stays where the backend keeps it."""
         key = (cache.capacity, capacity)
         sess = self._grow_sessions.get(key)
-        if sess is None:
+        if sess is None:  # on the step session's device (its context), so the cache moves without a copy
             c = self.config
             g = GraphBuilder()
             x = g.input("x", "float32", [c.num_kv_heads, cache.capacity, c.head_dim])
             y = g.pad(x, beginning_padding=[0, 0, 0], ending_padding=[0, capacity - cache.capacity, 0])
-            sess = self._grow_sessions[key] = compile_graph(g.build({"y": y}), self.backend_name,
-                                                            **self.compile_options)
+            sess = self._grow_sessions[key] = self.session.compile_sibling(g.build({"y": y}))
         for past, _ in cache.names:
             out = yield ("run", sess, {"x": cache.tensors[past]})
             old, cache.tensors[past] = cache.tensors[past], out["y"]
@@ -502,7 +503,8 @@ class CausalLM:
             t_decode = time.perf_counter()
             while True:
                 ts = time.perf_counter()
-                row = array.array("f", out["logits"].tobytes())
+                row = array.array("f", out["logits"].tobytes())  # the one readback of a step
+                out["logits"].release()
                 token = sampler(row)
                 if result.logits is not None:
                     result.logits.append(row)
@@ -554,6 +556,12 @@ class CausalLM:
             timings["new_tokens"] = len(result.ids)
             timings["total_s"] = time.perf_counter() - t_start
             timings["capacity"] = cache.capacity
+
+
+def _release(tensors: Any) -> None:
+    for t in tensors:
+        if t.on_device:
+            t.release()
 
 
 def _token(t: Any, vocab: int) -> bool:

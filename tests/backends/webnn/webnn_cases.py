@@ -168,13 +168,8 @@ CASES: dict[str, Case] = {
 
 
 # Registered ops without a WebNN lowering yet, each with the reason (strict: test_webnn_lowering.py fails when one
-# gains a lowering). The planner refuses them with an UnsupportedError naming the node, unless the op has a
-# decomposition the context supports (rms_normalization: WebNN has no such op, so its decomposition runs).
-PENDING = {
-    "dequantize_linear": "issue 14 (browser half): dequantizeLinear with int4/int8, or dequantize at load",
-    "scatter_nd": "issue 14 (browser half): scatterND for the KV-cache write",
-    "rms_normalization": "WebNN has no RMS normalization; the planner runs the registry's decomposition",
-}
+# gains a lowering). The planner refuses them with an UnsupportedError naming the node.
+PENDING: dict[str, str] = {}
 
 
 def base_op(case: str) -> str:
