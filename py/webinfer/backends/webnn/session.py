@@ -25,6 +25,7 @@ from ... import ffi
 from ...errors import BackendError, InputError, WebinferError
 from ...ir.graph import Graph
 from ...tensor import Tensor
+from ..layout import resolve as resolve_layout
 from ..session import Session, check_options
 from .context import ContextReport, ContextRequest, limits_from_json
 from .limits import Limits
@@ -32,7 +33,8 @@ from .fold import Folding, fold_constants
 from .plan import Plan, narrow_int64_bytes, uint4_as_int4, widen_int32_bytes
 from .planner import Checker, Support, plan_graph, unsupported_error
 
-OPTIONS = ("device", "power_preference", "accelerated", "gpu_device", "context", "decompose", "bindings", "fold")
+OPTIONS = ("device", "power_preference", "accelerated", "gpu_device", "context", "decompose", "bindings", "layout",
+           "fold")
 
 
 _PROBED: dict[tuple[str, str], dict[str, str | None]] = {}  # (options, limits) -> probed features
@@ -175,6 +177,7 @@ class WebNNSession(Session):
 
     def __init__(self, graph: Graph, **options: Any) -> None:
         check_options("webnn", options, OPTIONS)
+        resolve_layout(options.get("layout"), None)  # a bad value fails here, before any WebNN call
         super().__init__(graph, **options)
         t0 = time.perf_counter()
         shared = options.get("context")
@@ -257,7 +260,7 @@ class WebNNSession(Session):
         proxies, buffers, views = [], [], []
         try:
             for k in keys:  # zero-copy views of the constants' bytes; builder.constant copies them once
-                proxy = ffi.create_proxy(graph.constants[k].data())
+                proxy = ffi.create_proxy(plan.graph_constants[k].data())  # re-laid ones are made here, once
                 proxies.append(proxy)
                 buf = proxy.getBuffer("u8")
                 buffers.append(buf)
@@ -284,7 +287,8 @@ class WebNNSession(Session):
         self.specialized(bindings)  # the user's graph accepts these sizes (InputError naming them if not)
         graph = self._step_graph(bindings)
         t0 = time.perf_counter()
-        plan, _ = plan_graph(graph, self.context.limits, bool(self.options.get("decompose", True)))
+        plan, _ = plan_graph(graph, self.context.limits, bool(self.options.get("decompose", True)),
+                             self.options.get("layout", "auto"))
         plan_ms = (time.perf_counter() - t0) * 1e3
         executor = self._executor(plan, graph)
         built = _Built(plan, executor, float(executor.buildMs), plan_ms, graph)
@@ -425,6 +429,21 @@ class WebNNSession(Session):
         return float(result.ms)
 
     # -- reporting and cleanup ---------------------------------------------------------------------
+    def _layout_info(self, built: _Built | None) -> dict[str, Any]:
+        """The layout the graph was planned in: what was asked, what the context prefers, what the pass did."""
+        asked = self.options.get("layout", "auto")
+        preferred = self.context.limits.preferred_input_layout
+        info: dict[str, Any] = {"asked": asked, "preferred": preferred}
+        report = built.plan.layout if built else None
+        if report:
+            info.update(report)
+        else:
+            info["summary"] = ("the graph's own layouts (nothing to move)" if resolve_layout(asked, preferred) == "nhwc"
+                               else f"the graph's own layouts (layout={asked!r}, the context prefers {preferred})")
+        if built:
+            info["transposes_in_plan"] = built.plan.stats()["transposes"]
+        return info
+
     def _close(self) -> None:
         for built in getattr(self, "_built", {}).values():
             built.executor.destroy()
@@ -438,7 +457,7 @@ class WebNNSession(Session):
     def compile_sibling(self, graph: Graph, **options: Any) -> WebNNSession:
         """``graph`` compiled on this session's MLContext, so device tensors pass between the two (CausalLM's
         cache-growing graph); the context stays this session's (closed with it)."""
-        opts = {k: v for k, v in self.options.items() if k in ("decompose", "fold")}
+        opts = {k: v for k, v in self.options.items() if k in ("decompose", "fold", "layout")}
         return WebNNSession(graph, context=self.context, **{**opts, **options})
 
     def device_info(self) -> dict[str, Any]:
@@ -454,6 +473,7 @@ class WebNNSession(Session):
             "nodes": {name: s.as_dict() for name, s in self.support.items()},
             "plan": built.plan.stats() if built else None,
             "int64_narrowed": dict(built.plan.narrowed) if built else {},
+            "layout": self._layout_info(built),
             "graphs_built": len(self._built),
             "graphs": [{"bindings": dict(k), "build_ms": round(b.build_ms, 3), "plan_ms": round(b.plan_ms, 3),
                         "runs": b.runs, "webnn_calls": len(b.plan.ops)} for k, b in self._built.items()],
