@@ -15,8 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ...ir.graph import Graph, Node
+from ...ir.operand import OperandDesc
 
 PROLOGUE_BYTES = 32 << 20  # constant bytes per prologue graph: what is in memory at once while folding
+ZERO = "/fold.zero"  # the prologues' zero inputs (one per float dtype), and the suffix of the guarded outputs
+GUARDED = ("float32", "float16")
 
 
 @dataclass
@@ -128,6 +131,10 @@ def _prologues(graph: Graph, values: list[str], producer: dict[str, Node], const
 
 
 def _prologue(graph: Graph, values: list[str], producer: dict[str, Node], order: dict[str, int]) -> Graph:
+    """The graph computing ``values``; each float value leaves through ``add(value, zero)`` with ``zero`` a graph
+    input (fed 0 at fold time): Chromium 153's TFLite folds constant-only outputs at build and then returns
+    zeros for them (a graph whose output is ``cast`` of a float16 constant reads back as zeros, and so do
+    the other outputs of a graph holding such an output), while a value that depends on an input is computed."""
     nodes: dict[str, Node] = {}
     for v in values:
         for n in _ancestors(v, producer):
@@ -135,7 +142,19 @@ def _prologue(graph: Graph, values: list[str], producer: dict[str, Node], order:
     ordered = sorted(nodes.values(), key=lambda n: order[n.name])
     used = {i for n in ordered for i in n.inputs if i is not None}
     constants = {k: c for k, c in graph.constants.items() if k in used}
-    return Graph({}, constants, ordered, {v: v for v in values})
+    inputs: dict[str, OperandDesc] = {}
+    outputs: dict[str, str] = {}
+    for v in values:
+        dtype = graph.operands[v].dtype
+        if dtype not in GUARDED:
+            outputs[v] = v
+            continue
+        zero = f"{ZERO}.{dtype}"
+        inputs[zero] = OperandDesc(dtype, (1,))
+        out = f"{v}{ZERO}"
+        ordered.append(Node("add", (v, zero), (out,), {}, f"{v}{ZERO}.add"))
+        outputs[v] = out
+    return Graph(inputs, constants, ordered, outputs)
 
 
 __all__ = ["Folding", "PROLOGUE_BYTES", "fold_constants"]

@@ -85,12 +85,13 @@ class Checker:
         if reason is None:
             return Support(node.name, node.op, lowering.webnn if lowering else node.op, note=explain)
         spec = get_op(node.op)
-        if not (self.decompose and spec.decompose is not None and all(d is None or d.is_static for d in inputs)):
+        if not (self.decompose and spec.decompose is not None):
             return Support(node.name, node.op, None, reason)
         try:
             sub = expand(node, inputs)
-        except Exception as e:  # a decomposition that cannot be built for these shapes
-            return Support(node.name, node.op, None, f"{reason}; its decomposition failed: {e}")
+        except Exception as e:  # a decomposition that cannot be built for these shapes (or not for symbolic ones)
+            pending = "" if all(d is None or d.is_static for d in inputs) else " for symbolic shapes"
+            return Support(node.name, node.op, None, f"{reason}; its decomposition failed{pending}: {e}")
         for s in sub.nodes:
             sub_support = self.node(s, [None if i is None else sub.operands[i] for i in s.inputs],
                                     [sub.operands[o] for o in s.outputs])

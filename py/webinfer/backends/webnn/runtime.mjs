@@ -103,6 +103,19 @@ export async function readKept(context, tensor) {
   return new Uint8Array(await context.readTensor(tensor));
 }
 
+/**
+ * Wait until the work queued on `context` so far has run (a one-element readTensor, queued behind it): graphs
+ * dispatched with kept outputs and destroyed at once may otherwise never fill those outputs.
+ */
+export async function fence(context) {
+  const tensor = await newTensor(context, { dataType: "float32", shape: [1], readable: true, writable: true });
+  try {
+    await context.readTensor(tensor);
+  } finally {
+    dropTensor(tensor);
+  }
+}
+
 /** Upload bytes (a view) into a new MLTensor of `desc` that later runs can bind as an input. */
 export async function uploadTensor(context, desc, bytes) {
   const tensor = await newTensor(context, { dataType: desc.dataType, shape: desc.shape, readable: true, writable: true });

@@ -227,7 +227,9 @@ class WebNNSession(Session):
             plan, _ = plan_graph(prologue, self.context.limits, bool(self.options.get("decompose", True)))
             executor = self._executor(plan, prologue)
             try:
-                results = ffi.run_sync(executor.run(ffi.to_js([]), True))
+                zeros = [ffi.to_js(memoryview(bytes(op.desc.byte_length))) for _, op in plan.inputs]  # fold.ZERO
+                results = ffi.run_sync(executor.run(ffi.to_js(zeros), True))
+                ffi.run_sync(self._rt.fence(self.context.handle))  # the dispatch ran: its graph may go now
             except ffi.FFIError:
                 raise
             except Exception as e:
