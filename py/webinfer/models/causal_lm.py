@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
+from .. import ffi
 from ..backends import compile as compile_graph
 from ..backends.session import Session
 from ..errors import GraphError, InputError
@@ -205,11 +206,15 @@ class CausalLM:
             return cls.from_gguf(path, backend, tokenizer=tokenizer, **options)
         files = _files(path)
         manifest = _read_manifest(await files.read_async(MANIFEST), files.where(MANIFEST))
-        graph = await files.load_graph_async(manifest["graph"])
+        graph = await files.load_graph_async(manifest["graph"], stream_weights=True)
         from .files import parse_json
 
         fields = parse_json(await files.read_async(manifest["tokenizer"]), files.where(manifest["tokenizer"]))
-        return cls._from_manifest(graph, manifest, fields, files.base, backend, tokenizer, options)
+        lm = cls._from_manifest(graph, manifest, fields, files.base, backend, tokenizer, options)
+        files.slot.release()  # the backend has what it needs; the last fetched file goes
+        if files.slot.stats["fetches"]:
+            lm.metadata["weights_fetch"] = files.slot.stats  # live: later re-reads count too
+        return lm
 
     @classmethod
     def from_gguf(cls, path: str | os.PathLike[str], backend: str = "auto", *, tokenizer: Tokenizer | None = None,
@@ -328,6 +333,7 @@ class CausalLM:
                                                     "timings": {k: v for k, v in self.last.timings.items()
                                                                 if k != "steps_ms"}},
             "metadata": {k: v for k, v in self.metadata.items() if k != "chat_template"},
+            "wasm_heap_bytes": ffi.heap_bytes(),  # in the page: the wasm heap's size, which only grows (its peak)
             "session": sess,
         }
 

@@ -223,7 +223,15 @@ class WebNNSession(Session):
         """Compute the folded values with the prologue graphs (each built, run once keeping its outputs on the
         device, then destroyed), dropping the constants' bytes after each: at most one chunk is in memory."""
         t0 = time.perf_counter()
+        step_constants = list(folding.step.constants.values())
         for prologue in folding.prologues:
+            # the step graph's own constants stored in the same files are read now too, while those files are at
+            # hand (weights fetched from a URL are held one file at a time: webinfer.models.files)
+            files = {c.source.get("file") for c in prologue.constants.values() if c.source}
+            wanted = list(prologue.constants.values()) + [
+                c for c in step_constants if c.source and c.source.get("file") in files]
+            for const in sorted(wanted, key=lambda c: str((c.source or {}).get("file", ""))):  # file by file
+                const.data()
             plan, _ = plan_graph(prologue, self.context.limits, bool(self.options.get("decompose", True)))
             executor = self._executor(plan, prologue)
             try:
@@ -259,10 +267,13 @@ class WebNNSession(Session):
         keys = [c.key for c in plan.constants if c.key is not None]
         index = {k: i for i, k in enumerate(keys)}
         plan_json = json.dumps(plan.to_dict(constant_ref=lambda c: index[c.key]))
+        # every constant's bytes first (lazy ones are read, re-laid ones made, here): a view of the wasm heap is
+        # detached when the heap grows, so no allocation may come between making the views and using them
+        datas = [plan.graph_constants[k].data() for k in keys]
         proxies, buffers, views = [], [], []
         try:
-            for k in keys:  # zero-copy views of the constants' bytes; builder.constant copies them once
-                proxy = ffi.create_proxy(plan.graph_constants[k].data())  # re-laid ones are made here, once
+            for data in datas:  # zero-copy views of the constants' bytes; builder.constant copies them once
+                proxy = ffi.create_proxy(data)
                 proxies.append(proxy)
                 buf = proxy.getBuffer("u8")
                 buffers.append(buf)
