@@ -249,4 +249,5 @@ def weight_files(doc: bytes, where: str) -> list[str]:
     return names
 
 
-__all__ = ["FetchSlot", "FetchedSource", "ModelFiles", "in_browser", "is_url", "parse_json", "plain_name", "read_manifest", "weight_files", "weight_sizes"]
+__all__ = ["FetchSlot", "FetchedSource", "ModelFiles", "in_browser", "is_url", "parse_json", "plain_name",
+           "read_manifest", "weight_files", "weight_sizes"]

@@ -10,7 +10,6 @@ import pytest
 from webnn_cases import CASES, PENDING, base_op
 
 import webinfer as wi
-from webinfer.backends.contract import no_entry_reason
 from webinfer.backends.webnn.limits import Limits
 from webinfer.backends.webnn.lowering import LOWERINGS, NodeDescs, camel, supports
 from webinfer.backends.webnn.planner import check_graph, plan_graph

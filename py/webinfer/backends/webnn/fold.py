@@ -11,7 +11,7 @@ results stay in MLTensors, and the step graph takes them as inputs, bound to tho
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ...ir.graph import Graph, Node
@@ -112,7 +112,7 @@ def _ancestors(name: str, producer: dict[str, Node]) -> list[Node]:
     return list(out.values())
 
 
-def _prologues(graph: Graph, values: list[str], producer: dict[str, Node], constants_of: object,
+def _prologues(graph: Graph, values: list[str], producer: dict[str, Node], constants_of: Callable[[str], set[str]],
                chunk_bytes: int) -> Iterator[Graph]:
     """Static graphs computing ``values`` in chunks of at most ``chunk_bytes`` of constants (one value alone may
     exceed it), in graph order."""
@@ -120,7 +120,7 @@ def _prologues(graph: Graph, values: list[str], producer: dict[str, Node], const
     chunk: list[str] = []
     size = 0
     for v in values:
-        need = sum(graph.constants[c].desc.byte_length for c in constants_of(v))  # type: ignore[operator]
+        need = sum(graph.constants[c].desc.byte_length for c in constants_of(v))
         if chunk and size + need > chunk_bytes:
             yield _prologue(graph, chunk, producer, order)
             chunk, size = [], 0

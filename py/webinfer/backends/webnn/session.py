@@ -28,8 +28,8 @@ from ...tensor import Tensor
 from ..layout import resolve as resolve_layout
 from ..session import Session, check_options
 from .context import ContextReport, ContextRequest, limits_from_json
-from .limits import Limits
 from .fold import Folding, fold_constants
+from .limits import Limits
 from .plan import Plan, narrow_int64_bytes, uint4_as_int4, widen_int32_bytes
 from .planner import Checker, Support, plan_graph, unsupported_error
 
