@@ -511,7 +511,7 @@ class CausalLM:
         yield ("checked", None, None)  # stream()/stream_async() return here: the arguments were good
         n = len(prompt_ids)
         timings: dict[str, Any] = {"tokenize_s": time.perf_counter() - t_start, "prompt_tokens": n,
-                                   "steps_ms": [], "sample_s": 0.0, "grow_s": 0.0}
+                                   "steps_ms": [], "sample_s": 0.0, "readback_s": 0.0, "grow_s": 0.0}
         result.prompt_ids, result.timings = prompt_ids, timings
         budget = min(max_new_tokens, self.context_length - n + 1)  # the last token needs no step of its own
         cache = self._new_cache(prompt_ids)
@@ -531,8 +531,13 @@ class CausalLM:
             t_decode = time.perf_counter()
             while True:
                 ts = time.perf_counter()
-                row = array.array("f", logits.tobytes())  # the one readback of a step
+                # the one readback of a step: where the backend keeps its outputs on the device and runs
+                # asynchronously, this is also where the step's compute is waited for (readback_s)
+                row = array.array("f", logits.tobytes())
                 logits.release()
+                tr = time.perf_counter()
+                timings["readback_s"] += tr - ts
+                ts = tr
                 token = sampler(row)
                 if result.logits is not None:
                     result.logits.append(row)
