@@ -73,7 +73,8 @@ def test_dequantize_linear_splits_blocks_and_holds_uint4_as_int4(limits: Limits)
 
 def test_dequantize_linear_per_axis_and_int8_graph_inputs(limits: Limits) -> None:
     plan, _ = plan_graph(_dq_graph("int8", [8, 1], constant=False), limits)
-    assert [o["op"] for o in plan.ops] == ["dequantizeLinear"]  # per-axis: broadcasting alone, no reshape
+    # per-axis: broadcasting alone, no reshape; an identity after (TFLite cannot build dequantizeLinear -> transpose)
+    assert [o["op"] for o in plan.ops] == ["dequantizeLinear", "identity"]
     assert len(plan.ops[0]["args"]) == 3  # Chromium 153 wants a zero point: a zero of the input's dtype
     plan, _ = plan_graph(_dq_graph("uint4", [8, 2], zero_point=True, constant=False), limits)
     assert plan.convert == {"q": "uint4-int4", "zp": "uint4-int4"}  # re-biased when the session writes them
@@ -113,7 +114,7 @@ def test_every_case_plans_with_direct_ops(case: str, limits: Limits) -> None:
     assert all(s.ok for s in report.values()), report
     calls = [o["op"] for o in plan.ops if o["node"] in report]
     assert calls[0] == LOWERINGS[op].webnn
-    assert len(calls) == 1 or case.startswith("average_pool2d_")
+    assert len(calls) == 1 or case.startswith(("average_pool2d_", "dequantize_linear_"))  # (workarounds; a small net)
     for record in plan.ops:
         assert record["op"] in BUILDER_METHODS
     json.dumps(plan.to_dict())  # plain data all the way down

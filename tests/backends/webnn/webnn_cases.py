@@ -164,6 +164,13 @@ CASES: dict[str, Case] = {
                                      rounding_type="ceil")},
         {"x": _rand((1, 2, 5, 5), seed=38)},
     ),
+    # a low-bit weight used transposed (TFLite cannot build dequantizeLinear -> transpose: the lowering separates them)
+    "dequantize_linear_transposed": _graph(
+        lambda g: {"y": g.matmul(_x(g, [2, 4]), g.transpose(g.dequantize_linear(
+            g.constant(np.arange(-6, 6, dtype=np.int8).reshape(3, 4)),
+            g.constant(np.array([[0.5], [0.25], [2.0]], np.float32))), permutation=[1, 0]))},
+        {"x": _rand((2, 4), seed=40)},
+    ),
 }
 
 

@@ -425,6 +425,8 @@ def _dequantize(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[Operan
     y = b.call("dequantizeLinear", [x, scale, zp], inner)
     if bias is not None:
         y = b.call("add", [y, bias], inner)
+    else:  # Chromium 153's TFLite fails to build dequantizeLinear feeding a transpose (even through a reshape)
+        y = b.call("identity", [y], inner)
     if len(split) != len(out.shape):
         y = b.call("reshape", [y, list(out.shape)], out)
     return [y]
