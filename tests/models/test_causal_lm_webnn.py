@@ -110,3 +110,20 @@ def test_weights_folded_once_and_said_so(page: Any) -> None:
     assert got["folded"] > 0 and got["bytes_on_device"] > got["computed_from_bytes"] > 0
     assert got["extra_bytes"] == got["bytes_on_device"] - got["computed_from_bytes"]
     assert "dequantizeLinear" in got["note"] and got["prologue_graphs"] >= 1 and math.isfinite(got["fold_ms"])
+
+
+def test_close_frees_every_mltensor_graph_and_context(page: Any) -> None:
+    got = page.run(f"""
+        before = json.loads(str(runtime().countersJSON()))
+        other = CausalLM.load("/tmp/tiny.gguf", backend="webnn")
+        other.prefill_chunk = 32
+        other.generate({LONG}, max_new_tokens=3)  # a grow graph too, on the same context
+        grown = other.info()["compiles"]["grow_graphs"]
+        other.close()
+        after = json.loads(str(runtime().countersJSON()))
+        [grown, before, after]
+    """)
+    grown, before, after = got
+    assert grown == 1
+    assert {k: after[k] for k in ("tensors", "graphs", "contexts")} == {
+        k: before[k] for k in ("tensors", "graphs", "contexts")}, (before, after)
