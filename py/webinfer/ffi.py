@@ -165,6 +165,54 @@ async def fetch_bytes(url: str) -> bytes:
     return bytes(await response.bytes())
 
 
+async def fetch_buffer(url: str) -> Any:
+    """GET ``url``; the body as a JS ``ArrayBuffer``, left outside the wasm heap (read slices with
+    :func:`buffer_bytes`). An HTTP error status raises FFIError naming it."""
+    _require_browser("fetch_buffer")
+    import js
+
+    response = await js.fetch(url)
+    if not response.ok:
+        raise FFIError(f"fetch {url}: HTTP {response.status} {response.statusText}")
+    return await response.arrayBuffer()
+
+
+def buffer_bytes(buffer: Any, offset: int, length: int) -> bytes:
+    """``length`` bytes of a JS ArrayBuffer from ``offset``, copied into Python (only those bytes)."""
+    _require_browser("buffer_bytes")
+    import js
+
+    return bytes(js.Uint8Array.new(buffer, offset, length).to_bytes())
+
+
+async def buffer_sha256(buffer: Any) -> str:
+    """SHA-256 (hex) of a JS ArrayBuffer: ``crypto.subtle`` where the page has it (a secure context), else hashed
+    in Python 1 MiB at a time; the buffer never enters the wasm heap whole."""
+    _require_browser("buffer_sha256")
+    import hashlib
+
+    import js
+
+    subtle = getattr(getattr(js, "crypto", None), "subtle", None)
+    if subtle is not None:
+        digest = await subtle.digest("SHA-256", buffer)
+        return buffer_bytes(digest, 0, 32).hex()
+    h = hashlib.sha256()
+    size = int(buffer.byteLength)
+    for offset in range(0, size, 1 << 20):
+        h.update(buffer_bytes(buffer, offset, min(1 << 20, size - offset)))
+    return h.hexdigest()
+
+
+def heap_bytes() -> int | None:
+    """The size of the wasm heap now (it only grows: the peak so far); None outside the browser."""
+    if not in_browser():
+        return None
+    import pyodide_js
+
+    return int(pyodide_js._module.HEAP8.length)
+
+
 def to_js(value: Any) -> Any:
     """Python value → JS; dicts become plain JS objects (not ``Map``)."""
     _require_browser("to_js")

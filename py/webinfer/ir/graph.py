@@ -82,6 +82,12 @@ class Constant:
             self._data = mv
         return self._data
 
+    def unload(self) -> None:
+        """Forget the bytes of a lazy constant (read again on next use), so a consumer that has handed them on
+        (a device upload) does not keep them in memory; constants given as bytes keep them."""
+        if self._loader is not None:
+            self._data = None
+
     def sha256(self) -> str:
         return hashlib.sha256(self.data()).hexdigest()
 

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
+from .. import ffi
 from ..backends import compile as compile_graph
 from ..backends.session import Session
 from ..errors import GraphError, InputError
@@ -205,11 +206,15 @@ class CausalLM:
             return cls.from_gguf(path, backend, tokenizer=tokenizer, **options)
         files = _files(path)
         manifest = _read_manifest(await files.read_async(MANIFEST), files.where(MANIFEST))
-        graph = await files.load_graph_async(manifest["graph"])
+        graph = await files.load_graph_async(manifest["graph"], stream_weights=True)
         from .files import parse_json
 
         fields = parse_json(await files.read_async(manifest["tokenizer"]), files.where(manifest["tokenizer"]))
-        return cls._from_manifest(graph, manifest, fields, files.base, backend, tokenizer, options)
+        lm = cls._from_manifest(graph, manifest, fields, files.base, backend, tokenizer, options)
+        files.slot.release()  # the backend has what it needs; the last fetched file goes
+        if files.slot.stats["fetches"]:
+            lm.metadata["weights_fetch"] = files.slot.stats  # live: later re-reads count too
+        return lm
 
     @classmethod
     def from_gguf(cls, path: str | os.PathLike[str], backend: str = "auto", *, tokenizer: Tokenizer | None = None,
@@ -328,6 +333,7 @@ class CausalLM:
                                                     "timings": {k: v for k, v in self.last.timings.items()
                                                                 if k != "steps_ms"}},
             "metadata": {k: v for k, v in self.metadata.items() if k != "chat_template"},
+            "wasm_heap_bytes": ffi.heap_bytes(),  # in the page: the wasm heap's size, which only grows (its peak)
             "session": sess,
         }
 
@@ -385,8 +391,9 @@ class CausalLM:
         return sess.run(feeds, **self._run_options(sess))
 
     def _run_options(self, sess: Session) -> dict[str, Any]:
-        """Per-backend run options; the place a device backend asks to keep the outputs (the cache) on the device."""
-        return {}
+        """Run options: where the backend can (``Session.device_outputs``), every output stays on the device — the
+        cache is fed back from there, and only the logits are read back."""
+        return {"keep_on_device": True} if sess.device_outputs else {}
 
     def _check_ids(self, ids: Sequence[int]) -> list[int]:
         if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
@@ -467,6 +474,7 @@ class CausalLM:
         t = Tensor(data, dtype="float32", shape=(rows, self.config.vocab_size) if all_positions
                    else (self.config.vocab_size,))
         t.backend, t.device = outs[-1].backend, outs[-1].device
+        _release(outs)
         return t
 
     def _grow(self, cache: _KVCache, capacity: int) -> Generator[Request, Any, None]:
@@ -474,13 +482,12 @@ class CausalLM:
         per pair of buckets), so the cache stays where the backend keeps it."""
         key = (cache.capacity, capacity)
         sess = self._grow_sessions.get(key)
-        if sess is None:
+        if sess is None:  # on the step session's device (its context), so the cache moves without a copy
             c = self.config
             g = GraphBuilder()
             x = g.input("x", "float32", [c.num_kv_heads, cache.capacity, c.head_dim])
             y = g.pad(x, beginning_padding=[0, 0, 0], ending_padding=[0, capacity - cache.capacity, 0])
-            sess = self._grow_sessions[key] = compile_graph(g.build({"y": y}), self.backend_name,
-                                                            **self.compile_options)
+            sess = self._grow_sessions[key] = self.session.compile_sibling(g.build({"y": y}))
         for past, _ in cache.names:
             out = yield ("run", sess, {"x": cache.tensors[past]})
             old, cache.tensors[past] = cache.tensors[past], out["y"]
@@ -504,7 +511,7 @@ class CausalLM:
         yield ("checked", None, None)  # stream()/stream_async() return here: the arguments were good
         n = len(prompt_ids)
         timings: dict[str, Any] = {"tokenize_s": time.perf_counter() - t_start, "prompt_tokens": n,
-                                   "steps_ms": [], "sample_s": 0.0, "grow_s": 0.0}
+                                   "steps_ms": [], "sample_s": 0.0, "readback_s": 0.0, "grow_s": 0.0}
         result.prompt_ids, result.timings = prompt_ids, timings
         budget = min(max_new_tokens, self.context_length - n + 1)  # the last token needs no step of its own
         cache = self._new_cache(prompt_ids)
@@ -514,7 +521,9 @@ class CausalLM:
         t_decode: float | None = None
         try:
             t0 = time.perf_counter()
-            logits = (yield from self._prefill(prompt_ids, cache, False))[-1]
+            chunks = yield from self._prefill(prompt_ids, cache, False)
+            logits = chunks.pop()
+            _release(chunks)  # earlier chunks' logits: never read
             timings["prefill_s"] = time.perf_counter() - t0
             timings["steps_ms"].append(timings["prefill_s"] * 1e3)
             self.stats["prefill_runs"] += 1
@@ -522,7 +531,13 @@ class CausalLM:
             t_decode = time.perf_counter()
             while True:
                 ts = time.perf_counter()
+                # the one readback of a step: where the backend keeps its outputs on the device and runs
+                # asynchronously, this is also where the step's compute is waited for (readback_s)
                 row = array.array("f", logits.tobytes())
+                logits.release()
+                tr = time.perf_counter()
+                timings["readback_s"] += tr - ts
+                ts = tr
                 token = sampler(row)
                 if result.logits is not None:
                     result.logits.append(row)
@@ -575,6 +590,12 @@ class CausalLM:
             timings["new_tokens"] = len(result.ids)
             timings["total_s"] = time.perf_counter() - t_start
             timings["capacity"] = cache.capacity
+
+
+def _release(tensors: Any) -> None:
+    """Free the device storage of ``tensors`` (a no-op for host tensors; also after a read, which keeps a copy)."""
+    for t in tensors:
+        t.release()
 
 
 def _token(t: Any, vocab: int) -> bool:

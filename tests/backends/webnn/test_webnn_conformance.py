@@ -42,7 +42,7 @@ def test_conformance_every_op_on_webnn_cpu(browser_py: BrowserPy) -> None:
     by_op = {r.op: r for r in report.ops}
     # every op runs at least one case on this context, but those without a lowering yet (all unsupported, by name)
     idle = [r.op for r in report.ops if not r.passed + r.xfail]
-    assert sorted(idle) == sorted(op for op in PENDING if op != "rms_normalization"), idle
+    assert sorted(idle) == sorted(PENDING), idle
     for op in idle:
         assert all(c.status == "unsupported" and op in c.message for c in by_op[op].results), by_op[op].results[0]
     reasons = [c.message for r in report.ops for c in r.results if c.status == "unsupported"]

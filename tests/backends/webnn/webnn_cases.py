@@ -164,17 +164,19 @@ CASES: dict[str, Case] = {
                                      rounding_type="ceil")},
         {"x": _rand((1, 2, 5, 5), seed=38)},
     ),
+    # a low-bit weight used transposed (TFLite cannot build dequantizeLinear -> transpose: the lowering separates them)
+    "dequantize_linear_transposed": _graph(
+        lambda g: {"y": g.matmul(_x(g, [2, 4]), g.transpose(g.dequantize_linear(
+            g.constant(np.arange(-6, 6, dtype=np.int8).reshape(3, 4)),
+            g.constant(np.array([[0.5], [0.25], [2.0]], np.float32))), permutation=[1, 0]))},
+        {"x": _rand((2, 4), seed=40)},
+    ),
 }
 
 
 # Registered ops without a WebNN lowering yet, each with the reason (strict: test_webnn_lowering.py fails when one
-# gains a lowering). The planner refuses them with an UnsupportedError naming the node, unless the op has a
-# decomposition the context supports (rms_normalization: WebNN has no such op, so its decomposition runs).
-PENDING = {
-    "dequantize_linear": "issue 14 (browser half): dequantizeLinear with int4/int8, or dequantize at load",
-    "scatter_nd": "issue 14 (browser half): scatterND for the KV-cache write",
-    "rms_normalization": "WebNN has no RMS normalization; the planner runs the registry's decomposition",
-}
+# gains a lowering). The planner refuses them with an UnsupportedError naming the node.
+PENDING: dict[str, str] = {}
 
 
 def base_op(case: str) -> str:

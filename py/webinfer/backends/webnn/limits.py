@@ -54,6 +54,12 @@ class Limits:
         """Whether graph inputs, constants and outputs may be int64 here."""
         return all("int64" in (self.graph_data_types(r) or ("int64",)) for r in GRAPH_ROLES)
 
+    def holds_uint4_as_int4(self) -> bool:
+        """Whether uint4 graph inputs and constants must be held as int4 here (int4 accepted, uint4 not)."""
+        roles = ("input", "constant")
+        types = [self.graph_data_types(r) or ("uint4",) for r in roles]
+        return all("uint4" not in t and "int4" in t for t in types)
+
     def has_op(self, op: str) -> bool:
         return not self.known or isinstance(self.raw.get(op), Mapping)
 

@@ -43,6 +43,8 @@ class Lowering:
     out_role: str = "output"
     variadic: bool = False
     note: NoteFn | None = None  # how a workaround is used (not a failure), for info()
+    rebias_uint4: bool = False  # takes uint4 operands held as int4 (u - 8) and undoes the offset itself
+    decompose_only: bool = False  # WebNN has no such op: ``check`` always refuses, so the registry's decompose runs
 
     def supports(self, node: Node, descs: NodeDescs, limits: Limits | None = None) -> str | None:
         """Why the context cannot run this node with the direct WebNN op, or None (``limits`` None: no context
@@ -77,9 +79,10 @@ def _check_dims(op: str, role: str, d: OperandDesc, limits: Limits) -> str | Non
 LOWERINGS: dict[str, Lowering] = {}
 
 
-def _register(names: Sequence[str], roles: tuple[str, ...], lower: LowerFn, **kw: Any) -> None:
+def _register(names: Sequence[str], roles: tuple[str, ...], lower: LowerFn, webnn: str | None = None,
+              **kw: Any) -> None:
     for name in names:
-        LOWERINGS[name] = Lowering(camel(name), roles, lower, **kw)
+        LOWERINGS[name] = Lowering(webnn or camel(name), roles, lower, **kw)
 
 
 def _axis(axis: int, rank: int) -> int:
@@ -374,6 +377,125 @@ def _pool_check(node: Node, descs: NodeDescs, limits: Limits) -> str | None:
 
 
 _register(("average_pool2d", "max_pool2d"), ("input",), _pool, check=_pool_check)
+
+
+# -- low-bit weights, the KV-cache write, RMSNorm (issue 14) ----------------------------------------------
+
+
+def _aligned(b: PlanBuilder, t: PlanOperand, rank: int) -> PlanOperand:
+    """``t`` reshaped to ``rank`` dims (1s in front): Chromium wants dequantizeLinear's scale at the input's rank."""
+    if t.rank == rank:
+        return t
+    shape = (1,) * (rank - t.rank) + t.shape
+    return b.call("reshape", [t, list(shape)], OperandDesc(t.dtype, shape))
+
+
+def _dequantize(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    """dequantizeLinear, block-wise as plain per-axis broadcasting: each blocked axis n (scale dim s, 1 < s < n) is
+    split into [s, n/s] with the scale's [s, 1] beside it, so the context only ever broadcasts; the output is
+    reshaped back. uint4 held as int4 (u - 8) gets the zero point 8 lower (none given: -8); webinfer's ``bias``
+    (Q4_1's block minimum) is added after, in the split shape."""
+    x, scale, zp, bias = _in(ops, 0), _in(ops, 1), ops[2], ops[3]
+    scale = _aligned(b, scale, x.rank)
+    if zp is not None:
+        zp = _aligned(b, zp, x.rank)  # a uint4 zero point is held as int4 (z - 8) just as the input is
+    elif x.id in b.rebiased:  # (u - 8) - (-8) = u: the int4 nibble 0x8 is -8
+        zp = b.constant(f"{b.node}/zero_point", OperandDesc("int4", scale.shape), bytes([0x88]) * _nbytes4(scale))
+    else:  # Chromium 153 wants a zeroPoint: a zero of the input's dtype
+        zp = _zeros(b, x.dtype, scale.shape)
+    if bias is not None:
+        bias = _aligned(b, bias, x.rank)
+    split: list[int] = []
+    pshape: list[int] = []
+    for n, s in zip(x.shape, scale.shape):
+        if 1 < s < n:
+            split += [s, n // s]
+            pshape += [s, 1]
+        else:
+            split.append(n)
+            pshape.append(s)
+    out = outs[0]
+    if len(split) != x.rank:
+        def blocks(t: PlanOperand, shape: list[int]) -> PlanOperand:
+            return b.call("reshape", [t, shape], OperandDesc(t.dtype, tuple(shape)))
+
+        x, scale, zp = blocks(x, split), blocks(scale, pshape), blocks(zp, pshape)
+        bias = None if bias is None else blocks(bias, pshape)
+    inner = OperandDesc(out.dtype, tuple(split))
+    y = b.call("dequantizeLinear", [x, scale, zp], inner)
+    if bias is not None:
+        y = b.call("add", [y, bias], inner)
+    else:  # Chromium 153's TFLite fails to build dequantizeLinear feeding a transpose (even through a reshape)
+        y = b.call("identity", [y], inner)
+    if len(split) != len(out.shape):
+        y = b.call("reshape", [y, list(out.shape)], out)
+    return [y]
+
+
+def _nbytes4(t: PlanOperand) -> int:
+    return (math.prod(t.shape) + 1) // 2
+
+
+def _zeros(b: PlanBuilder, dtype: str, shape: tuple[int, ...]) -> PlanOperand:
+    if dtype in ("int4", "uint4"):
+        return b.constant(f"{b.node}/zero_point", OperandDesc(dtype, shape), bytes((math.prod(shape) + 1) // 2))
+    return b.scalar(0, dtype, shape)
+
+
+def _dequantize_check(node: Node, descs: NodeDescs, limits: Limits) -> str | None:
+    x, scale, zp, bias = descs.inputs
+    assert x is not None and scale is not None
+    split = sum(2 if isinstance(n, int) and isinstance(s, int) and 1 < s < n else 1
+                for n, s in zip(x.shape, (1,) * (x.rank - scale.rank) + tuple(scale.shape)))
+    for role, d in (("input", x), ("scale", scale), ("output", descs.outputs[0])):
+        reason = limits.check_operand("dequantizeLinear", role, OperandDesc(d.dtype, (1,) * split))
+        if reason:
+            return f"{reason} (block-wise axes split in two: rank {split})"
+    if bias is not None:
+        return limits.check_operand("add", "a", OperandDesc(bias.dtype, (1,) * split))
+    return None
+
+
+_register(("dequantize_linear",), ("input", "scale", "zeroPoint", "scale"), _dequantize, check=_dequantize_check,
+          rebias_uint4=True)
+
+
+def _scatter_nd(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    """scatterND with the IR's index rule made explicit (negative counts from the end, out of range clamps), on
+    indices normalized once per (indices, input dims) and shared by every scatter that uses them."""
+    x, idx, upd = _in(ops, 0), _in(ops, 1), _in(ops, 2)
+    k = idx.shape[-1]
+    dims = tuple(x.shape[:k])
+    key = ("scatter_nd.indices", idx.id, dims)
+    safe = b.memo.get(key)
+    if safe is None:
+        bound = b.constant(f"{b.node}/dims", OperandDesc(idx.dtype, (k,)), _ints(dims, idx.dtype))
+        top = b.constant(f"{b.node}/last", OperandDesc(idx.dtype, (k,)), _ints([d - 1 for d in dims], idx.dtype))
+        negative = b.call("lesser", [idx, b.scalar(0, idx.dtype)], OperandDesc("uint8", idx.shape))
+        wrapped = b.call("where", [negative, b.call("add", [idx, bound], idx.desc), idx], idx.desc)
+        safe = b.call("min", [b.call("max", [wrapped, b.scalar(0, idx.dtype)], idx.desc), top], idx.desc)
+        b.memo[key] = safe
+    return [b.call("scatterND", [x, safe, upd], outs[0])]
+
+
+def _ints(values: Sequence[int], dtype: str) -> bytes:
+    import array
+
+    return array.array("i" if dtype == "int32" else "q", values).tobytes()
+
+
+_register(("scatter_nd",), ("input", "indices", "updates"), _scatter_nd, webnn="scatterND")
+
+
+def _no_rms(node: Node, descs: NodeDescs, limits: Limits) -> str | None:
+    return "WebNN has no RMS normalization: the registry's decomposition runs"
+
+
+def _never(b: PlanBuilder, node: Node, ops: Operands, outs: Sequence[OperandDesc]) -> list[PlanOperand]:
+    raise AssertionError(f"{node.label}: {node.op} is always decomposed on WebNN")
+
+
+_register(("rms_normalization",), ("input", "scale"), _never, check=_no_rms, decompose_only=True)
 
 
 def supports(node: Node, descs: NodeDescs, limits: Limits) -> str | None:

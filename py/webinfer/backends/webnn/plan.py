@@ -52,6 +52,7 @@ class PlanConstant:
     data: bytes | None = None  # inline bytes (decomposition scalars, narrowed int64 constants)
     key: str | None = None  # the graph constant's name when the bytes come from the graph
     source: dict[str, Any] | None = None  # the format layer's {file, key} reference, for export-js
+    transform: str | None = None  # applied by runtime.mjs to the bytes it is given ("uint4-int4": u - 8)
 
 
 @dataclass
@@ -62,7 +63,8 @@ class Plan:
     constants: list[PlanConstant] = field(default_factory=list)
     ops: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[tuple[str, PlanOperand]] = field(default_factory=list)
-    narrowed: dict[str, str] = field(default_factory=dict)  # operand -> why int64 became int32
+    narrowed: dict[str, str] = field(default_factory=dict)  # operand -> why int64 became int32 (or uint4 int4)
+    convert: dict[str, str] = field(default_factory=dict)  # graph input -> "int64-int32" | "uint4-int4" at write
     how: dict[str, str] = field(default_factory=dict)  # node -> "gelu" | "decomposed: ..." (for info())
     layout: dict[str, Any] | None = None  # what the layout pass did (None: the graph's layouts as they are)
     #: the planned graph's constants by name (``PlanConstant.key``): the layout pass adds re-laid ones
@@ -79,6 +81,8 @@ class Plan:
                 entry["inline"] = base64.b64encode(c.data).decode("ascii")
             else:
                 entry["ref"] = constant_ref(c) if constant_ref is not None else c.key
+                if c.transform:
+                    entry["transform"] = c.transform
             consts.append(entry)
         return {
             "format": "webinfer-webnn-plan",
@@ -123,10 +127,14 @@ def encode(value: Any) -> Any:
 class PlanBuilder:
     """Records MLGraphBuilder calls; the lowerings use it as they would use the real builder."""
 
-    def __init__(self, narrow_int64: bool = False, features: dict[str, str | None] | None = None) -> None:
+    def __init__(self, narrow_int64: bool = False, features: dict[str, str | None] | None = None,
+                 rebias_uint4: bool = False) -> None:
         self.plan = Plan()
         self.narrow_int64 = narrow_int64
+        self.rebias_uint4 = rebias_uint4  # the context has int4 but no uint4: uint4 leaves are held as int4 (u - 8)
+        self.rebiased: set[int] = set()  # ids of operands holding uint4 values as int4 (u - 8)
         self.features: dict[str, str | None] = dict(features or {})  # probed feature -> why not (None: works)
+        self.memo: dict[Any, PlanOperand] = {}  # lowerings share small derived operands (e.g. clamped indices)
         self.node = ""  # the graph node being lowered (named in the plan, for JS error messages)
         self._next = 0
 
@@ -138,30 +146,46 @@ class PlanBuilder:
         return op
 
     def dtype_of(self, desc: OperandDesc) -> OperandDesc:
-        """The descriptor as the context holds it (int64 narrowed to int32 when it has no int64)."""
+        """The descriptor as the context holds it (int64 narrowed to int32 when it has no int64; uint4 as int4
+        when it has int4 but no uint4)."""
         if self.narrow_int64 and desc.dtype == "int64":
             return OperandDesc("int32", desc.shape)
+        if self.rebias_uint4 and desc.dtype == "uint4":
+            return OperandDesc("int4", desc.shape)
         return desc
 
     # -- leaves ------------------------------------------------------------------------------------
     def input(self, name: str, desc: OperandDesc) -> PlanOperand:
         op = self._new(desc)
         self.plan.inputs.append((name, op))
-        if op.desc != desc:
+        if desc.dtype == "uint4" and op.dtype == "int4":
+            self.rebiased.add(op.id)
+            self.plan.narrowed[name] = REBIASED
+            self.plan.convert[name] = "uint4-int4"
+        elif op.desc != desc:
             self.plan.narrowed[name] = "graph input int64 -> int32 (range-checked at run)"
+            self.plan.convert[name] = "int64-int32"
         return op
 
     def constant(self, name: str, desc: OperandDesc, data: bytes | None = None, *, key: str | None = None,
                  source: dict[str, Any] | None = None) -> PlanOperand:
         """A constant: inline ``data`` or the graph constant ``key`` (its bytes travel separately)."""
         op = self._new(desc)
-        if op.desc != desc:  # int64 constant on a context without int64: narrow the bytes now
+        transform = None
+        if desc.dtype == "uint4" and op.dtype == "int4":  # re-biased: the bytes change where they are used
+            self.rebiased.add(op.id)
+            self.plan.narrowed[name] = REBIASED
+            if data is not None:
+                data, transform = uint4_as_int4(data), None
+            else:
+                transform = "uint4-int4"
+        elif op.desc != desc:  # int64 constant on a context without int64: narrow the bytes now
             if data is None:
                 raise BackendError(f"webnn: constant {name!r} ({desc}) needs narrowing; pass its bytes")
             data = narrow_int64_bytes(data, f"constant {name!r}")
             key, source = None, None
             self.plan.narrowed[name] = "constant int64 -> int32 (values checked)"
-        self.plan.constants.append(PlanConstant(op.id, op.desc, name, data, key, source))
+        self.plan.constants.append(PlanConstant(op.id, op.desc, name, data, key, source, transform))
         return op
 
     def scalar(self, value: float, dtype: str, shape: Sequence[int] = ()) -> PlanOperand:
@@ -198,6 +222,15 @@ class PlanBuilder:
         self.plan.outputs.append((name, operand))
 
 
+REBIASED = "uint4 held as int4 (value - 8; dequantizeLinear's zero point adds the 8 back): no uint4 here"
+_XOR8 = bytes(b ^ 0x88 for b in range(256))
+
+
+def uint4_as_int4(data: bytes | memoryview) -> bytes:
+    """Packed uint4 bytes as packed int4 holding u - 8 (flipping each nibble's top bit: an exact, C-speed map)."""
+    return bytes(data).translate(_XOR8)
+
+
 def narrow_int64_bytes(data: bytes | memoryview, where: str) -> bytes:
     """int64 little-endian bytes as int32, refusing values that do not fit (never wrapping)."""
     import array
@@ -228,4 +261,5 @@ def describe(op: PlanOperand) -> str:
     return f"%{op.id}:{op.desc.dtype}{fmt_shape(op.desc.shape)}"
 
 
-__all__ = ["Plan", "PlanBuilder", "PlanConstant", "PlanOperand", "encode", "narrow_int64_bytes", "widen_int32_bytes"]
+__all__ = ["Plan", "PlanBuilder", "PlanConstant", "PlanOperand", "encode", "narrow_int64_bytes", "uint4_as_int4",
+           "widen_int32_bytes"]

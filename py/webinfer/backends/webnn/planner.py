@@ -43,8 +43,14 @@ class Support:
         return {k: v for k, v in d.items() if v is not None}
 
 
-def narrowed(desc: OperandDesc, narrow_int64: bool) -> OperandDesc:
-    return OperandDesc("int32", desc.shape) if narrow_int64 and desc.dtype == "int64" else desc
+def narrowed(desc: OperandDesc, narrow_int64: bool, rebias_uint4: bool = False) -> OperandDesc:
+    """``desc`` as the context holds it: int64 as int32 where it has no int64, uint4 as int4 (u - 8) where it has
+    int4 but no uint4 (only for the ops that undo the offset: ``Lowering.rebias_uint4``)."""
+    if narrow_int64 and desc.dtype == "int64":
+        return OperandDesc("int32", desc.shape)
+    if rebias_uint4 and desc.dtype == "uint4":
+        return OperandDesc("int4", desc.shape)
+    return desc
 
 
 def expand(node: Node, inputs: Sequence[OperandDesc | None]) -> Graph:
@@ -65,23 +71,27 @@ class Checker:
         self.limits = limits
         self.decompose = decompose
         self.narrow_int64 = limits.known and not limits.supports_int64()
+        self.rebias_uint4 = limits.known and limits.holds_uint4_as_int4()
 
     def node(self, node: Node, inputs: Sequence[OperandDesc | None], outputs: Sequence[OperandDesc]) -> Support:
         """Support for one node with these (IR) descriptors."""
         n = self.narrow_int64
-        descs = NodeDescs([None if d is None else narrowed(d, n) for d in inputs], [narrowed(d, n) for d in outputs])
-        explain = note(node, self.limits)
         lowering = LOWERINGS.get(node.op)
+        rb = self.rebias_uint4 and lowering is not None and lowering.rebias_uint4
+        descs = NodeDescs([None if d is None else narrowed(d, n, rb) for d in inputs],
+                          [narrowed(d, n) for d in outputs])
+        explain = note(node, self.limits)
         reason = supports(node, descs, self.limits)
         if reason is None:
             return Support(node.name, node.op, lowering.webnn if lowering else node.op, note=explain)
         spec = get_op(node.op)
-        if not (self.decompose and spec.decompose is not None and all(d is None or d.is_static for d in inputs)):
+        if not (self.decompose and spec.decompose is not None):
             return Support(node.name, node.op, None, reason)
         try:
             sub = expand(node, inputs)
-        except Exception as e:  # a decomposition that cannot be built for these shapes
-            return Support(node.name, node.op, None, f"{reason}; its decomposition failed: {e}")
+        except Exception as e:  # a decomposition that cannot be built for these shapes (or not for symbolic ones)
+            pending = "" if all(d is None or d.is_static for d in inputs) else " for symbolic shapes"
+            return Support(node.name, node.op, None, f"{reason}; its decomposition failed{pending}: {e}")
         for s in sub.nodes:
             sub_support = self.node(s, [None if i is None else sub.operands[i] for i in s.inputs],
                                     [sub.operands[o] for o in s.outputs])
@@ -103,7 +113,7 @@ class Checker:
         """(edge, reason) for each graph input or output this context cannot take."""
         problems = []
         for name, desc in graph.inputs.items():
-            r = self.limits.check_graph_edge("input", narrowed(desc, self.narrow_int64))
+            r = self.limits.check_graph_edge("input", narrowed(desc, self.narrow_int64, self.rebias_uint4))
             if r:
                 problems.append((f"input {name!r}", r))
         for name, operand in graph.outputs.items():
@@ -150,7 +160,7 @@ def plan_graph(graph: Graph, limits: Limits, decompose: bool = True,
     if problems:
         raise unsupported_error(problems)
 
-    b = PlanBuilder(narrow_int64=checker.narrow_int64, features=limits.features)
+    b = PlanBuilder(narrow_int64=checker.narrow_int64, features=limits.features, rebias_uint4=checker.rebias_uint4)
     env: dict[str, PlanOperand] = {}
     for name, desc in graph.inputs.items():
         env[name] = b.input(name, desc)

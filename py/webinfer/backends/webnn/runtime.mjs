@@ -15,11 +15,19 @@ const TYPED = {
   uint64: BigUint64Array,
   int8: Int8Array,
   uint8: Uint8Array,
+  int4: Uint8Array, // packed two per byte (element 2i in the low nibble)
+  uint4: Uint8Array,
+};
+
+// Byte transforms a plan may ask for on a constant's bytes (plan.py's PlanConstant.transform).
+const TRANSFORMS = {
+  // uint4 held as int4 (u - 8: each nibble's top bit flipped), for contexts with int4 but no uint4
+  "uint4-int4": (u8) => u8.map((v) => v ^ 0x88),
 };
 
 // What this module made and has not destroyed yet (tests read it to show nothing leaks), and why
 // each context it made was lost ("" while it is fine): MLContext.lost is watched from creation on.
-export const counters = { tensors: 0, graphs: 0, contexts: 0 };
+export const counters = { tensors: 0, graphs: 0, contexts: 0, builds: 0, dispatches: 0, writes: 0, bound: 0, reads: 0 };
 const lostReasons = new WeakMap();
 const released = new WeakSet();
 
@@ -43,6 +51,79 @@ function dropGraph(graph) {
   graph.destroy();
 }
 
+function isTensor(item) {
+  return typeof MLTensor !== "undefined" && item instanceof MLTensor;
+}
+
+// Device-resident outputs (`run(..., keep)`): per context, free MLTensors by data type and shape, reused as the
+// outputs of later runs once their holders give them back (a KV cache cycles through two sets of tensors).
+const pools = new WeakMap();
+
+function tensorKey(desc) {
+  return `${desc.dataType}[${desc.shape}]`;
+}
+
+async function takeTensor(context, desc) {
+  const free = pools.get(context)?.get(tensorKey(desc));
+  if (free?.length) return free.pop();
+  return newTensor(context, { dataType: desc.dataType, shape: desc.shape, readable: true, writable: true });
+}
+
+/** Give back an MLTensor `run(..., keep)` returned: pooled for reuse (destroyed if its context is gone). */
+export function recycle(context, tensor) {
+  if (!tensor || released.has(tensor)) return;
+  if (released.has(context) || lostReasons.get(context)) {
+    dropTensor(tensor);
+    return;
+  }
+  let pool = pools.get(context);
+  if (!pool) pools.set(context, (pool = new Map()));
+  const key = tensorKey({ dataType: tensor.dataType, shape: tensor.shape });
+  if (!pool.has(key)) pool.set(key, []);
+  pool.get(key).push(tensor);
+}
+
+/** Destroy the pooled tensors of `context` (before the context goes, or to free memory). */
+export function drainPool(context) {
+  const pool = pools.get(context);
+  if (!pool) return;
+  for (const list of pool.values()) list.forEach(dropTensor);
+  pools.delete(context);
+}
+
+/** Destroy an MLTensor this module made (a folded weight when its session closes). */
+export function destroyTensor(tensor) {
+  dropTensor(tensor);
+}
+
+/** Read a kept output back: its bytes (one readTensor). */
+export async function readKept(context, tensor) {
+  if (released.has(tensor)) throw new Error("webinfer webnn: this tensor was given back already");
+  counters.reads += 1;
+  return new Uint8Array(await context.readTensor(tensor));
+}
+
+/**
+ * Wait until the work queued on `context` so far has run (a one-element readTensor, queued behind it): graphs
+ * dispatched with kept outputs and destroyed at once may otherwise never fill those outputs.
+ */
+export async function fence(context) {
+  const tensor = await newTensor(context, { dataType: "float32", shape: [1], readable: true, writable: true });
+  try {
+    await context.readTensor(tensor);
+  } finally {
+    dropTensor(tensor);
+  }
+}
+
+/** Upload bytes (a view) into a new MLTensor of `desc` that later runs can bind as an input. */
+export async function uploadTensor(context, desc, bytes) {
+  const tensor = await newTensor(context, { dataType: desc.dataType, shape: desc.shape, readable: true, writable: true });
+  context.writeTensor(tensor, bytes);
+  counters.writes += 1;
+  return tensor;
+}
+
 /** The counters as JSON text. */
 export function countersJSON() {
   return JSON.stringify(counters);
@@ -58,6 +139,10 @@ export function typedView(dataType, bytes) {
   }
   const aligned = u8.byteOffset % Typed.BYTES_PER_ELEMENT === 0 ? u8 : u8.slice();
   return new Typed(aligned.buffer, aligned.byteOffset, aligned.byteLength / Typed.BYTES_PER_ELEMENT);
+}
+
+function asBytes(bytes) {
+  return bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Base64 text -> Uint8Array. */
@@ -91,7 +176,8 @@ export function replay(builder, plan, constantBytes) {
     operands.set(inp.id, builder.input(inp.name, { dataType: inp.dataType, shape: inp.shape }));
   }
   for (const c of plan.constants) {
-    const bytes = c.inline !== undefined ? decodeBase64(c.inline) : constantBytes(c);
+    let bytes = c.inline !== undefined ? decodeBase64(c.inline) : constantBytes(c);
+    if (c.transform) bytes = TRANSFORMS[c.transform](asBytes(bytes));
     try {
       operands.set(c.id, builder.constant({ dataType: c.dataType, shape: c.shape }, typedView(c.dataType, bytes)));
     } catch (e) {
@@ -120,27 +206,29 @@ export async function buildGraph(context, plan, constantBytes) {
   try {
     const graph = await builder.build(outputs);
     counters.graphs += 1;
+    counters.builds += 1;
     return graph;
   } catch (e) {
     throw new Error(`webinfer webnn: MLGraphBuilder.build() failed: ${e.message ?? e}`);
   }
 }
 
-/** One built graph with its input and output MLTensors, made once and reused by every run. */
+/**
+ * One built graph with its input and output MLTensors, made on first use and reused by every run (an input always
+ * bound to a given MLTensor — a folded weight, a device-resident cache — never gets one of its own).
+ */
 export class Executor {
-  constructor(context, plan, graph, inputs, outputs, buildMs) {
+  constructor(context, plan, graph, buildMs) {
     this.context = context;
     this.plan = plan;
     this.graph = graph;
-    this.inputs = inputs; // [MLTensor] in plan.inputs order
-    this.outputs = outputs; // [MLTensor] in plan.outputs order
+    this.inputs = plan.inputs.map(() => null); // [MLTensor | null] in plan.inputs order
+    this.outputs = null; // [MLTensor] in plan.outputs order, made at the first run that reads them back
     this.buildMs = buildMs;
-    this.namedInputs = Object.fromEntries(plan.inputs.map((p, i) => [p.name, inputs[i]]));
-    this.namedOutputs = Object.fromEntries(plan.outputs.map((p, i) => [p.name, outputs[i]]));
     this.destroyed = false;
   }
 
-  /** Build and make the tensors. `constantBytes`: (entry) => bytes, or an array indexed by entry.ref. */
+  /** Build the graph. `constantBytes`: (entry) => bytes, or an array indexed by entry.ref. */
   static async create(context, plan, constantBytes) {
     if (typeof plan === "string") plan = JSON.parse(plan);
     if (typeof constantBytes !== "function") {
@@ -149,31 +237,91 @@ export class Executor {
     }
     const t0 = performance.now();
     const graph = await buildGraph(context, plan, constantBytes);
-    const buildMs = performance.now() - t0;
-    const make = (p, usage) => newTensor(context, { dataType: p.dataType, shape: p.shape, ...usage });
-    const made = await Promise.allSettled([
-      ...plan.inputs.map((p) => make(p, { writable: true })), ...plan.outputs.map((p) => make(p, { readable: true })),
-    ]);
-    const failed = made.find((m) => m.status === "rejected");
-    if (failed) { // free what was made (e.g. the context was lost meanwhile), then fail
-      made.forEach((m) => dropTensor(m.value));
-      dropGraph(graph);
-      throw failed.reason;
-    }
-    const tensors = made.map((m) => m.value);
-    const n = plan.inputs.length;
-    return new Executor(context, plan, graph, tensors.slice(0, n), tensors.slice(n), buildMs);
+    return new Executor(context, plan, graph, performance.now() - t0);
   }
 
-  /** Write the inputs (views, in plan order; copied before this returns), dispatch, read every output. */
-  run(inputData) {
+  get namedInputs() {
+    return Object.fromEntries(this.plan.inputs.map((p, i) => [p.name, this.inputs[i]]));
+  }
+
+  get namedOutputs() {
+    return Object.fromEntries(this.plan.outputs.map((p, i) => [p.name, this.outputs?.[i]]));
+  }
+
+  /**
+   * Bind the inputs (in plan order: a view to write into this executor's own input tensor, copied before this
+   * returns, or an MLTensor of this context to bind as it is), dispatch, then read every output — or, with
+   * `keep`, hand back fresh MLTensors holding the outputs (from the context's pool: no readback, no allocation
+   * in steady state; give each back with `recycle` when it is no longer needed).
+   */
+  run(inputData, keep = false) {
     if (this.destroyed) throw new Error("webinfer webnn: this executor was destroyed");
     if (inputData.length !== this.inputs.length) {
       throw new Error(`webinfer webnn: ${inputData.length} inputs given, the graph takes ${this.inputs.length}`);
     }
-    for (let i = 0; i < this.inputs.length; i++) this.context.writeTensor(this.inputs[i], inputData[i]);
-    this.context.dispatch(this.graph, this.namedInputs, this.namedOutputs);
+    const bound = {};
+    const later = []; // [index, copied bytes] for inputs whose tensor is not made yet
+    for (let i = 0; i < this.inputs.length; i++) {
+      const item = inputData[i];
+      const name = this.plan.inputs[i].name;
+      if (isTensor(item)) {
+        bound[name] = item;
+        counters.bound += 1;
+      } else if (this.inputs[i]) {
+        this.context.writeTensor(this.inputs[i], item);
+        counters.writes += 1;
+        bound[name] = this.inputs[i];
+      } else {
+        later.push([i, asBytes(item).slice()]);
+      }
+    }
+    if (!later.length && (keep || this.outputs)) return keep ? this.runKept(bound) : this.dispatchAndRead(bound);
+    return (async () => {
+      const made = await Promise.allSettled(later.map(([i]) => newTensor(this.context,
+        { dataType: this.plan.inputs[i].dataType, shape: this.plan.inputs[i].shape, writable: true })));
+      made.forEach((m, k) => { if (m.status === "fulfilled") this.inputs[later[k][0]] = m.value; });
+      const failed = made.find((m) => m.status === "rejected");
+      if (failed) throw failed.reason;
+      for (const [i, bytes] of later) {
+        this.context.writeTensor(this.inputs[i], bytes);
+        counters.writes += 1;
+        bound[this.plan.inputs[i].name] = this.inputs[i];
+      }
+      if (keep) return this.runKept(bound);
+      if (!this.outputs) await this.makeOutputs();
+      return this.dispatchAndRead(bound);
+    })();
+  }
+
+  async makeOutputs() {
+    const made = await Promise.allSettled(this.plan.outputs.map((p) => newTensor(this.context,
+      { dataType: p.dataType, shape: p.shape, readable: true })));
+    const failed = made.find((m) => m.status === "rejected");
+    if (failed) {
+      made.forEach((m) => dropTensor(m.value));
+      throw failed.reason;
+    }
+    this.outputs = made.map((m) => m.value);
+  }
+
+  dispatchAndRead(bound) {
+    this.context.dispatch(this.graph, bound, this.namedOutputs);
+    counters.dispatches += 1;
+    counters.reads += this.outputs.length;
     return Promise.all(this.outputs.map((t) => this.context.readTensor(t)));
+  }
+
+  async runKept(bound) {
+    const made = await Promise.allSettled(this.plan.outputs.map((p) => takeTensor(this.context, p)));
+    const failed = made.find((m) => m.status === "rejected");
+    const outs = made.map((m) => m.value);
+    if (failed) {
+      outs.forEach((t) => t && recycle(this.context, t));
+      throw failed.reason;
+    }
+    this.context.dispatch(this.graph, bound, Object.fromEntries(this.plan.outputs.map((p, i) => [p.name, outs[i]])));
+    counters.dispatches += 1;
+    return outs;
   }
 
   /** Run `repeat` times back to back and read the outputs once: {outputs, ms} (for timing). */
@@ -187,7 +335,7 @@ export class Executor {
   destroy() {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const t of [...this.inputs, ...this.outputs]) dropTensor(t);
+    for (const t of [...this.inputs, ...(this.outputs ?? [])]) dropTensor(t);
     dropGraph(this.graph);
   }
 }
@@ -227,6 +375,7 @@ export async function createContext(options) {
 /** Destroy a context made by createContext (once; later calls do nothing). */
 export function destroyContext(context) {
   if (released.has(context)) return;
+  drainPool(context);
   released.add(context);
   counters.contexts -= 1;
   context.destroy();
