@@ -27,6 +27,7 @@ PROGRAMS: dict[str, ProgramFn] = {
     "conv2d": conv.conv2d_program,
     "pool2d": conv.pool2d_program,
     "gather": movement.gather_program,
+    "scatter": movement.scatter_program,
     "pad": movement.pad_program,
     "pack": movement.pack_program,
 }
