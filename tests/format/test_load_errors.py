@@ -304,10 +304,10 @@ def test_depth_check_is_exact(value: Any, limit: int) -> None:
     b'["a\\\\", ' * 200_000 + b"1" + b"]" * 200_000,
 ], ids=["escaped-quotes", "brackets-in-string", "deep", "escaped-backslashes"])
 def test_hostile_text_is_handled_in_linear_time(text: bytes) -> None:
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # this process's CPU time: other jobs on the machine do not count
     with pytest.raises(GraphError):
         load_bytes(text)
-    assert time.perf_counter() - t0 < 1.0
+    assert time.process_time() - t0 < 1.0
 
 
 @pytest.mark.parametrize("limit,text,message", [

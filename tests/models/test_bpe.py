@@ -98,10 +98,14 @@ def test_corpus_ids_like_transformers(tok: BPETokenizer, hf: Any, texts: list[st
 
 
 def test_code_points_encode_like_transformers(tok: BPETokenizer, hf: Any) -> None:
-    """Every code point between "a"s, and in runs of shuffled code points from the crowded ranges."""
-    cps = [chr(c) for c in [*range(0x3400), *range(0xA000, 0xD800), *range(0xE000, 0x20000)]]
+    """Code points between "a"s (all where scripts live, every 31st of the uniform CJK, private-use and unassigned
+    planes above), and runs of shuffled code points from the crowded ranges."""
+    crowded = [*range(0x3400), *range(0xA000, 0xD800), *range(0xE000, 0x20000)]
+    sparse = [*range(0x3400, 0xA000, 31), *range(0x20000, 0x110000, 31), *range(0xE0000, 0xE0200)]
+    texts = ["a".join(map(chr, c)) for c in chunks(crowded + sparse, 4096)]
+    cps = [chr(c) for c in crowded]
     random.Random(3).shuffle(cps)
-    texts = code_point_texts() + ["".join(c) for c in chunks(cps, 2000)]
+    texts += ["".join(c) for c in chunks(cps, 2000)]
     theirs = [e.ids for e in hf.backend_tokenizer.encode_batch(texts)]
     assert_same_ids([tok.encode(t) for t in texts], theirs, texts)
 

@@ -189,10 +189,10 @@ def test_bad_input_gets_clear_errors(lm: CausalLM, tiny: Path) -> None:
                 lm.stream(prompt, **kwargs)  # checked when called, before the first piece
     with pytest.raises(BackendError, match="unknown backend 'tpu'"):
         CausalLM.load(tiny, backend="tpu")
-    no_merges = CausalLM.load(tiny, backend="reference")  # the tiny GGUF's tokens have no BPE merges
-    assert "merges is missing" in no_merges.metadata["tokenizer_error"]
-    with pytest.raises(InputError, match="tokenizer cannot be used: .*merges is missing.*: pass token ids"):
-        no_merges.generate("<t1>")
+    unusable = CausalLM.load(tiny, backend="reference")  # the tiny GGUF's tokenizer has no pre-tokenizer, no merges
+    assert "tokenizer.ggml.pre None is not supported" in unusable.metadata["tokenizer_error"]
+    with pytest.raises(InputError, match="tokenizer cannot be used: tokenizer.ggml.pre .*: pass token ids"):
+        unusable.generate("<t1>")
     with pytest.raises(InputError, match="chat: messages must be a non-empty list"):
         lm.chat([])
     with pytest.raises(InputError, match=r"chat: messages\[0\] must be a dict"):
@@ -273,3 +273,15 @@ def test_safe_end_holds_back_partial_characters_and_stop_prefixes() -> None:
     assert _safe_end("hello wor", ["world"]) == 6
     assert _safe_end("hello w", ["xyz", "wo"]) == 6
     assert _safe_end("hello", ["lo!"]) == 3
+
+
+def test_long_prompts_run_in_chunks(tiny: Path, hf: Any, lm: CausalLM) -> None:
+    """A prompt longer than prefill_chunk runs chunk by chunk through the cache (growing it as it goes): the
+    logits are the same as one full forward, and generation continues as from an unchunked prefill."""
+    chunked = CausalLM.load(tiny, backend="reference")
+    chunked.prefill_chunk = 16
+    ids = [(5 * i + 1) % TINY["vocab"] for i in range(70)]  # 16 + 16 + 16 + 16 + 6: the cache grows 64 -> 128
+    assert rel(chunked.logits(ids, all_positions=True).numpy(), hf_logits(hf, ids)) < 1e-5
+    assert chunked.generate(ids, max_new_tokens=10).ids == lm.generate(ids, max_new_tokens=10).ids
+    shapes = chunked.info()["compiles"]["shapes"]
+    assert [16, 64, 16] in shapes and [16, 128, 1] in shapes and chunked.stats["grows"] >= 2

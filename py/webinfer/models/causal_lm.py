@@ -7,10 +7,11 @@
     lm.chat([{"role": "user", "content": "Hi"}]); lm.logits(ids)
 
 One compiled graph (``webinfer.models.llama``) runs every step: the prompt (prefill, padded to a bucket
-of T tokens) and then one token per decode step, against a key/value cache of C slots (a capacity
-bucket). Both are symbolic dims of the one graph, so a backend compiles once per (T, C) bucket and never
-per token: steady decode runs the same shapes every step, and a step's cost follows C, which is at most
-twice the tokens it needs (``info()["compiles"]`` counts the shapes each backend was asked to compile).
+of T tokens; prompts longer than ``prefill_chunk`` run chunk by chunk through the cache) and then one
+token per decode step, against a key/value cache of C slots (a capacity bucket). Both are symbolic dims of
+the one graph, so a backend compiles once per (T, C) bucket and never per token: steady decode runs the
+same shapes every step, and a step's cost follows C, which is at most twice the tokens it needs
+(``info()["compiles"]`` counts the shapes each backend was asked to compile).
 The cache lives in ``_KVCache``: the tensors a step returns are fed to the next one as they are, so a
 backend that keeps its outputs on the device keeps the cache there too (only the logits row is read).
 Growing past a capacity bucket pads the cache into the next one with a small graph on the same backend.
@@ -31,7 +32,7 @@ from ..errors import GraphError, InputError
 from ..ir.builder import GraphBuilder
 from ..ir.graph import Graph
 from ..tensor import Tensor
-from .files import ModelFiles, in_browser, is_url, plain_name
+from .files import ModelFiles, in_browser, is_url, read_manifest
 from .llama import LlamaConfig
 from .sampling import Sampler
 
@@ -43,6 +44,7 @@ TOKENIZER_FILE = "tokenizer.json"
 SHARD_BYTES = 32 << 20  # weights files of at most 32 MiB: fetched and uploaded one at a time
 MIN_CAPACITY = 64
 MIN_PREFILL = 16
+PREFILL_CHUNK = 512  # longer prompts run in chunks of this many tokens: attention scores stay [.., 512, C]
 FINISH_REASONS = ("eos", "stop", "length", "context")
 
 
@@ -160,6 +162,7 @@ class CausalLM:
         self.pad_token_id: int = pad
         self.capacities = buckets(self.context_length, min(MIN_CAPACITY, self.context_length))
         self.prefill_buckets = buckets(self.context_length, min(MIN_PREFILL, self.context_length))
+        self.prefill_chunk = PREFILL_CHUNK
         self.backend_name = backend
         self.compile_options = compile_options
         t0 = time.perf_counter()
@@ -426,24 +429,44 @@ class CausalLM:
         feeds.update(cache.feeds())
         return feeds
 
-    def _prefill_feeds(self, prompt: list[int], cache: _KVCache, rows: Sequence[int]) -> dict[str, Any]:
-        n = len(prompt)
-        t = bucket(n, self.prefill_buckets)
-        # padding tokens sit at positions n..t-1 (< t <= capacity): masked for every real token, and
-        # overwritten by the real token that later takes each of those positions
-        return self._step_feeds(prompt + [self.pad_token_id] * (t - n), list(range(t)), rows, cache)
+    def _new_cache(self, prompt: Sequence[int]) -> _KVCache:
+        """A cache just big enough for the prompt's first chunk: decode steps cost what the cache holds, so it
+        starts small and grows (one copy per doubling) rather than being sized for the whole generation."""
+        first = bucket(min(len(prompt), self.prefill_chunk), self.prefill_buckets)
+        return _KVCache(self.config, bucket(first, self.capacities))
+
+    def _prefill(self, prompt: list[int], cache: _KVCache, all_rows: bool) -> Generator[Request, Any, list[Tensor]]:
+        """Run the prompt through the cache in chunks of at most ``prefill_chunk`` tokens, each padded to a bucket;
+        returns each chunk's logits (its last row, or with ``all_rows`` every row)."""
+        n, outs = len(prompt), []
+        for start in range(0, n, self.prefill_chunk):
+            chunk = prompt[start : start + self.prefill_chunk]
+            k = len(chunk)
+            t = bucket(k, self.prefill_buckets)
+            if start + t > self.context_length:  # the bucket would run past the context: exactly the tokens left
+                t = k
+            if start + t > cache.capacity:
+                yield from self._grow(cache, bucket(start + t, self.capacities))
+            # padding tokens sit at positions start+k..start+t-1 (< capacity): masked for every real token, and
+            # overwritten by the real token that later takes each of those positions
+            ids = chunk + [self.pad_token_id] * (t - k)
+            rows = list(range(k)) if all_rows else [k - 1]
+            out = yield ("run", self.session, self._step_feeds(ids, list(range(start, start + t)), rows, cache))
+            cache.update(out)
+            outs.append(out["logits"])
+        return outs
 
     def _prefill_only(self, prompt: list[int], all_positions: bool) -> Generator[Request, Any, Tensor]:
-        n = len(prompt)
-        cache = _KVCache(self.config, bucket(bucket(n, self.prefill_buckets), self.capacities))
-        rows = list(range(n)) if all_positions else [n - 1]
-        out = yield ("run", self.session, self._prefill_feeds(prompt, cache, rows))
-        cache.release()
-        logits = out["logits"]
-        if all_positions:
-            return logits
-        t = Tensor(logits.tobytes(), dtype="float32", shape=(self.config.vocab_size,))
-        t.backend, t.device = logits.backend, logits.device
+        cache = self._new_cache(prompt)
+        try:
+            outs = yield from self._prefill(prompt, cache, all_positions)
+        finally:
+            cache.release()
+        rows = len(prompt) if all_positions else 1
+        data = b"".join(o.tobytes() for o in outs) if all_positions else outs[-1].tobytes()
+        t = Tensor(data, dtype="float32", shape=(rows, self.config.vocab_size) if all_positions
+                   else (self.config.vocab_size,))
+        t.backend, t.device = outs[-1].backend, outs[-1].device
         return t
 
     def _grow(self, cache: _KVCache, capacity: int) -> Generator[Request, Any, None]:
@@ -484,25 +507,22 @@ class CausalLM:
                                    "steps_ms": [], "sample_s": 0.0, "grow_s": 0.0}
         result.prompt_ids, result.timings = prompt_ids, timings
         budget = min(max_new_tokens, self.context_length - n + 1)  # the last token needs no step of its own
-        # the smallest capacity the prompt's bucket fits: decode steps cost what the cache holds, so it starts
-        # small and grows (a copy per doubling) rather than being sized for max_new_tokens up front
-        cache = _KVCache(self.config, bucket(bucket(n, self.prefill_buckets), self.capacities))
+        cache = self._new_cache(prompt_ids)
         self.stats["generations"] += 1
         text_ids: list[int] = []
         emitted = 0
         t_decode: float | None = None
         try:
             t0 = time.perf_counter()
-            out = yield ("run", self.session, self._prefill_feeds(prompt_ids, cache, [n - 1]))
+            logits = (yield from self._prefill(prompt_ids, cache, False))[-1]
             timings["prefill_s"] = time.perf_counter() - t0
             timings["steps_ms"].append(timings["prefill_s"] * 1e3)
             self.stats["prefill_runs"] += 1
-            result.backend, result.device = out["logits"].backend, out["logits"].device
-            cache.update(out)
+            result.backend, result.device = logits.backend, logits.device
             t_decode = time.perf_counter()
             while True:
                 ts = time.perf_counter()
-                row = array.array("f", out["logits"].tobytes())
+                row = array.array("f", logits.tobytes())
                 token = sampler(row)
                 if result.logits is not None:
                     result.logits.append(row)
@@ -539,6 +559,7 @@ class CausalLM:
                 timings["steps_ms"].append((time.perf_counter() - t0) * 1e3)
                 self.stats["decode_runs"] += 1
                 cache.update(out)
+                logits = out["logits"]
             if self.tokenizer is not None and result.text is not None and len(result.text) > emitted:
                 yield ("piece", result.text[emitted:], None)  # what was held back (a partial stop string, a
                 # character still missing bytes) once nothing more comes
@@ -629,17 +650,7 @@ def _files(path: str) -> ModelFiles:
 
 
 def _read_manifest(data: bytes, where: str) -> dict[str, Any]:
-    from .files import parse_json
-
-    manifest = parse_json(data, where)
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise GraphError(f"{where}: not a causal-LM manifest (\"format\": {MANIFEST_FORMAT!r} expected)")
-    if manifest.get("version") != 1:
-        raise GraphError(f"{where}: manifest version {manifest.get('version')!r} is not supported (1 expected)")
-    for key in ("graph", "tokenizer"):
-        name = manifest.get(key)
-        if not isinstance(name, str) or not plain_name(name):
-            raise GraphError(f"{where}: {key!r} must name a file next to the manifest, got {name!r}")
+    manifest = read_manifest(data, where, MANIFEST_FORMAT, "causal-LM")
     if not isinstance(manifest.get("config"), dict):
         raise GraphError(f"{where}: 'config' must be an object with the model's dimensions")
     return manifest
@@ -700,8 +711,9 @@ def make_tokenizer(fields: Mapping[str, Any], meta: dict[str, Any] | None = None
 
     gguf = {("tokenizer." if k == "chat_template" else "tokenizer.ggml.") + k: v
             for k, v in fields.items() if k not in ("format", "version")}  # llama.tokenizer_fields' keys
-    try:
-        return BPETokenizer(gguf)
+    try:  # llama.cpp's pre-tokenizer for `pre` smollm (digits split first): how the model was trained, and what
+        # SmolLM2's own tokenizer.json and wllama do; transformers' GGUF tokenizer differs on ~7% of texts (README)
+        return BPETokenizer(gguf, pre_tokenizer="llama.cpp")
     except (ValueError, TypeError, KeyError) as e:
         if meta is not None:
             meta["tokenizer_error"] = f"the model's tokenizer cannot be used: {e}"

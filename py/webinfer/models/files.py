@@ -113,6 +113,20 @@ def parse_json(data: bytes, where: str) -> Any:
         raise GraphError(f"{where}: not valid JSON: {e}") from None
 
 
+def read_manifest(data: bytes, where: str, fmt: str, what: str) -> dict[str, Any]:
+    """A converted model's manifest: JSON of format ``fmt``, version 1, naming its graph and tokenizer files."""
+    manifest = parse_json(data, where)
+    if not isinstance(manifest, dict) or manifest.get("format") != fmt:
+        raise GraphError(f"{where}: not a {what} manifest (\"format\": {fmt!r} expected)")
+    if manifest.get("version") != 1:
+        raise GraphError(f"{where}: manifest version {manifest.get('version')!r} is not supported (1 expected)")
+    for key in ("graph", "tokenizer"):
+        name = manifest.get(key)
+        if not isinstance(name, str) or not plain_name(name):
+            raise GraphError(f"{where}: {key!r} must name a file next to the manifest, got {name!r}")
+    return manifest
+
+
 def weight_files(doc: bytes, where: str) -> list[str]:
     """The safetensors files a graph document refers to (checked again, fully, by the loader)."""
     try:
@@ -125,4 +139,4 @@ def weight_files(doc: bytes, where: str) -> list[str]:
     return names
 
 
-__all__ = ["ModelFiles", "in_browser", "is_url", "parse_json", "plain_name", "weight_files"]
+__all__ = ["ModelFiles", "in_browser", "is_url", "parse_json", "plain_name", "read_manifest", "weight_files"]

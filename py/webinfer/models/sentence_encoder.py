@@ -23,7 +23,7 @@ from ..backends import compile as compile_graph
 from ..errors import GraphError, InputError
 from ..ir.graph import Graph
 from ..tensor import Tensor
-from .files import ModelFiles, in_browser, plain_name
+from .files import ModelFiles, in_browser, read_manifest
 from .tokenizer import Tokenizer
 
 MANIFEST = "encoder.json"
@@ -284,19 +284,7 @@ def _position_limit(graph: Graph) -> int | None:
 
 
 def _read_manifest(data: bytes, where: str) -> dict[str, Any]:
-    try:
-        manifest = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise GraphError(f"{where}: not valid JSON: {e}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise GraphError(f"{where}: not a sentence-encoder manifest (\"format\": {MANIFEST_FORMAT!r} expected)")
-    if manifest.get("version") != 1:
-        raise GraphError(f"{where}: manifest version {manifest.get('version')!r} is not supported (1 expected)")
-    for key in ("graph", "tokenizer"):
-        name = manifest.get(key)
-        if not isinstance(name, str) or not plain_name(name):
-            raise GraphError(f"{where}: {key!r} must name a file next to the manifest, got {name!r}")
-    return manifest
+    return read_manifest(data, where, MANIFEST_FORMAT, "sentence-encoder")
 
 
 _HINT = (" — no converted model there: `webinfer convert -o models/minilm` (in the checkout) writes one that "

@@ -44,7 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
 def add_wheel_option(parser: argparse.ArgumentParser) -> None:
     """``--wheel PATH`` (repeatable): the user's pure wheels, installed in the page after webinfer."""
     parser.add_argument("--wheel", action="append", metavar="PATH",
-                        help="a pure-Python wheel (or a folder of them) to install in the page too; repeatable")
+                        help="a pure-Python wheel, a folder of them or a glob, installed in the page too; repeatable")
 
 
 def register_serve(subparsers: Subparsers) -> None:

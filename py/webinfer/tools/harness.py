@@ -319,7 +319,6 @@ class Browser:
         try:
             wheels = expand_wheels(self.wheels)
             roots = self._stack.enter_context(served_roots(self.roots or Roots.discover(), wheels))
-            self.served: Roots = roots
             self.server: RunningServer = self._stack.enter_context(background_server(roots))
             self.runner = LoopThread()
             self._stack.callback(self.runner.stop)

@@ -1,105 +1,157 @@
-"""Run a WebGPU plan on the host through ``wgpu`` (wgpu-native: naga + a CPU adapter such as llvmpipe or
-SwiftShader's Vulkan), for fast numerical checks of the planner's kernels without a browser.
+"""Run a WebGPU plan on the host through ``wgpu`` (wgpu-native), as ``executor.js`` runs it in the page.
 
-A test aid, not a backend: it does what ``executor.js`` does (buffers, one pipeline per WGSL source, bind
-groups, one submit) in the simplest way. The browser tests run the real executor.
+For kernel tests and kernel work without a browser: the same WGSL, buffers, uniforms and dispatches, on whatever
+adapter wgpu finds — preferably SwiftShader's Vulkan from the unpacked Chromium (``libvk_swiftshader.so``, the
+library the browser's WebGPU runs on here). Inputs and outputs of any dtype the planner stores (int64 narrowed to
+int32 as the page does, 4-bit packed two to a byte).
+
+    dev = device()                       # None when wgpu or an adapter is missing
+    out = run_plan(dev, plan, graph, {"x": array})   # {name: float32 array}
+    ms = time_dispatches(dev, plan, graph, inputs)    # [(label, ms)] each dispatch alone
 """
 
 from __future__ import annotations
 
-import glob
 import os
+import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from webinfer.backends.webgpu.planner import DEFAULT_LIMITS, DeviceFacts, Plan, Planner
-from webinfer.ir.graph import Graph
-
-_DEVICE: Any = None
+STORAGE, UNIFORM, COPY_SRC, COPY_DST, MAP_READ = 0x80, 0x40, 0x04, 0x08, 0x01
 _NP = {"f32": np.float32, "i32": np.int32, "u32": np.uint32, "f16": np.float16, "p16": np.float16, "pi8": np.int8,
        "pu8": np.uint8}
 
 
-def device() -> Any:
-    """A wgpu device on this host (raises ImportError/RuntimeError when there is none)."""
-    global _DEVICE
-    if _DEVICE is None:
-        if "VK_ICD_FILENAMES" not in os.environ:
-            found = sorted(glob.glob(os.path.expanduser("~/.cache/webinfer/chromium-*/vk_swiftshader_icd.json")))
-            if found:
-                os.environ["VK_ICD_FILENAMES"] = found[-1]
+def host_bytes(value: Any, dtype: str) -> bytes:
+    """The bytes the page would upload for ``value`` of graph dtype ``dtype`` (int64 → int32, 4-bit packed)."""
+    if dtype in ("int4", "uint4"):
+        flat = np.asarray(value).astype(np.uint8).reshape(-1) & 15
+        flat = np.concatenate([flat, np.zeros(len(flat) % 2, np.uint8)])
+        data = (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8).tobytes()
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        if dtype == "int64":
+            data = np.frombuffer(data, np.int64).astype(np.int32).tobytes()
+    else:
+        arr = np.ascontiguousarray(value)
+        if dtype == "int64":
+            arr = arr.astype(np.int32)
+        data = arr.tobytes()
+    return data + bytes(-len(data) % 4)
+
+
+def device(prefer: str = "SwiftShader") -> Any:
+    """A wgpu device on SwiftShader's Vulkan when it can be found (else any adapter), or None."""
+    found = sorted((Path.home() / ".cache" / "webinfer").glob("chromium-*/vk_swiftshader_icd.json"))
+    if found and "VK_ICD_FILENAMES" not in os.environ:
+        import ctypes
+
+        os.environ["VK_ICD_FILENAMES"] = str(found[-1])
+        loader = found[-1].parent / "libvulkan.so.1"
+        if loader.is_file():  # Chromium's Vulkan loader, loaded first so wgpu-native's dlopen finds it
+            ctypes.CDLL(str(loader), mode=ctypes.RTLD_GLOBAL)
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import wgpu
-        adapter = wgpu.gpu.request_adapter_sync(power_preference="low-power")
-        if adapter is None:
-            raise RuntimeError("no wgpu adapter on this host")
-        limits = {k: adapter.limits[k] for k in ("max-storage-buffer-binding-size", "max-buffer-size",
-                                                 "max-storage-buffers-per-shader-stage") if k in adapter.limits}
-        _DEVICE = adapter.request_device_sync(required_limits=limits)
-    return _DEVICE
+        adapters = wgpu.gpu.enumerate_adapters_sync()
+    except Exception:
+        return None
+    if not adapters:
+        return None
+    adapter = next((a for a in adapters if prefer in a.info["device"]), adapters[0])
+    limits = adapter.limits
+    dev = adapter.request_device_sync(required_limits={
+        "max-storage-buffers-per-shader-stage": limits["max-storage-buffers-per-shader-stage"],
+        "max-storage-buffer-binding-size": limits["max-storage-buffer-binding-size"],
+        "max-buffer-size": limits["max-buffer-size"]})
+    dev.adapter_name = adapter.info["device"]
+    return dev
 
 
-def facts(tiling: str = "register") -> DeviceFacts:
-    d = device()
-    limits = dict(DEFAULT_LIMITS)
-    limits["maxStorageBuffersPerShaderStage"] = int(d.limits["max-storage-buffers-per-shader-stage"])
-    limits["maxStorageBufferBindingSize"] = int(d.limits["max-storage-buffer-binding-size"])
-    limits["maxBufferSize"] = int(d.limits["max-buffer-size"])
-    return DeviceFacts(limits, False, tiling)
+class HostExecutor:
+    """Buffers, pipelines and bind groups of one plan, made once."""
+
+    def __init__(self, dev: Any, plan: Any, graph: Any) -> None:
+        self.dev, self.plan = dev, plan
+        spec = plan.spec
+        self.buffers = [dev.create_buffer(size=b["size"], usage=STORAGE | COPY_SRC | COPY_DST) for b in spec["buffers"]]
+        self.uniform = dev.create_buffer_with_data(data=plan.uniforms, usage=UNIFORM | COPY_DST)
+        for buf, name in plan.constants:
+            data = host_bytes(graph.constants[name].data(), graph.constants[name].desc.dtype)
+            dev.queue.write_buffer(self.buffers[buf], 0, data)
+        pipes = [dev.create_compute_pipeline(layout="auto", compute={
+            "module": dev.create_shader_module(code=p["code"]), "entry_point": "main"}) for p in spec["pipelines"]]
+        self.passes = []
+        for x in spec["dispatches"]:
+            pipe = pipes[x["pipeline"]]
+            entries = [{"binding": 0, "resource": {"buffer": self.uniform, "offset": x["uniform"][0],
+                                                   "size": x["uniform"][1]}}]
+            entries += [{"binding": i + 1, "resource": {"buffer": self.buffers[b], "offset": 0,
+                                                        "size": self.buffers[b].size}}
+                        for i, b in enumerate(x["bindings"])]
+            group = dev.create_bind_group(layout=pipe.get_bind_group_layout(0), entries=entries)
+            self.passes.append((pipe, group, x["grid"], x["label"]))
+
+    def write(self, inputs: dict[str, np.ndarray]) -> None:
+        for slot, spec in zip(self.plan.inputs, self.plan.spec["inputs"]):
+            data = host_bytes(inputs[slot.name], slot.dtype)
+            if data:
+                self.dev.queue.write_buffer(self.buffers[spec["buffer"]], 0, data)
+
+    def submit(self, passes: list[Any]) -> None:
+        enc = self.dev.create_command_encoder()
+        cp = enc.begin_compute_pass()
+        for pipe, group, grid, _ in passes:
+            cp.set_pipeline(pipe)
+            cp.set_bind_group(0, group)
+            cp.dispatch_workgroups(*grid)
+        cp.end()
+        self.dev.queue.submit([enc.finish()])
+
+    def read(self) -> dict[str, np.ndarray]:
+        out = {}
+        for slot, spec in zip(self.plan.outputs, self.plan.spec["outputs"]):
+            raw = self.dev.queue.read_buffer(self.buffers[spec["buffer"]], 0, spec["bytes"])
+            n = int(np.prod(slot.shape))
+            out[slot.name] = np.frombuffer(bytes(raw), _NP[slot.store])[:n].reshape(slot.shape)
+        return out
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.write(inputs)
+        self.submit(self.passes)
+        return self.read()
+
+    def time_each(self, repeats: int = 3, clock: Any = time.process_time) -> list[tuple[str, float]]:
+        """Each dispatch alone (after a full run): median ms of ``repeats`` submits, less an empty submit's.
+
+        The default clock is this process's CPU time (every thread: SwiftShader runs here), which a busy machine
+        disturbs far less than wall time; ``clock=time.perf_counter`` gives wall time."""
+        def once(passes: list[Any]) -> float:
+            t = clock()
+            self.submit(passes)
+            self.dev.queue.read_buffer(self.buffers[0], 0, 4)  # waits for the queue
+            return (clock() - t) * 1e3
+
+        base = float(np.median([once([]) for _ in range(3)]))
+        return [(p[3], max(0.0, float(np.median([once([p]) for _ in range(repeats)])) - base)) for p in self.passes]
 
 
-def plan(graph: Graph, tiling: str = "register") -> Plan:
-    return Planner(graph, facts(tiling), lambda n: graph.constants[n].data()).plan()
+def plan_for(graph: Any, tiling: str = "register", limits: dict[str, int] | None = None) -> Any:
+    """The WebGPU plan of a static graph for this host's adapter limits."""
+    from webinfer.backends.webgpu.planner import DEFAULT_LIMITS, DeviceFacts, Planner
+
+    lim = dict(DEFAULT_LIMITS)
+    lim.update(limits or {})
+    return Planner(graph, DeviceFacts(lim, False, tiling), lambda n: graph.constants[n].data()).plan()
 
 
-def run(graph: Graph, inputs: dict[str, Any], tiling: str = "register", p: Plan | None = None) -> dict[str, np.ndarray]:
-    """Plan ``graph`` (static) and run it once on the host device; outputs as numpy arrays."""
-    import wgpu
-
-    dev = device()
-    p = p or plan(graph, tiling)
-    usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
-    bufs = [dev.create_buffer(size=max(b["size"], 16), usage=usage) for b in p.spec["buffers"]]
-    uni = dev.create_buffer(size=len(p.uniforms), usage=wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
-    dev.queue.write_buffer(uni, 0, p.uniforms)
-    for index, name in p.constants:
-        data = bytes(graph.constants[name].data())
-        if graph.constants[name].desc.dtype == "int64":
-            data = np.frombuffer(data, np.int64).astype(np.int32).tobytes()
-        dev.queue.write_buffer(bufs[index], 0, data + bytes(-len(data) % 4))
-    for slot in p.inputs:
-        data = np.ascontiguousarray(inputs[slot.name]).tobytes()
-        if slot.dtype == "int64":
-            data = np.frombuffer(data, np.int64).astype(np.int32).tobytes()
-        if slot.dtype in ("int4", "uint4"):
-            flat = np.asarray(inputs[slot.name]).astype(np.uint8).reshape(-1) & 15
-            flat = np.concatenate([flat, np.zeros(len(flat) % 2, np.uint8)])
-            data = (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8).tobytes()
-        data += bytes(-len(data) % 4)
-        if data:
-            dev.queue.write_buffer(bufs[slot.value.buffer], 0, data)
-    pipes = [dev.create_compute_pipeline(layout="auto", compute={
-        "module": dev.create_shader_module(code=s["code"]), "entry_point": "main"}) for s in p.spec["pipelines"]]
-    enc = dev.create_command_encoder()
-    ps = enc.begin_compute_pass()
-    for d in p.spec["dispatches"]:
-        pipe = pipes[d["pipeline"]]
-        entries = [{"binding": 0, "resource": {"buffer": uni, "offset": d["uniform"][0], "size": d["uniform"][1]}}]
-        entries += [{"binding": i + 1, "resource": {"buffer": bufs[b]}} for i, b in enumerate(d["bindings"])]
-        ps.set_pipeline(pipe)
-        ps.set_bind_group(0, dev.create_bind_group(layout=pipe.get_bind_group_layout(0), entries=entries))
-        ps.dispatch_workgroups(*d["grid"])
-    ps.end()
-    dev.queue.submit([enc.finish()])
-    out = {}
-    for slot in p.outputs:
-        raw = dev.queue.read_buffer(bufs[slot.value.buffer])
-        n = int(np.prod(slot.shape))
-        out[slot.name] = np.frombuffer(raw, _NP[slot.store])[:n].reshape(slot.shape).copy()
-    return out
+def run_plan(dev: Any, graph: Any, inputs: dict[str, np.ndarray], tiling: str = "register") -> dict[str, np.ndarray]:
+    """Plan ``graph`` and run it once on ``dev``."""
+    return HostExecutor(dev, plan_for(graph, tiling), graph).run(inputs)
 
 
-__all__ = ["device", "facts", "plan", "run"]
+__all__ = ["HostExecutor", "device", "plan_for", "run_plan"]

@@ -82,7 +82,12 @@ def _ln_decompose(b, inputs, attrs):  # type: ignore[no-untyped-def]
     centered = b.sub(x, mean)
     var = b.reduce_mean(b.mul(centered, centered), axes=axes, keep_dimensions=True)
     y = b.div(centered, b.sqrt(b.add(var, b.constant(attrs["epsilon"], dtype=x.dtype))))
-    # scale/bias dims follow the order of `axes`: put them in input order, then give them x's rank
+    return [_scale_and_bias(b, y, scale, bias, _aligner(b, x, axes))]
+
+
+def _aligner(b, x, axes):  # type: ignore[no-untyped-def]
+    """A function giving a scale/bias (dims in the order `axes` lists them) the input's order and rank."""
+    rank = len(x.shape)
     order = sorted(range(len(axes)), key=lambda i: axes[i])
     bshape = [x.shape[i] if i in axes else 1 for i in range(rank)]
 
@@ -91,7 +96,7 @@ def _ln_decompose(b, inputs, attrs):  # type: ignore[no-untyped-def]
             t = b.transpose(t, permutation=order)
         return b.reshape(t, new_shape=bshape) if list(t.shape) != bshape else t
 
-    return [_scale_and_bias(b, y, scale, bias, aligned)]
+    return aligned
 
 
 register(
@@ -137,15 +142,7 @@ def _rms_decompose(b, inputs, attrs):  # type: ignore[no-untyped-def]
     axes = _rms_axes(attrs, rank)
     ms = b.reduce_mean(b.mul(x, x), axes=axes, keep_dimensions=True)
     y = b.div(x, b.sqrt(b.add(ms, b.constant(attrs["epsilon"], dtype=x.dtype))))
-    order = sorted(range(len(axes)), key=lambda i: axes[i])
-    bshape = [x.shape[i] if i in axes else 1 for i in range(rank)]
-
-    def aligned(t):  # type: ignore[no-untyped-def]
-        if order != list(range(len(order))):
-            t = b.transpose(t, permutation=order)
-        return b.reshape(t, new_shape=bshape) if list(t.shape) != bshape else t
-
-    return [_scale_and_bias(b, y, scale, None, aligned)]
+    return [_scale_and_bias(b, y, scale, None, _aligner(b, x, axes))]
 
 
 register(

@@ -26,7 +26,7 @@ from ..program import FLAT_WG, Program, grid
 from ..step import Step
 from ..views import PACKED, VIRTUAL, View, coalesce
 from . import qmatmul
-from .elementwise import compute_type, render_store
+from .elementwise import compute_type, render_coord_store, render_store
 from .qmatmul import quant_b
 
 TILINGS = ("workgroup", "register")
@@ -67,16 +67,22 @@ def _vec_ok(view: View, inner: int, inner_len: int) -> bool:
 def matmul_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
     """The WGSL and grid for one (batched) matrix product with its epilogue."""
     a, b = step.inputs
-    shape = step.shape
+    # "matrix": the product's (batch..., M, N) when the step's shape is another view of the same flat order (a 1×1
+    # conv: the output [N, O, H, W] is the product [N, O, H·W]); the epilogue indexes the step's own shape
+    shape = tuple(step.params.get("matrix", step.shape))
+    assert math.prod(shape) == math.prod(step.shape), (shape, step.shape)
     batch, (m, n) = shape[:-2], shape[-2:]
     k = a.shape[-1]
     t = compute_type(step.dtype, f16)
-    render_store(prog, step.out, shape, step.tree, t, f16)  # type: ignore[arg-type]
     ab, bb, batch, m = fold_rows(a.broadcast_to(batch + (m, k)), b.broadcast_to(batch + (k, n)), batch, m)
     nb = math.prod(batch)
+    # the epilogue at (batch, row, column): no division per element (else the flat index, split by division)
+    coords = render_coord_store(prog, step.out, (nb, m, n), step.tree, t, f16)  # type: ignore[arg-type]
+    if not coords:
+        render_store(prog, step.out, step.shape, step.tree, t, f16)  # type: ignore[arg-type]
     bshape, (sa, sb) = coalesce(batch or (1,), [ab.strides[:-2] or (0,), bb.strides[:-2] or (0,)])
     handle = prog.index_words(bshape, [(sa, ab.offset), (sb, bb.offset)])
-    u = _Uniforms(prog, m, n, k, nb, ab, bb)
+    u = _Uniforms(prog, m, n, k, nb, ab, bb, coords)
     qb = quant_b(bb, k, n) if t == "f32" else None
     if qb is not None and prog.tiling == "workgroup" and m <= qmatmul.FEW_ROWS:
         body, wgrid = qmatmul.workgroup_program(prog, qb, u, m, handle, prog.loader(ab.value), k)
@@ -125,11 +131,18 @@ def fold_rows(ab: View, bb: View, batch: tuple[int, ...], m: int) -> tuple[View,
 class _Uniforms:
     """Sizes and strides of one product, as uniforms."""
 
-    def __init__(self, prog: Program, m: int, n: int, k: int, nb: int, ab: View, bb: View) -> None:
+    def __init__(self, prog: Program, m: int, n: int, k: int, nb: int, ab: View, bb: View, coords: bool) -> None:
         self.M, self.N, self.K, self.NB = prog.u32(m), prog.u32(n), prog.u32(k), prog.u32(nb)
         self.n_value, self.nb_value = n, nb
         self.sar, self.sak = prog.u32(ab.strides[-2]), prog.u32(ab.strides[-1])
         self.sbk, self.sbn = prog.u32(bb.strides[-2]), prog.u32(bb.strides[-1])
+        self.coords = coords
+
+    def store(self, row: str, col: str, value: str) -> str:
+        """The call that writes element (row, col) of this workgroup's product through the epilogue."""
+        if self.coords:
+            return f"store(bi, {row}, {col}, {value});"
+        return f"store(bi * {self.M} * {self.N} + ({row}) * {self.N} + {col}, {value});"
 
 
 def _prologue(prog: Program, u: _Uniforms, tl: Tiling, handle: tuple[int, int, int]) -> tuple[list[str], str, str]:
@@ -151,13 +164,11 @@ def _prologue(prog: Program, u: _Uniforms, tl: Tiling, handle: tuple[int, int, i
 
 def _stores(u: _Uniforms, tl: Tiling, r0: str, c0: str, value: Callable[[int, int], str]) -> list[str]:
     """Write the RM×RN block through the epilogue, skipping rows and columns past the output."""
-    lines = [f"let ob = bi * {u.M} * {u.N};"]
+    lines = []
     for i in range(tl.rm):
         lines.append(f"if ({r0} + {i}u < {u.M}) {{")
         for j in range(tl.rn):
-            lines.append(
-                f"  if ({c0} + {j}u < {u.N}) {{ store(ob + ({r0} + {i}u) * {u.N} + {c0} + {j}u, {value(i, j)}); }}"
-            )
+            lines.append(f"  if ({c0} + {j}u < {u.N}) {{ {u.store(f'{r0} + {i}u', f'{c0} + {j}u', value(i, j))} }}")
         lines.append("}")
     return lines
 
@@ -196,12 +207,12 @@ def _register_body(prog: Program, t: str, u: _Uniforms, tl: Tiling, ab: View, bb
     lines.append(f"for (var k = k4n * 4u; k < {u.K}; k = k + 1u) {{")
     lines += step("k", "  ")
     lines.append("}")
-    out = [f"let ob = bi * {u.M} * {u.N};"]
+    out = []
     for i in range(tl.rm):
         out.append(f"if (r0 + {i}u < {u.M}) {{")
         for j in range(tl.rn):
             c = f"c0 + {tl.tx * j}u"
-            out.append(f"  if ({c} < {u.N}) {{ store(ob + (r0 + {i}u) * {u.N} + {c}, acc{i}_{j}); }}")
+            out.append(f"  if ({c} < {u.N}) {{ {u.store(f'r0 + {i}u', c, f'acc{i}_{j}')} }}")
         out.append("}")
     return lines + out
 

@@ -161,12 +161,12 @@ def register_body(prog: Program, qb: QuantB, u: Any, tl: Any, ao: str, lda: str,
         body += [f"acc{i}_{j} = fma(d{j}, dot{i}_{j}, acc{i}_{j});" for i in rows for j in cols]
         if p.has_offset:
             body += [f"acc{i}_{j} = fma(o{j}, sa{i}, acc{i}_{j});" for i in rows for j in cols]
-    lines += ["  " + x for x in body] + ["}", f"let ob = bi * {u.M} * {u.N};"]
+    lines += ["  " + x for x in body] + ["}"]
     for i in rows:
         lines.append(f"if (r0 + {i}u < {u.M}) {{")
         for j in cols:
             c = f"c0 + {tl.tx * j}u"
-            lines.append(f"  if ({c} < {u.N}) {{ store(ob + (r0 + {i}u) * {u.N} + {c}, acc{i}_{j}); }}")
+            lines.append(f"  if ({c} < {u.N}) {{ {u.store(f'r0 + {i}u', c, f'acc{i}_{j}')} }}")
         lines.append("}")
     return lines
 
@@ -211,9 +211,8 @@ def workgroup_program(prog: Program, qb: QuantB, u: Any, rm: int, handle: tuple[
                   for i in rows]
         lines += ["}", "workgroupBarrier();"]
         st //= 2
-    lines.append(f"let ob = bi * {u.M} * {u.N};")
     lines.append(f"if (lane == 0u && col < {u.N}) {{")
-    lines += [f"  if ({i}u < {u.M}) {{ store(ob + {i}u * {u.N} + col, red[li * {rm}u + {i}u]); }}" for i in rows]
+    lines += [f"  if ({i}u < {u.M}) {{ {u.store(f'{i}u', 'col', f'red[li * {rm}u + {i}u]')} }}" for i in rows]
     lines.append("}")
     groups = -(-u.n_value // GPU_COLS) * u.nb_value
     return lines, grid(groups, prog.label)
