@@ -318,7 +318,8 @@ class WebGPUSession(Session):
             plans.append({"bindings": dict(key), **c.plan.stats, "submits": ex.get("submits"),
                           "bind_groups": ex.get("bind_groups")})
         weights = {"bytes": sum(n for _, n in self._consts.values()), "buffers": len(self._consts),
-                   "note": "constants as stored (block-quantized ones packed), uploaded once, shared by every plan"}
+                   "note": "constants as stored (block-quantized ones packed), uploaded once, shared by every plan",
+                   "constants": {name: n for name, (_, n) in self._consts.items()}}
         info.update(precision={"requested": self.precision, "float16": f16}, tiling=self.tiling, plans=plans,
                     plan=plans[-1] if plans else None, int64_narrowed=self._int64_narrowed(), weights=weights)
         try:
