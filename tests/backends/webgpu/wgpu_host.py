@@ -26,8 +26,9 @@ _NP = {"f32": np.float32, "i32": np.int32, "u32": np.uint32, "f16": np.float16, 
 
 
 def host_bytes(value: Any, dtype: str) -> bytes:
-    """The bytes the page would upload for ``value`` of graph dtype ``dtype`` (int64 → int32, 4-bit packed)."""
-    if dtype in ("int4", "uint4"):
+    """The bytes the page would upload for ``value`` of graph dtype ``dtype`` (int64 → int32; an array of 4-bit
+    values packed two to a byte; bytes are taken as already packed)."""
+    if dtype in ("int4", "uint4") and not isinstance(value, (bytes, bytearray, memoryview)):  # arrays of nibbles
         flat = np.asarray(value).astype(np.uint8).reshape(-1) & 15
         flat = np.concatenate([flat, np.zeros(len(flat) % 2, np.uint8)])
         data = (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8).tobytes()

@@ -64,13 +64,19 @@ def quant_b(b: View, k: int, n: int) -> QuantB | None:
 
 
 def _extract(store: str, word: str, s: int) -> str:
-    """Element ``s`` of a packed word, as f32."""
+    """Element ``s`` of a packed word, as f32: shifts and a mask (not ``extractBits``, whose clamping rules a CPU
+    adapter evaluates per call), converted from i32 (x86 has no unsigned-to-float vector conversion)."""
     if store in ("i32", "u32"):
         return f"f32({word})"
     bits = 4 if store in ("pi4", "pu4") else 8
-    if store in ("pi4", "pi8"):
-        return f"f32(extractBits(bitcast<i32>({word}), {s * bits}u, {bits}u))"
-    return f"f32(extractBits({word}, {s * bits}u, {bits}u))"
+    if store in ("pi4", "pi8"):  # sign-extend: move the field to the top, then an arithmetic shift down
+        up = 32 - (s + 1) * bits
+        field = f"bitcast<i32>({word})" if up == 0 else f"(bitcast<i32>({word}) << {up}u)"
+        return f"f32({field} >> {32 - bits}u)"
+    shifted = word if s == 0 else f"({word} >> {s * bits}u)"
+    if (s + 1) * bits == 32:
+        return f"f32(bitcast<i32>({shifted}))"
+    return f"f32(bitcast<i32>({shifted} & {(1 << bits) - 1}u))"
 
 
 class _Parts:
