@@ -90,11 +90,15 @@ class _Parts:
         self.nblk = prog.u32(k // qb.block)
         self.wpb = qb.block // qb.per  # words per block: in the WGSL (loop bounds unroll better)
         self.views: dict[str, tuple[str, str, str, str]] = {}  # tag -> (loader, offset, stride n, stride block)
+        # uniforms the loops read, loaded once into registers (a CPU adapter may not hoist them itself)
+        self.hoisted = [f"let nblk = {self.nblk};"]
+        self.nblk = "nblk"
         for tag, v in (("s", qb.scale), ("z", qb.zero_point), ("b", qb.bias)):
             if v is None:
                 continue
             strides = (0,) * (2 - len(v.shape)) + tuple(0 if d == 1 else s for d, s in zip(v.shape, v.strides))
-            self.views[tag] = (prog.loader(v.value), prog.u32(v.offset), prog.u32(strides[0]), prog.u32(strides[1]))
+            self.hoisted.append(f"let {tag}sb = {prog.u32(strides[1])};")
+            self.views[tag] = (prog.loader(v.value), prog.u32(v.offset), prog.u32(strides[0]), f"{tag}sb")
 
     @property
     def has_offset(self) -> bool:
@@ -140,6 +144,7 @@ def register_body(prog: Program, qb: QuantB, u: Any, tl: Any, ao: str, lda: str,
         lines.append(f"let cc{j} = min(c0 + {tl.tx * j}u, {u.N} - 1u);")
         lines += p.row_starts(f"cc{j}", str(j))
     lines += [f"var acc{i}_{j} = 0.0;" for i in rows for j in cols]
+    lines += [*p.hoisted, f"let sak = {u.sak};"]
     lines.append(f"for (var blk = 0u; blk < {p.nblk}; blk = blk + 1u) {{")
     body: list[str] = []
     for j in cols:
@@ -152,7 +157,7 @@ def register_body(prog: Program, qb: QuantB, u: Any, tl: Any, ao: str, lda: str,
     inner = [f"let kw = (blk * {p.wpb}u + w) * {qb.per}u;"]
     inner += [f"let qw{j} = {p.bq}[qr{j} + blk * {p.wpb}u + w];" for j in cols]
     for s in range(qb.per):  # each element in its own block: the names repeat
-        e = [f"let a{i} = {lda}(ar{i} + (kw + {s}u) * {u.sak});" for i in rows]
+        e = [f"let a{i} = {lda}(ar{i} + (kw + {s}u) * sak);" for i in rows]
         e += [f"let q{j} = {_extract(qb.store, f'qw{j}', s)};" for j in cols]
         if few:
             if p.has_offset:
@@ -187,7 +192,7 @@ def workgroup_program(prog: Program, qb: QuantB, u: Any, rm: int, handle: tuple[
     lines = [FLAT_WG, f"let groups = ({u.N} + {GPU_COLS - 1}u) / {GPU_COLS}u;", "let cg = wg % groups;",
              "let bi = wg / groups;", f"if (bi >= {u.NB}) {{ return; }}", *idx_lines,
              f"let lane = li % {GPU_LANES}u;", f"let col = cg * {GPU_COLS}u + li / {GPU_LANES}u;",
-             f"let cc = min(col, {u.N} - 1u);", *p.row_starts("cc", ""),
+             f"let cc = min(col, {u.N} - 1u);", *p.row_starts("cc", ""), *p.hoisted,
              *[f"let ar{i} = {ao} + min({i}u, {u.M} - 1u) * {u.sar};" for i in rows],
              *[f"var acc{i} = 0.0;" for i in rows],
              f"for (var w = lane; w < {p.qrow}; w = w + {GPU_LANES}u) {{",
