@@ -25,12 +25,13 @@ print(f"loaded in {time.perf_counter() - t0:.1f} s on {lm.info()['backend']} / {
 r = lm.generate("The capital of France is", max_new_tokens=8)
 print(f"answer: {r.text!r}  ({r.timings.get('tokens_per_s')} tok/s decode)")
 
-sess = lm.session.info()
-w = sess.get("weights") or {}
-gguf = lm.metadata.get("gguf_tensor_bytes")
-if w and gguf:
-    print(f"weights on the device: {w['bytes']:,} bytes in {w['buffers']} buffers = {w['bytes'] / gguf:.3f} x the "
-          f"GGUF's {gguf:,} tensor bytes")
+w = lm.session.info().get("weights") or {}
+if w:  # the graph's own tables (RoPE cos/sin, slot numbers) are constants too, not the GGUF's tensors
+    own = sum(n for c, n in w["constants"].items() if c.startswith(("rope.", "slots", "kv_heads")))
+    gguf = lm.metadata.get("gguf_tensor_bytes")
+    ratio = f" = {(w['bytes'] - own) / gguf:.3f} x the GGUF's {gguf:,} tensor bytes" if gguf else ""
+    print(f"weights on the device: {w['bytes'] - own:,} bytes{ratio} (+ {own:,} bytes of RoPE/slot tables; "
+          f"{w['buffers']} buffers)")
 
 words = ("the quick brown fox jumps over a lazy dog while seven wizards quietly hex an eager jovial "
          "sphinx of black quartz ").split()

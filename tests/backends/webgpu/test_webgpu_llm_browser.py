@@ -97,3 +97,38 @@ def test_weights_stay_packed_on_the_device(page) -> None:  # type: ignore[no-unt
     print(f"\nweights on the device: {ours} bytes (all constants {total}) vs the GGUF's tensors {gguf_bytes}: "
           f"{ours / gguf_bytes:.3f}x")
     assert ours <= 1.15 * gguf_bytes
+
+
+def test_scatter_into_a_kept_input_copies_unless_donated(page) -> None:  # type: ignore[no-untyped-def]
+    """A KV-cache write (scatter_nd of a graph input into a graph output) is done in place: into a copy of the
+    caller's device tensor (which stays as it was), or with ``donate=True`` into that tensor's buffer itself."""
+    py, _ = page
+    got = py.run("""
+        import array
+        import webinfer as wi
+        g = wi.GraphBuilder()
+        x = g.input("x", "float32", [4, 3])
+        idx = g.input("idx", "int32", [1, 1])
+        upd = g.input("upd", "float32", [1, 3])
+        sess = wi.compile(g.build({"y": g.scatter_nd(x, idx, upd)}), backend="webgpu")
+        row = lambda r: wi.Tensor(array.array("i", [r]).tobytes(), dtype="int32", shape=(1, 1))
+        vals = lambda v: wi.Tensor(array.array("f", [v] * 3).tobytes(), dtype="float32", shape=(1, 3))
+        y1 = sess.run({"x": [[0.0] * 3] * 4, "idx": row(1), "upd": vals(1.0)}, keep_on_device=True)["y"]
+        y2 = sess.run({"x": y1, "idx": row(2), "upd": vals(2.0)}, keep_on_device=True)["y"]
+        kept = y1.tolist()                       # not donated: unchanged
+        y3 = sess.run({"x": y2, "idx": row(0), "upd": vals(3.0)}, keep_on_device=True, donate=True)["y"]
+        on_device = y3.on_device
+        try:
+            y2.tolist()
+            gone = "readable"
+        except wi.BackendError as e:
+            gone = str(e)
+        out = [kept, y3.tolist(), gone, sess.info()["plan"]["in_place"], on_device]
+        for t in (y1, y3):
+            t.release()
+        out
+    """)
+    kept, y3, gone, in_place, on_device = got
+    assert kept == [[0.0] * 3, [1.0] * 3, [0.0] * 3, [0.0] * 3]
+    assert y3 == [[3.0] * 3, [1.0] * 3, [2.0] * 3, [0.0] * 3] and on_device
+    assert "donated" in gone and in_place == ["x"]
