@@ -21,11 +21,7 @@ NAMES = [b.name for b in BUILTIN]
 # (op, backend) pairs whose entries are not written yet, each with the reason: the one strict list of gaps. An
 # entry listed here that exists fails the test, so the list cannot go stale; until then the backend refuses the
 # op with an UnsupportedError naming the node (hybrid places it on another part where one has it).
-PENDING = {
-    ("dequantize_linear", "webgpu"): "issue 14 (browser half): dequantize inside the matmul/gather kernels",
-    ("scatter_nd", "webgpu"): "issue 14 (browser half): the KV-cache write",
-    ("rms_normalization", "webgpu"): "issue 14 (browser half): a fused kernel or the planner running its decomposition",
-}
+PENDING: dict[tuple[str, str], str] = {}  # (op, backend) -> why its entry is still to come (strict)
 
 
 def _graph_args(case):  # type: ignore[no-untyped-def]

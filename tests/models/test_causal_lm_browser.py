@@ -1,13 +1,11 @@
 """CausalLM's host half inside Pyodide (no numpy): a tiny Llama GGUF parsed and its graph built in the page, the
-same graph as on the host; sampling in pure Python; and, until the WebGPU/WebNN lowerings of the new ops exist,
-a compile that names the nodes it cannot run (an UnsupportedError, not a crash). WebNN generates:
-test_causal_lm_webnn.py.
+same graph as on the host; sampling in pure Python. Generation on each backend: test_causal_lm_webnn.py and
+tests/backends/webgpu/test_webgpu_llm_browser.py.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
 from llm_samples import write_tiny_gguf
@@ -57,19 +55,3 @@ def test_sampling_in_the_page(page) -> None:  # type: ignore[no-untyped-def]
     """)
     logits = [0.1 * ((i * 37) % 11) for i in range(100)]
     assert got[0] == logits.index(max(logits)) and got[1][0] == got[1][1]
-
-
-@pytest.mark.parametrize("backend", ["webgpu"])  # webnn generates: test_causal_lm_webnn.py
-def test_backends_without_the_new_lowerings_name_the_nodes(page, backend) -> None:  # type: ignore[no-untyped-def]
-    py, _ = page
-    got = py.run(f"""
-        try:  # webnn refuses at compile; webgpu plans (and refuses) per concrete shapes, at the first run
-            CausalLM.load("/tmp/tiny.gguf", backend={backend!r}).generate([3, 4, 5], max_new_tokens=2)
-            result = "ran"
-        except wi.UnsupportedError as e:
-            result = str(e)
-        result
-    """)
-    print(f"\n{backend}: {got}")
-    assert got != "ran", "the lowerings exist now: replace this test with a generation test"
-    assert any(name in got for name in ("dequantize_linear", "scatter_nd", "uint4")), json.dumps(got)[:500]
