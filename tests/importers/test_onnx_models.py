@@ -4,15 +4,15 @@ and all-MiniLM-L6-v2 exported from torch against webinfer's hand-built BERT grap
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import webinfer as wi
 from webinfer.models.preprocess import prepare
+from webinfer.tools.project import WEB_DIR
 
-IMAGES = Path(__file__).resolve().parents[1] / "data" / "images"
+IMAGES = WEB_DIR / "images"
 
 
 def test_efficientnet_imports_to_a_small_graph(efficientnet_onnx):

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from webinfer.errors import InputError
 from webinfer.models.preprocess import prepare
+from webinfer.tools.project import WEB_DIR
 
-IMAGES = Path(__file__).resolve().parents[1] / "data" / "images"
+IMAGES = WEB_DIR / "images"
 Image = pytest.importorskip("PIL.Image")
 
 

@@ -293,7 +293,7 @@ def test_encoder_cases_cover_every_browser_backend_and_ort_ep(cache: Path) -> No
 
     spec = encoder.EncoderSpec("tiny", batch=2, seq=8, cache=cache, gpu_runs=2, gpu_warmup=0)
     labels = [c.label for c in spec.cases()]
-    browser = [b for b in webinfer.backends.BACKENDS if b in webinfer.backends.BROWSER_BACKENDS]
+    browser = webinfer.backends.names(browser=True)
     assert labels[: len(browser)] == [f"webinfer-{b}" for b in browser]
     assert labels[len(browser):] == ["ort-webnn", "ort-webnn-opt", "ort-wasm", "ort-wasm-opt", "ort-webgpu",
                                      "ort-webgpu-opt"]

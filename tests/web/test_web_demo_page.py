@@ -7,6 +7,7 @@ math.sqrt (0.77; math.isqrt 0.66 next). Screenshots go to artifacts/.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def test_query_in_the_url_gives_the_expected_top_hit(served: tuple[Any, dict[str
     for key in ("tokenize_ms", "run_ms", "score_ms", "total_ms"):
         assert result["timings"][key] >= 0
     assert state["isolated"] is True and state["firstResultSeconds"] > 0
-    assert state["weights"]["bytes"] > 40e6 and state["boot"]["seconds"] > 0
+    assert 40e6 < state["weights"]["bytes"] < 55e6 and state["boot"]["seconds"] > 0  # not the classifier's files
 
 
 def test_the_page_shows_the_hits_and_the_run(served: tuple[Any, dict[str, Any]], drive: Callable[..., Any]) -> None:
@@ -73,7 +74,8 @@ def test_the_page_shows_the_hits_and_the_run(served: tuple[Any, dict[str, Any]],
 
     shown = drive(read)
     assert shown["names"][0] == "shutil.rmtree" and len(shown["names"]) == 10
-    assert shown["backend"] == "webnn" and "ms" in shown["total"] and shown["progress"].startswith("ready")
+    assert shown["backend"] == "webnn" and shown["progress"].startswith("ready")
+    assert re.fullmatch(r"[\d.]+ m?s in Python, [\d.]+ m?s round trip", shown["total"]), shown["total"]  # s under load
 
 
 def test_backend_picker_shows_what_the_browser_supports(served: tuple[Any, dict[str, Any]],

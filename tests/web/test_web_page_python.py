@@ -87,16 +87,18 @@ def demo() -> ModuleType:
     return page_module("demo")
 
 
-def test_device_summary_names_backend_and_device(demo: ModuleType) -> None:
+def test_device_summary_names_backend_and_device() -> None:
+    from webinfer.web.describe import device_summary
+
     adapter = {"vendor": "google", "architecture": "swiftshader"}
     gpu = {"backend": "webgpu", "device": {"type": "gpu", "adapter": adapter, "is_fallback_adapter": True}}
-    assert demo._device_summary(gpu) == \
+    assert device_summary(gpu) == \
         "WebGPU adapter google swiftshader (software fallback adapter: WebGPU on the CPU)"
     nn = {"backend": "webnn", "device": {"type": "webnn", "asked": {"device": "cpu"}, "created_with": {},
                                          "ops_in_limits": 95, "same_limits_as_cpu_context": True}}
-    assert demo._device_summary(nn).startswith("WebNN context (device=cpu), 95 ops; same limits")
+    assert device_summary(nn).startswith("WebNN context (device=cpu), 95 ops; same limits")
     hybrid = {"backend": "hybrid", "device": {"webnn": nn["device"], "webgpu": None}}
-    assert demo._device_summary(hybrid).startswith("WebNN context")
+    assert device_summary(hybrid).startswith("WebNN context")
 
 
 def test_demo_searches_the_corpus_on_the_reference_backend(demo: ModuleType, demo_data: Path) -> None:
@@ -125,3 +127,24 @@ def test_demo_rejects_a_truncated_corpus(demo: ModuleType) -> None:
     manifest = json.dumps({"count": 2, "dimension": 4, "entries": [["m", "a", "function", "x"]] * 2})
     with pytest.raises(ValueError, match="expected 2x4 float16"):
         demo.Demo().load_corpus(manifest, b"\0" * 10)
+
+
+def test_classify_page_python_on_the_reference_backend(demo_data: Path) -> None:
+    """load_model → classify, as the classify page calls them (here on the host's reference, from the demo data)."""
+    image = pytest.importorskip("PIL.Image")
+    if not (demo_data / "efficientnet-lite0" / "classifier.json").is_file():
+        pytest.skip("the demo data has no classifier (pip install 'webinfer[efficientnet]')")
+    classify = page_module("classify")
+    im = image.open(WEB_DIR / "images" / "coffee.jpg").convert("RGBA")
+    page = classify.Classifier()
+
+    async def session() -> tuple[dict, dict]:  # type: ignore[type-arg]
+        loaded = json.loads(await page.load_model(str(demo_data / "efficientnet-lite0"), "reference"))
+        return loaded, json.loads(await page.classify(im.tobytes(), *im.size, 3, "coffee.jpg"))
+
+    loaded, result = asyncio.run(session())
+    page.close()
+    assert loaded["backend"] == "reference" and loaded["labels"] == 1000 and loaded["timings"]["compile_ms"] > 0
+    assert [c["index"] for c in result["top"]] == [967, 925, 968] and result["top"][0]["label"] == "espresso"
+    assert result["image"] == {"name": "coffee.jpg", "width": 600, "height": 400} and result["run"] == 1
+    assert result["timings"]["preprocess_ms"] > 0 and result["timings"]["total_ms"] >= result["timings"]["run_ms"]

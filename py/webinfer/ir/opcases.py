@@ -518,6 +518,13 @@ ok("conv2d", ["f32[1, 4, 5, 5]", "f32[2, 2, 2, 8]"], "f32[1, 8, 5, 5]", filter_l
    padding=[0, 1, 1, 0], dilations=[1, 1])
 ok("conv2d", ["f32[1, 3, 4, 4]", "f32[3, 4, 4, 5]"], "f32[1, 5, 1, 1]", filter_layout="ihwo")
 ok("conv2d", ["f32[1, 2, 4, 4]", "f32[3, 2, 1, 1]"], "f32[1, 3, 4, 4]", note="1x1")
+ok("conv2d", ["f32[2, 9, 3, 5]", "f32[5, 9, 1, 1]", "f32[5]"], "f32[2, 5, 3, 5]", note="1x1 batch 2")
+ok("conv2d", ["f32[2, 3, 5, 9]", "f32[5, 1, 1, 9]", "f32[5]"], "f32[2, 3, 5, 5]", input_layout="nhwc",
+   filter_layout="ohwi", note="1x1 nhwc")
+ok("conv2d", ["f32[1, 6, 10, 10]", "f32[6, 1, 3, 3]", "f32[6]"], "f32[1, 6, 10, 10]", groups=6,
+   padding=[1, 1, 1, 1], note="depthwise 3x3")
+ok("conv2d", ["f32[2, 4, 9, 9]", "f32[4, 1, 5, 5]"], "f32[2, 4, 4, 4]", groups=4, strides=[2, 2],
+   padding=[1, 2, 1, 2], note="depthwise 5x5 stride 2")
 ok("conv2d", ["f16[1, 2, 4, 4]", "f16[2, 2, 3, 3]"], "f16[1, 2, 2, 2]")
 ok("conv2d", ["f32[0, 2, 4, 4]", "f32[2, 2, 3, 3]"], "f32[0, 2, 2, 2]", note="empty batch")
 ok("conv2d", ["f32[batch, 2, 4, 4]", "f32[3, 2, 3, 3]"], "f32[batch, 3, 2, 2]", bind={"batch": 2})

@@ -37,6 +37,23 @@ def _coefficients(in_size: int, out_size: int, first: int, count: int) -> list[t
     return out
 
 
+def _taps(coefficients: list[tuple[int, list[float]]]) -> list[tuple[list[int], list[float]]]:
+    """Per filter tap: the input index and weight of every output position (short filters padded with weight 0),
+    so a resize is a few list comprehensions instead of a loop per output value."""
+    n = max(len(ws) for _, ws in coefficients)
+    return [([lo + min(t, len(ws) - 1) for lo, ws in coefficients],
+             [ws[t] if t < len(ws) else 0.0 for _, ws in coefficients]) for t in range(n)]
+
+
+def _apply(src: list[int], taps: list[tuple[list[int], list[float]]]) -> list[float]:
+    """One resized line: the weighted sums of ``src`` that ``taps`` describe (summed in tap order)."""
+    (index, weight), rest = taps[0], taps[1:]
+    acc = [w * src[i] for i, w in zip(index, weight)]
+    for index, weight in rest:
+        acc = [v + w * src[i] for v, i, w in zip(acc, index, weight)]
+    return acc
+
+
 def resized_size(width: int, height: int, shorter: int) -> tuple[int, int]:
     """(width, height) after scaling the shorter side to ``shorter`` (rounded as PIL-based pipelines do)."""
     s = shorter / min(width, height)
@@ -65,15 +82,12 @@ def prepare(pixels: bytes | bytearray | memoryview | Sequence[int], width: int, 
     rows = _coefficients(height, rh, top, crop)
     needed = sorted({y for lo, ws in rows for y in range(lo, lo + len(ws))})
     # horizontal pass over the rows the vertical pass reads: per row, 3 channel lists of `crop` floats
+    col_taps = _taps(cols)
     stride = width * channels
     horiz: dict[int, list[list[float]]] = {}
     for y in needed:
         row = data[y * stride:(y + 1) * stride].tolist()
-        planes = []
-        for c in range(3):
-            chan = row[c::channels]
-            planes.append([sum(w * chan[lo + k] for k, w in enumerate(ws)) for lo, ws in cols])
-        horiz[y] = planes
+        horiz[y] = [_apply(row[c::channels], col_taps) for c in range(3)]
     scale = float(cfg["scale"])
     mean, std = [float(m) for m in cfg["mean"]], [float(s) for s in cfg["std"]]
     out_planes = []
@@ -81,15 +95,10 @@ def prepare(pixels: bytes | bytearray | memoryview | Sequence[int], width: int, 
         a, b = scale / std[c], -mean[c] / std[c]
         plane: list[float] = []
         for lo, ws in rows:
-            srcs = [horiz[lo + k][c] for k in range(len(ws))]
-            if len(ws) == 2:
-                (w0, w1), (s0, s1) = ws, srcs
-                plane.extend([(w0 * p + w1 * q) * a + b for p, q in zip(s0, s1)])
-            elif len(ws) == 3:
-                (w0, w1, w2), (s0, s1, s2) = ws, srcs
-                plane.extend([(w0 * p + w1 * q + w2 * r) * a + b for p, q, r in zip(s0, s1, s2)])
-            else:
-                plane.extend([sum(w * s[j] for w, s in zip(ws, srcs)) * a + b for j in range(crop)])
+            acc = [ws[0] * p for p in horiz[lo][c]]
+            for k in range(1, len(ws)):
+                acc = [v + ws[k] * p for v, p in zip(acc, horiz[lo + k][c])]
+            plane.extend([v * a + b for v in acc])
         out_planes.append(plane)
     if cfg["layout"] == "nhwc":
         flat = [v for triple in zip(*out_planes) for v in triple]

@@ -13,6 +13,9 @@ each pinned to the elements it excuses (a case fails when any element out of tol
 a listed deviation whose elements pass is an "xpass" and fails the run), and the one general rule
 :data:`~webinfer.tools.deviations.SUBNORMAL_FLUSH`. A composite backend (hybrid) is judged with the
 deviations of the backend that ran each case.
+
+``--onnx`` runs ONNX's own node tests instead (:mod:`webinfer.tools.onnx_nodetests`): each case imported on the
+host into the graph format, run on the backend (in the page, many cases per call), compared as ONNX's runner does.
 """
 
 from __future__ import annotations
@@ -338,10 +341,9 @@ def run_conformance(
                    f"run_cases_json({json.dumps(chunk)!r}, {backend!r}, {device!r}, {options!r})")
             for r in runner(src):
                 got[r["id"]] = r
-        try:
-            where = str(runner(_DEVICE_PROBE.format(backend=backend)))
-        except Exception as e:  # the report still stands without a device name
-            where = f"browser (device unknown: {type(e).__name__})"
+        from .devices import page_device
+
+        where = page_device(runner, backend)
     else:
         for r in run_cases(payload, backend, device, options):
             got[r["id"]] = r
@@ -383,16 +385,6 @@ def _count(rep: OpReport, res: CaseResult) -> None:
         rep.tolerance = res.tolerance
 
 
-_DEVICE_PROBE = """
-import webinfer as wi
-_g = wi.GraphBuilder(); _x = _g.input("x", "float32", [1])
-_s = wi.compile(_g.build({{"y": _g.identity(_x)}}), backend={backend!r})
-_d = _s.info()["device"]; _s.close()
-_t = _d.get("type") or " + ".join(k for k, v in _d.items() if v)
-f"{{_t}}: {{_d.get('name') or _d.get('created_with') or ''}}"
-"""
-
-
 def format_report(report: Report, verbose: bool = False) -> str:
     """A table: op, cases passed, max ULP, max abs error, tolerance, PASS/FAIL (and what failed)."""
     lines = [f"conformance: backend {report.backend} on {report.device}", ""]
@@ -426,7 +418,12 @@ def _command(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"[conformance] {msg}", file=sys.stderr, flush=True)
 
-    def go(runner: Runner | None) -> Report:
+    def go(runner: Runner | None) -> Any:
+        if args.onnx:
+            from .onnx_nodetests import run_report
+
+            return run_report(ops, args.backend, runner=runner, progress=progress,
+                              options={"device": args.device} if args.device else None)
         return run_conformance(args.backend, ops, runner=runner, device=args.device, seed=args.seed, progress=progress)
 
     try:
@@ -441,16 +438,27 @@ def _command(args: argparse.Namespace) -> int:
     except Exception as e:
         print(f"webinfer conformance: {type(e).__name__}: {e}", file=sys.stderr)
         return 3
-    print(json.dumps(report.to_json(), indent=2) if args.json else format_report(report, args.verbose))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    elif args.onnx:
+        from .onnx_nodetests import format_report as format_onnx
+
+        print(format_onnx(report, args.verbose))
+    else:
+        print(format_report(report, args.verbose))
     return 0 if report.ok else 1
 
 
 def register(subparsers: Subparsers) -> None:
     """``webinfer conformance``: every op vs the float64 reference at the registry's tolerances."""
-    p = subparsers.add_parser("conformance", help="check every op on a backend against the float64 reference")
+    p = subparsers.add_parser("conformance", help="check every op on a backend against the float64 reference "
+                              "(--onnx: ONNX's node tests through the importer)")
     p.add_argument("--backend", choices=names(), default="webgpu")
     p.add_argument("--device", help="device option passed to compile (e.g. WebNN's cpu/gpu/npu)")
-    p.add_argument("--ops", help="comma-separated op names (default: all)")
+    p.add_argument("--ops", help="comma-separated op names (default: all); with --onnx, ONNX op types")
+    p.add_argument("--onnx", action="store_true",
+                   help="run ONNX's node tests (onnx.backend.test.case.node) of every op the ONNX importer converts "
+                        "instead, compared as ONNX's runner does; counts per op")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--verbose", action="store_true", help="list every case that did not pass")
     p.add_argument("--seed", type=int, default=0)

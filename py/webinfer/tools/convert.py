@@ -117,9 +117,10 @@ def convert_onnx(source: str | os.PathLike[str], out_dir: str | os.PathLike[str]
             "save_s": round(time.perf_counter() - t1, 3), "max_length": None}
 
 
-def convert_efficientnet(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def convert_efficientnet(out_dir: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     """EfficientNet-Lite0: torch module from the package's weights -> ``model.onnx`` -> webinfer graph, with the
-    ImageNet class names and the preprocessing, into ``out_dir`` (what ``ImageClassifier.load`` reads)."""
+    ImageNet class names and the preprocessing, into ``out_dir`` (what ``ImageClassifier.load`` reads).
+    ``metadata`` goes into the manifest too (``webinfer demo`` stamps its build there)."""
     from ..importers.onnx import load
     from ..models import efficientnet as en
     from ..models.image_classifier import save_classifier
@@ -131,7 +132,8 @@ def convert_efficientnet(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     paths = save_classifier(out_dir, graph, en.class_names(), en.preprocessing(),
-                            {"model": en.MODEL_NAME, "source": f"pypi:{en.PIP_NAME}", "onnx": "model.onnx"})
+                            {"model": en.MODEL_NAME, "source": f"pypi:{en.PIP_NAME}", "onnx": "model.onnx",
+                             **(metadata or {})})
     paths["onnx"] = os.fspath(onnx_path)
     return {"model": en.MODEL_NAME, "out": os.path.abspath(os.fspath(out_dir)),
             "files": {role: {"path": p, "bytes": os.path.getsize(p)} for role, p in paths.items()},

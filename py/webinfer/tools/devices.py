@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from webinfer.tools.harness import Browser, HarnessTimeout
@@ -71,3 +72,21 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append("WebNN contexts:")
         lines.extend(_context_line(name, ctx) for name, ctx in webnn["contexts"].items())
     return "\n".join(lines)
+
+
+def page_device(runner: Callable[[str], Any], backend: str) -> str:
+    """What runs ``backend`` in the page ("WebGPU adapter google swiftshader ..."), from a one-op session's info."""
+    try:
+        return str(runner(DEVICE_PROBE.format(backend=backend)))
+    except Exception as e:  # a report still stands without a device name
+        return f"browser (device unknown: {type(e).__name__})"
+
+
+DEVICE_PROBE = """
+import webinfer as wi
+from webinfer.web.describe import device_summary as _summary
+_g = wi.GraphBuilder(); _x = _g.input("x", "float32", [1])
+_s = wi.compile(_g.build({{"y": _g.identity(_x)}}), backend={backend!r})
+_d = _summary(_s.info()); _s.close()
+_d
+"""

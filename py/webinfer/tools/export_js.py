@@ -103,7 +103,7 @@ def export_module(graph: Graph, *, limits: Limits | None = None, source: str = "
 
     def ref(c: PlanConstant) -> Any:
         assert c.key is not None
-        src = graph.constants[c.key].source
+        src = plan.graph_constants[c.key].source
         if not src or "file" not in src:
             return None  # a constant without a weights file: inlined below
         if src["file"] not in files:
@@ -112,9 +112,9 @@ def export_module(graph: Graph, *, limits: Limits | None = None, source: str = "
 
     for c in plan.constants:  # constants held in the graph JSON itself travel inline
         if c.data is None and c.key is not None:
-            src = graph.constants[c.key].source
+            src = plan.graph_constants[c.key].source
             if not src or "file" not in src:
-                c.data = bytes(graph.constants[c.key].data())
+                c.data = bytes(plan.graph_constants[c.key].data())
     doc = plan.to_dict(constant_ref=ref)
     example_in = ", ".join(f"{n}: {_typed_name(o.dtype)}" for n, o in plan.inputs)
     example_out = ", ".join(f"{n}: {_typed_name(o.dtype)}" for n, o in plan.outputs)

@@ -84,26 +84,36 @@ def markdown(backends: Sequence[str] | None = None) -> str:
 START, END = "<!-- optable:start -->", "<!-- optable:end -->"
 
 
-def embedded(text: str) -> str | None:
-    """The table currently between the markers in ``text`` (None without markers)."""
-    if START not in text or END not in text:
+def between(text: str, start: str, end: str) -> str | None:
+    """What ``text`` holds between the ``start`` and ``end`` markers (None without them)."""
+    if start not in text or end not in text:
         return None
-    return text.split(START, 1)[1].split(END, 1)[0].strip("\n") + "\n"
+    return text.split(start, 1)[1].split(end, 1)[0].strip("\n") + "\n"
 
 
-def write_into(path: str) -> bool:
-    """Replace the table between the markers in the file at ``path``; True if it changed."""
+def write_between(path: str, start: str, end: str, content: str, what: str = "the table") -> bool:
+    """Replace what the file at ``path`` holds between the markers with ``content``; True if it changed."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    if embedded(text) is None:
-        raise SystemExit(f"{path}: no {START} ... {END} markers to write the op table between")
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    new = f"{head}{START}\n{markdown()}{END}{tail}"
+    if between(text, start, end) is None:
+        raise SystemExit(f"{path}: no {start} ... {end} markers to write {what} between")
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    new = f"{head}{start}\n{content}{end}{tail}"
     if new != text:
         with open(path, "w", encoding="utf-8") as f:
             f.write(new)
     return new != text
+
+
+def embedded(text: str) -> str | None:
+    """The op table currently between the markers in ``text`` (None without markers)."""
+    return between(text, START, END)
+
+
+def write_into(path: str) -> bool:
+    """Replace the op table between the markers in the file at ``path``; True if it changed."""
+    return write_between(path, START, END, markdown(), "the op table")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

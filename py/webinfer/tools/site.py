@@ -1,14 +1,15 @@
-"""``webinfer build-site DIR``: the demo and the REPL as plain static files that any static host serves.
+"""``webinfer build-site DIR``: the demos and the REPL as plain static files that any static host serves.
 
     webinfer build-site site/          # then e.g.: python -m http.server -d site 8000
 
 Layout (all URLs relative, so the site works from a subdirectory too)::
 
-    index.html repl.html devices.html *.mjs *.css *.py   the pages (webinfer/web/, without the test harness)
+    index.html classify.html repl.html devices.html      the pages (webinfer/web/, without the test harness),
+    *.mjs *.css *.py images/                             their scripts, Python and the classify page's sample photos
     webinfer-config.json                                  where Pyodide, the lock, the wheel and models are
     pyodide/<version>/                                    the Pyodide runtime files
     wheels/                                               pyodide-lock.json, micropip, packaging, webinfer
-    models/                                               demo.json, minilm/, stdlib/
+    models/                                               demo.json, minilm/, stdlib/, efficientnet-lite0/
 
 No special headers are needed: the pages do not need cross-origin isolation (JSPI works without it; only
 SharedArrayBuffer and fine timer precision would). The Cache API needs a secure context (https or
@@ -33,6 +34,8 @@ from .project import LOCK_NAME, Roots
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "package.json")
 #: Pages left out: the harness is driven by the host's test tools, not by people.
 EXCLUDED_PAGES = ("harness.html", "harness.mjs")
+#: Folders of the pages copied whole (the classify page's sample photos).
+PAGE_FOLDERS = ("images",)
 CONFIG_NAME = "webinfer-config.json"
 
 
@@ -80,6 +83,10 @@ def build_site(
     for page in sorted(roots.web.iterdir()):
         if page.is_file() and page.name not in EXCLUDED_PAGES and not page.name.startswith("."):
             sizes["pages"] += _copy(page, out / page.name)
+    for folder in PAGE_FOLDERS:
+        for path in sorted((roots.web / folder).iterdir()):
+            if path.is_file() and not path.name.startswith("."):
+                sizes["pages"] += _copy(path, out / folder / path.name)
     for name in PYODIDE_FILES:
         sizes["pyodide"] += _copy(roots.pyodide / name, out / "pyodide" / version / name)
     for name in [LOCK_NAME, *_lock_wheels(roots)]:
@@ -97,7 +104,8 @@ def build_site(
     (out / CONFIG_NAME).write_text(json.dumps(config, indent=1) + "\n")
     (out / ".nojekyll").write_text("")  # GitHub Pages: serve files as they are
     return {"out": os.fspath(out.resolve()), "bytes": sizes, "total_bytes": sum(sizes.values()), "config": config,
-            "corpus_lines": data["corpus"]["count"]}
+            "corpus_lines": data["corpus"]["count"], "classifier": demo.get("classifier"),
+            **({"classifier_missing": demo["classifier_missing"]} if demo.get("classifier_missing") else {})}
 
 
 def _handler(args: argparse.Namespace) -> int:
@@ -115,7 +123,9 @@ def _handler(args: argparse.Namespace) -> int:
         b = summary["bytes"]
         print(f"wrote {summary['out']} ({summary['total_bytes'] / 1e6:.1f} MB: pages {b['pages'] / 1e3:.0f} kB, "
               f"Pyodide {b['pyodide'] / 1e6:.1f} MB, wheels {b['wheels'] / 1e3:.0f} kB, "
-              f"model + corpus {b['models'] / 1e6:.1f} MB; {summary['corpus_lines']} corpus lines)")
+              f"models + corpus {b['models'] / 1e6:.1f} MB; {summary['corpus_lines']} corpus lines)")
+        if summary.get("classifier_missing"):
+            print(f"note: no classify page model: {summary['classifier_missing']}")
         print(f"serve it with any static server, e.g.: python -m http.server -d {args.dir} 8000")
     return 0
 
@@ -124,9 +134,9 @@ def register(subparsers: Subparsers) -> None:
     """``webinfer build-site DIR``: the demo + REPL as static files."""
     parser = subparsers.add_parser(
         "build-site",
-        help="write the demo and REPL as plain static files (pages, Pyodide, wheels, model, corpus)",
-        description="Writes DIR so that any static file server can serve the demo and the REPL: no "
-        "special headers needed. Builds the demo data first when needed (as `webinfer demo` does).",
+        help="write the demos and REPL as plain static files (pages, Pyodide, wheels, models, corpus)",
+        description="Writes DIR so that any static file server can serve the demos (search, classify) and the "
+        "REPL: no special headers needed. Builds the demo data first when needed (as `webinfer demo` does).",
     )
     parser.add_argument("dir", type=Path, metavar="DIR", help="output directory (replaced if it holds a built site)")
     add_demo_build_options(parser)

@@ -3,8 +3,9 @@
 // URL parameters: ?q=QUERY runs it once ready, ?backend=webgpu|webnn|hybrid picks the backend, ?k=N hits.
 // window.demoState mirrors what the page shows, for `webinfer demo --query` and the tests.
 
-import { loadConfig, loadWebinfer } from "./boot.mjs";
-import { PAGE_REPORT, choices } from "./backends.mjs";
+import { PAGE_REPORT, choices, markFailed, renderPicker } from "./backends.mjs";
+import { fetchDemoManifest, fetchFiles } from "./files.mjs";
+import { mb, ms, pythonRunner, startBoot, statusBar, weightsFact } from "./page.mjs";
 
 const EXAMPLES = [
   "remove a directory tree", "parse a URL into its parts", "check if a file exists", "run a shell command",
@@ -20,135 +21,32 @@ const state = (window.demoState = {
 });
 
 let pyodide = null;
-let ns = null;
-let queue = Promise.resolve();
+let py = null; // pythonRunner(pyodide), once booted
+const status = statusBar(state);
+const { loading, progress, showLoading, showError } = status;
 
-/** Run Python (top-level await allowed) in the demo namespace, one call at a time; JSON results parsed. */
-function py(code, args = {}) {
-  const run = queue.then(async () => {
-    for (const [key, value] of Object.entries(args)) ns.set(key, value);
-    const out = await pyodide.runPythonAsync(code, { globals: ns });
-    return typeof out === "string" ? JSON.parse(out) : out;
-  });
-  queue = run.catch(() => {});
-  return run;
-}
-
-// -- progress and status -------------------------------------------------------------------------------
-function progress(fraction, text) {
-  $("bar-fill").style.width = `${Math.round(Math.max(0, Math.min(1, fraction)) * 100)}%`;
-  $("progress-text").textContent = text;
-  state.phase = text;
-}
-
-function showError(error) {
-  const text = String(error?.message ?? error);
-  state.error = text;
-  const box = $("error");
-  box.textContent = text;
-  box.hidden = false;
-}
-
-// While Pyodide boots and the files download (at the same time), the bar shows both.
-const loading = { boot: "starting", booted: 0, download: "", fetched: 0 };
-function showLoading() {
-  progress(0.3 * loading.booted + 0.5 * loading.fetched, [loading.boot, loading.download].filter(Boolean).join(" · "));
-}
-
-const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
-const ms = (x) => (x == null ? "–" : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(1)} ms`);
-
-// -- files: Cache API (when the page is a secure context) and streamed progress --------------------------
-async function openCache() {
-  try {
-    return globalThis.caches ? await caches.open(CACHE_NAME) : null;
-  } catch {
-    return null; // e.g. an opaque origin
-  }
-}
-
-async function fetchFile(cache, url, sha256, onBytes) {
-  const key = `${url}?sha256=${sha256}`;
-  const hit = cache && (await cache.match(key));
-  if (hit) {
-    const bytes = new Uint8Array(await hit.arrayBuffer());
-    onBytes(bytes.length);
-    return { bytes, cached: true };
-  }
-  const response = await fetch(url, { cache: "no-cache" });
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  const reader = response.body.getReader();
-  const chunks = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    received += value.length;
-    onBytes(received);
-  }
-  const bytes = new Uint8Array(received);
-  let at = 0;
-  for (const chunk of chunks) { bytes.set(chunk, at); at += chunk.length; }
-  if (cache) {
-    for (const old of await cache.keys()) {
-      if (old.url.split("?")[0] === url && old.url !== key) await cache.delete(old);
-    }
-    await cache.put(key, new Response(bytes));
-  }
-  return { bytes, cached: false };
-}
-
-/** Every file demo.json lists, into memory (the download's progress goes to `loading`). */
+// -- files: only the search demo's (the encoder and the corpus), cached by sha256 (files.mjs) ------------
+/** The files demo.json lists for this page, into memory (the download's progress goes to `loading`). */
 async function fetchData(modelsURL, manifest) {
-  const cache = await openCache();
-  const entries = Object.entries(manifest.files);
-  const total = entries.reduce((sum, [, f]) => sum + f.bytes, 0);
-  const done = {};
-  const files = {};
-  let cached = 0;
-  const t0 = performance.now();
-  await Promise.all(entries.map(async ([name, f]) => {
-    const got = await fetchFile(cache, new URL(name, modelsURL).href, f.sha256, (n) => {
-      done[name] = n;
-      const sum = Object.values(done).reduce((a, b) => a + b, 0);
-      loading.fetched = sum / total;
-      loading.download = `model and corpus ${mb(sum)} of ${mb(total)}`;
-      showLoading();
-    });
-    files[name] = got.bytes;
-    if (got.cached) cached += got.bytes.length;
-  }));
-  state.weights = { bytes: total, cachedBytes: cached, seconds: (performance.now() - t0) / 1000, cache: Boolean(cache) };
-  $("fact-weights").textContent = `${mb(total)} in ${state.weights.seconds.toFixed(1)} s, alongside the boot` +
-    (cache ? (cached ? ` (${mb(cached)} from the Cache API)` : " (now in the Cache API)") : " (no Cache API here: not a secure context)");
-  return files;
+  const names = Object.keys(manifest.files).filter((name) => name.startsWith(manifest.model)
+    || name === manifest.corpus || name === manifest.embeddings);
+  const got = await fetchFiles(modelsURL, manifest, names, CACHE_NAME, (received, total) => {
+    loading.fetched = received / total;
+    loading.download = `model and corpus ${mb(received)} of ${mb(total)}`;
+    showLoading();
+  });
+  state.weights = { bytes: got.bytes, cachedBytes: got.cachedBytes, seconds: got.seconds, cache: got.cache };
+  $("fact-weights").textContent = weightsFact(got);
+  return got.files;
 }
 
 // -- backends ------------------------------------------------------------------------------------------
 function renderBackends(support, chosen, onPick) {
-  const box = $("backends");
-  box.replaceChildren();
-  for (const name of state.backendNames) {
-    const s = support[name];
-    const button = document.createElement("button");
-    button.type = "button";
-    button.role = "radio";
-    button.className = "backend";
-    button.dataset.backend = name;
-    button.disabled = !s.ok;
-    button.title = s.note;
-    button.setAttribute("aria-checked", String(name === chosen));
-    button.innerHTML = `<span class="name"></span><span class="note"></span>`;
-    button.querySelector(".name").textContent = s.title ?? name;
-    button.querySelector(".note").textContent = s.note;
-    button.addEventListener("click", () => onPick(name));
-    box.append(button);
-  }
+  renderPicker($("backends"), state.backendNames, support, chosen, onPick);
 }
 
 function markBackendFailed(name, error) {
-  state.support[name] = { ...state.support[name], ok: false, note: `failed: ${String(error?.message ?? error).split("\n").filter(Boolean).pop()}` };
+  markFailed(state.support, name, error);
 }
 
 // -- results -------------------------------------------------------------------------------------------
@@ -302,31 +200,14 @@ async function main() {
   $("fact-isolation").textContent = state.isolated
     ? "cross-origin isolated"
     : "not cross-origin isolated (fine: only timer precision and SharedArrayBuffer need it)";
-  if (typeof WebAssembly.Suspending !== "function") {
-    showError("This browser lacks JS Promise Integration (JSPI), which webinfer's synchronous calls need: use Chrome/Edge 137+.");
-  }
-  loading.boot = "loading Pyodide…";
-  showLoading();
-  const config = await loadConfig();
-  const t0 = performance.now();
-  const booting = loadWebinfer({
-    config,
-    stdout: (text) => console.log(text),
-    stderr: (text) => console.warn(text),
-    onStep: (step) => { loading.boot = `${step}…`; showLoading(); },
-  });
-  booting.catch(() => {}); // reported where it is awaited
-  const data = fetch(new URL("demo.json", config.modelsURL), { cache: "no-cache" }).then((r) => {
-    if (!r.ok) throw new Error(`no demo data at ${config.modelsURL}demo.json (HTTP ${r.status}): build it with ` +
-      "`webinfer demo` (or `make demo`), or serve a site made by `webinfer build-site DIR`");
-    return r.json();
-  });
+  const { config, booting, t0 } = await startBoot(status);
+  const data = fetchDemoManifest(config.modelsURL);
   const downloading = data.then((manifest) => fetchData(config.modelsURL, manifest)); // while Pyodide boots
   downloading.catch(() => {});
   const demoManifest = await data;
   const loaded = await booting;
   pyodide = loaded.pyodide;
-  ns = pyodide.toPy({});
+  py = pythonRunner(pyodide);
   // which backends this page can run, and `auto`'s choice: webinfer decides (webinfer.backends)
   const picked = choices(await py(PAGE_REPORT), params.get("backend"));
   state.support = picked.support;
@@ -340,7 +221,7 @@ async function main() {
   showLoading();
   const files = await downloading;
   const source = await (await fetch("demo.py", { cache: "no-cache" })).text();
-  await pyodide.runPythonAsync(source, { globals: ns, filename: "demo.py" });
+  await pyodide.runPythonAsync(source, { globals: py.ns, filename: "demo.py" });
   const modelDir = demoManifest.model;
   pyodide.FS.mkdirTree("/demo/model");
   for (const [name, bytes] of Object.entries(files)) {

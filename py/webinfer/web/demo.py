@@ -18,6 +18,7 @@ from typing import Any
 
 import webinfer as wi
 from webinfer.models import SentenceEncoder
+from webinfer.web.describe import device_summary
 
 #: Queries are padded to a multiple of this many tokens, so a handful of input shapes serve every query
 #: (backends build one plan per shape; WebNN's graph build takes ~1 s).
@@ -27,31 +28,6 @@ WARMUP_QUERY = "warm up the encoder"
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1e3, 2)
-
-
-def _device_summary(info: dict[str, Any]) -> str:
-    """One line saying what ran the model, from ``enc.info()`` (the backend's own device report)."""
-    return _describe(info.get("backend"), info.get("device"))
-
-
-def _describe(backend: Any, device: Any) -> str:
-    if not isinstance(device, dict):
-        return str(device)
-    if backend == "hybrid":
-        return " + ".join(_describe(k, v) for k, v in device.items() if v) or "hybrid"
-    if backend == "webnn" or device.get("type") == "webnn":
-        asked = device.get("created_with") or device.get("asked") or {}
-        how = asked if isinstance(asked, str) else ", ".join(f"{k}={v}" for k, v in asked.items()) or "default"
-        text = f"WebNN context ({how}), {device.get('ops_in_limits', '?')} ops"
-        if device.get("same_limits_as_cpu_context"):
-            text += "; same limits as the CPU context: likely the browser's CPU backend"
-        return text
-    adapter: dict[str, Any] = device["adapter"] if isinstance(device.get("adapter"), dict) else {}
-    words = [str(adapter[k]) for k in ("vendor", "architecture", "description", "device") if adapter.get(k)]
-    name = " ".join(dict.fromkeys(words)) or str(device.get("name") or device.get("type") or "unknown")
-    if device.get("is_fallback_adapter") or adapter.get("isFallbackAdapter"):
-        name += " (software fallback adapter: WebGPU on the CPU)"
-    return f"WebGPU adapter {name}"
 
 
 class Demo:
@@ -94,7 +70,7 @@ class Demo:
         t3 = time.perf_counter()
         info = enc.info()
         return json.dumps({
-            "backend": info["backend"], "device": _device_summary(info), "deviceInfo": info["device"],
+            "backend": info["backend"], "device": device_summary(info), "deviceInfo": info["device"],
             "timings": {"load_ms": _ms(t1 - t0), "scorer_ms": _ms(t2 - t1), "warmup_ms": _ms(t3 - t2),
                         "compile_ms": round(enc.stats.get("compile_ms", 0.0), 2)},
         }, default=str)
@@ -140,7 +116,7 @@ class Demo:
                  "kind": self.entries[i][2], "line": self.entries[i][3]} for s, i in top]
         tokens = len(self.enc.tokenize([query])[0])
         return json.dumps({"query": query, "tokens": tokens, "hits": hits, "timings": timings,
-                           "backend": info["backend"], "device": _device_summary(info)}, default=str)
+                           "backend": info["backend"], "device": device_summary(info)}, default=str)
 
     async def reindex(self, count: int, batch_size: int, progress: Callable[[int, int], Any] | None = None) -> str:
         """Embed ``count`` corpus lines here (every n-th line) and compare with the host's embeddings."""

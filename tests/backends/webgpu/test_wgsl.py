@@ -2,8 +2,8 @@
 (through ``wgpu``, on whatever host adapter it finds: llvmpipe, lavapipe, SwiftShader's Vulkan) when present.
 
 The graphs: a tiny BERT (the real model's structure: one QKV buffer read by q @ kᵀ both vectorized and
-element-wise, a mask epilogue, float16 weights), the transformer block, and every runnable op case, each
-planned with both matmul tilings.
+element-wise, a mask epilogue, float16 weights), the transformer block, a small EfficientNet-like conv net (every
+conv kernel), and every runnable op case, each planned with both matmul tilings.
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ def _graphs() -> Iterator[tuple[str, wi.Graph]]:
     yield "tiny bert f32 weights", tiny_bert("float32")
     yield "block", ns["build_block"](32, 8, 4)
     yield "mlp", ns["build_mlp"](16).specialize({"batch": 3})
+    conv: dict[str, Any] = {}
+    exec(compile((HERE.parent / "convnet_src.py").read_text(), "convnet_src.py", "exec"), conv)
+    yield "conv net (1×1 as matmul, depthwise 3×3/5×5, direct stem, fused epilogues)", conv["build_convnet"](batch=2)
 
 
 def _case_graphs() -> Iterator[tuple[str, wi.Graph]]:

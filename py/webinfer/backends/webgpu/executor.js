@@ -233,7 +233,7 @@ class Executor {
       const ts = [];
       for (let r = 0; r < repeats; r++) ts.push(await once(this.passes[i]));
       const x = this.spec.dispatches[i];
-      out.push({ label: x.label, ms: Math.max(0, median(ts) - base), grid: x.grid });
+      out.push({ label: x.label, kind: x.kind, ms: Math.max(0, median(ts) - base), grid: x.grid });
     }
     return JSON.stringify(out);
   }

@@ -157,6 +157,7 @@ class Planner:
         self.graph_outputs = set(graph.outputs.values())
         self.const_values: dict[str, Value] = {}
         self.node_of: dict[str, Node] = {o: n for n in graph.nodes for o in n.outputs}
+        self.graph_node: dict[str, Node] = {n.name: n for n in graph.nodes}
         for n in graph.nodes:
             for i in n.inputs:
                 if i is not None:
@@ -370,6 +371,16 @@ class Planner:
         buffers = plan_memory(self.values, len(self.steps))
         return self._render(buffers, inputs, outputs)
 
+    def _kind(self, step: Step) -> str:
+        """What a dispatch computes, without node names: its kernel (variant) and the ops fused into it
+        (``conv2d 1×1+clamp``, ``matmul+add+gelu``, ``elementwise(mul+add)``) — how profiles group dispatches."""
+        node = self.graph_node.get(step.node)
+        head = str(step.params.get("variant") or (node.op if node else step.kernel))
+        ops = [self.graph_node[n].op for n in step.fused if n != step.node and n in self.graph_node]
+        if step.kernel == "elementwise":
+            return f"elementwise({'+'.join(ops) or 'copy'})"
+        return "+".join([head, *ops])
+
     def _outputs(self) -> list[IOSlot]:
         slots: list[IOSlot] = []
         done: dict[str, IOSlot] = {}
@@ -437,6 +448,7 @@ class Planner:
             dispatches.append({
                 "pipeline": pipelines[code],
                 "label": step.label,
+                "kind": self._kind(step),
                 "uniform": [offset, 4 * len(words)],
                 "bindings": [v.buffer for v, _ in prog.bindings],
                 "grid": list(grid),

@@ -64,6 +64,9 @@ class Plan:
     outputs: list[tuple[str, PlanOperand]] = field(default_factory=list)
     narrowed: dict[str, str] = field(default_factory=dict)  # operand -> why int64 became int32
     how: dict[str, str] = field(default_factory=dict)  # node -> "gelu" | "decomposed: ..." (for info())
+    layout: dict[str, Any] | None = None  # what the layout pass did (None: the graph's layouts as they are)
+    #: the planned graph's constants by name (``PlanConstant.key``): the layout pass adds re-laid ones
+    graph_constants: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, constant_ref: Any = None) -> dict[str, Any]:
         """The plan as JSON-able data; ``constant_ref(c)`` says how JS finds a graph constant's bytes."""
@@ -92,6 +95,7 @@ class Plan:
             counts[op["op"]] = counts.get(op["op"], 0) + 1
         return {
             "webnn_calls": len(self.ops),
+            "transposes": counts.get("transpose", 0),
             "calls_by_op": dict(sorted(counts.items())),
             "constants": len(self.constants),
             "constant_bytes": sum(c.desc.byte_length for c in self.constants),

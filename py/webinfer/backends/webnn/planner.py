@@ -17,6 +17,8 @@ from ...ir.builder import GraphBuilder
 from ...ir.graph import Graph, Node
 from ...ir.operand import OperandDesc
 from ...ir.registry import get_op
+from ..layout import plan_nhwc, wants_nhwc
+from ..layout import resolve as resolve_layout
 from .limits import Limits
 from .lowering import LOWERINGS, NodeDescs, camel, note, supports
 from .plan import Plan, PlanBuilder, PlanOperand
@@ -128,10 +130,19 @@ def unsupported_error(problems: Sequence[tuple[str, str | None]], where: str = "
     )
 
 
-def plan_graph(graph: Graph, limits: Limits, decompose: bool = True) -> tuple[Plan, dict[str, Support]]:
-    """Check and lower a static graph; raises UnsupportedError naming every node the context cannot run."""
+def plan_graph(graph: Graph, limits: Limits, decompose: bool = True,
+               layout: str = "auto") -> tuple[Plan, dict[str, Support]]:
+    """Check and lower a static graph; raises UnsupportedError naming every node the context cannot run.
+
+    ``layout``: "auto" plans NCHW conv/pool regions in NHWC once when the context prefers NHWC (the layout
+    pass, ``webinfer.backends.layout``, applied when it saves transposes); "nhwc" whatever the context
+    prefers; "keep" leaves the graph's layouts as they are.
+    """
     if not graph.is_static:
         raise BackendError(f"webnn: bind the graph's symbolic dims ({', '.join(graph.symbols)}) before planning it")
+    report_layout = None
+    if resolve_layout(layout, limits.preferred_input_layout) == "nhwc" and wants_nhwc(graph):
+        graph, report_layout = plan_nhwc(graph)
     checker = Checker(limits, decompose)
     report = checker.graph(graph)
     problems = [(f"node {s.node!r} ({s.op})", s.reason) for s in report.values() if s.reason]
@@ -165,6 +176,8 @@ def plan_graph(graph: Graph, limits: Limits, decompose: bool = True) -> tuple[Pl
             b.node = ""
         used.add(op.id)
         b.output(out_name, op)
+    b.plan.layout = report_layout.as_dict() if report_layout else None
+    b.plan.graph_constants = dict(graph.constants)
     return b.plan, report
 
 

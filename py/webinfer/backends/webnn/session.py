@@ -19,13 +19,14 @@ from ... import ffi
 from ...errors import BackendError, InputError, WebinferError
 from ...ir.graph import Graph
 from ...tensor import Tensor
+from ..layout import resolve as resolve_layout
 from ..session import Session, check_options
 from .context import ContextReport, ContextRequest, limits_from_json
 from .limits import Limits
 from .plan import Plan, narrow_int64_bytes, widen_int32_bytes
 from .planner import Checker, Support, plan_graph, unsupported_error
 
-OPTIONS = ("device", "power_preference", "accelerated", "gpu_device", "context", "decompose", "bindings")
+OPTIONS = ("device", "power_preference", "accelerated", "gpu_device", "context", "decompose", "bindings", "layout")
 
 
 _PROBED: dict[tuple[str, str], dict[str, str | None]] = {}  # (options, limits) -> probed features
@@ -120,6 +121,7 @@ class WebNNSession(Session):
 
     def __init__(self, graph: Graph, **options: Any) -> None:
         check_options("webnn", options, OPTIONS)
+        resolve_layout(options.get("layout"), None)  # a bad value fails here, before any WebNN call
         super().__init__(graph, **options)
         t0 = time.perf_counter()
         shared = options.get("context")
@@ -157,7 +159,8 @@ class WebNNSession(Session):
             return built
         graph = self.specialized(bindings)
         t0 = time.perf_counter()
-        plan, _ = plan_graph(graph, self.context.limits, bool(self.options.get("decompose", True)))
+        plan, _ = plan_graph(graph, self.context.limits, bool(self.options.get("decompose", True)),
+                             self.options.get("layout", "auto"))
         plan_ms = (time.perf_counter() - t0) * 1e3
         keys = [c.key for c in plan.constants if c.key is not None]
         index = {k: i for i, k in enumerate(keys)}
@@ -165,7 +168,7 @@ class WebNNSession(Session):
         proxies, buffers, views = [], [], []
         try:
             for k in keys:  # zero-copy views of the constants' bytes; builder.constant copies them once
-                proxy = ffi.create_proxy(graph.constants[k].data())
+                proxy = ffi.create_proxy(plan.graph_constants[k].data())  # re-laid ones are made here, once
                 proxies.append(proxy)
                 buf = proxy.getBuffer("u8")
                 buffers.append(buf)
@@ -283,6 +286,22 @@ class WebNNSession(Session):
         return float(result.ms)
 
     # -- reporting and cleanup ---------------------------------------------------------------------
+    def _layout_info(self, built: _Built | None) -> dict[str, Any]:
+        """The layout the graph was planned in: what was asked, what the context prefers, what the pass did."""
+        asked = self.options.get("layout", "auto")
+        preferred = self.context.limits.preferred_input_layout
+        info: dict[str, Any] = {"asked": asked, "preferred": preferred}
+        report = built.plan.layout if built else None
+        if report:
+            info.update(report)
+        else:
+            info["summary"] = ("the graph's own layouts (nothing to move)" if resolve_layout(asked, preferred) == "nhwc"
+                               else f"the graph's own layouts (layout={asked!r}, the context prefers {preferred})")
+        if built:
+            info["transposes_in_plan"] = built.plan.stats()["transposes"]
+        return info
+
+
     def _close(self) -> None:
         for built in self._built.values():
             built.executor.destroy()
@@ -303,6 +322,7 @@ class WebNNSession(Session):
             "nodes": {name: s.as_dict() for name, s in self.support.items()},
             "plan": built.plan.stats() if built else None,
             "int64_narrowed": dict(built.plan.narrowed) if built else {},
+            "layout": self._layout_info(built),
             "graphs_built": len(self._built),
             "build_ms": round(built.build_ms, 3) if built else None,
             "run_ms": self.stats.get("last_run_ms"),

@@ -14,6 +14,7 @@ from ...errors import WebinferError
 from ..cmdline import EXIT_FAILED, EXIT_USAGE, Subparsers, add_browser_options, comma_list, harness_errors
 from .compare import CompareOptions, ModelSpec, Pair
 from .encoder import DEVICES
+from .image import IMAGE_MODELS
 from .models import MODELS
 from .ort import LEVELS
 from .report import format_compare, format_result, markdown
@@ -64,8 +65,16 @@ def _encoder(args: argparse.Namespace) -> ModelSpec:
                        place=dict(args.place or []), log=_log)
 
 
+def _image(args: argparse.Namespace) -> ModelSpec:
+    from .image import ImageSpec
+
+    return ImageSpec(args.model, args.batch, args.cache, ort_level=args.ort_level, ort_threads=args.ort_threads,
+                     gpu_runs=args.gpu_runs, gpu_warmup=args.gpu_warmup, place=dict(args.place or []), log=_log)
+
+
 #: ``--compare`` models: name -> the ModelSpec for the parsed arguments. A new model is one entry here.
-COMPARE_MODELS: dict[str, Callable[[argparse.Namespace], ModelSpec]] = {name: _encoder for name in MODELS}
+COMPARE_MODELS: dict[str, Callable[[argparse.Namespace], ModelSpec]] = {
+    **{name: _encoder for name in MODELS}, **{name: _image for name in IMAGE_MODELS}}
 
 
 def _compare(args: argparse.Namespace) -> dict[str, Any]:
@@ -143,10 +152,12 @@ def register(subparsers: Subparsers) -> None:
     )
     parser.add_argument("--model", choices=list(dict.fromkeys([*MODELS, *COMPARE_MODELS])), default="minilm",
                         help="minilm (all-MiniLM-L6-v2), block (its first layer only), "
-                        "tiny (2-layer hidden-32 random BERT)")
+                        "tiny (2-layer hidden-32 random BERT), efficientnet-lite0 (ImageNet, 224×224 photos), "
+                        "convnet-tiny (a 32×32 random conv net for tests)")
     parser.add_argument("--backend", choices=BACKENDS, help="one backend (default webgpu); reference runs on the host")
     parser.add_argument("--batch", type=int, default=1, metavar="N")
-    parser.add_argument("--seq", type=int, default=128, metavar="S", help="tokens per row (padded), default 128")
+    parser.add_argument("--seq", type=int, default=128, metavar="S",
+                        help="tokens per row (padded), default 128 (BERT models)")
     parser.add_argument("--runs", type=int, metavar="R",
                         help="timed warm runs (default 10); with --compare: per case and round (default 5)")
     parser.add_argument("--warmup", type=int, metavar="W",

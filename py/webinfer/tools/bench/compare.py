@@ -355,18 +355,20 @@ def build_result(spec: ModelSpec, options: CompareOptions, cases: Sequence[Case]
         rep["ok"] = bool(rep.get("timed") and "error" not in rep)
     ratios = []
     for pair in [*spec.pairs(), *options.pairs]:
-        if pair.peer not in medians or pair.base not in medians:
+        peer, base = _series(pair.peer, medians, reports), _series(pair.base, medians, reports)
+        if peer is None or base is None:
             continue
-        peer_ok, base_ok = reports[pair.peer]["ok"], reports[pair.base]["ok"]
-        per_round = round_ratios(medians[pair.peer], medians[pair.base]) if peer_ok and base_ok else []
+        (peer_rounds, peer_why, peer_who), (base_rounds, base_why, base_who) = peer, base
+        per_round = round_ratios(peer_rounds, base_rounds) if not (peer_why or base_why) else []
         values = [v for v in per_round if v is not None]
         entry: dict[str, Any] = {"peer": pair.peer, "base": pair.base, "what": pair.what,
                                  "per_round": [None if v is None else round(v, 4) for v in per_round]}
+        if pair.peer.startswith(BEST) or pair.base.startswith(BEST):
+            entry["fastest"] = {"peer": peer_who, "base": base_who}
         if values:
             entry.update(_rounded(spread(values), 4))
         else:
-            entry["missing"] = "; ".join(f"{c}: {reports[c].get('error', 'not timed')}"
-                                         for c in (pair.peer, pair.base) if not reports[c]["ok"]) or "no rounds"
+            entry["missing"] = "; ".join(w for w in (peer_why, base_why) if w) or "no rounds"
         ratios.append(entry)
     return {
         "tool": "webinfer bench --compare",
@@ -389,6 +391,38 @@ def build_result(spec: ModelSpec, options: CompareOptions, cases: Sequence[Case]
         "machine": machine_info(load_start),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S %z"),
     }
+
+
+#: A pair side ``best:<glob>`` stands for the fastest timed case whose label matches ``<glob>``, round by round.
+BEST = "best:"
+
+
+def _series(side: str, medians: Mapping[str, list[float | None]], reports: Mapping[str, Mapping[str, Any]],
+            ) -> tuple[list[float | None], str, list[str | None]] | None:
+    """Per-round values of a pair side (a case label, or ``best:<glob>``), why it has none, and which case gave
+    each round's value; None when no case of this comparison matches it."""
+    import fnmatch
+
+    if not side.startswith(BEST):
+        if side not in medians:
+            return None
+        why = "" if reports[side]["ok"] else f"{side}: {reports[side].get('error', 'not timed')}"
+        return medians[side], why, [side] * len(medians[side])
+    labels = [k for k in medians if fnmatch.fnmatchcase(k, side[len(BEST):])]
+    if not labels:
+        return None
+    ok = [k for k in labels if reports[k]["ok"]]
+    if not ok:
+        return [], f"{side}: no case of {', '.join(labels)} was timed", []
+    rounds = len(medians[ok[0]])
+    values: list[float | None] = []
+    who: list[str | None] = []
+    for r in range(rounds):
+        timed = [(medians[k][r], k) for k in ok if medians[k][r] is not None]
+        best = min(timed) if timed else (None, None)
+        values.append(best[0])
+        who.append(best[1])
+    return values, "", who
 
 
 def _rounded(stats: Mapping[str, float], digits: int = 3) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from .compare import Array, Case, ModelSpec, Pair
 from .errors import BenchError
 from .inputs import input_bytes, token_lengths
 from .models import OUTPUT, PreparedModel, prepare_model, reference_outputs
-from .placement import LOG_MARKERS, parse_placement
+from .placement import case_placement
 
 #: The webinfer backends that run in the page (the host's reference backend is timed by plain ``webinfer bench``).
 BROWSER_BACKENDS = backends.names(browser=True)
@@ -51,11 +51,6 @@ RUNTIMES = {
     "webgpu": "webinfer on WebGPU (here: SwiftShader, a CPU)",
     "webnn": "webinfer on WebNN (cpu context: TFLite CPU)",
     "hybrid": "webinfer hybrid (WebNN + WebGPU islands)",
-}
-ORT_RUNTIMES = {
-    "webnn": "WebNN EP, deviceType cpu (TFLite CPU)",
-    "wasm": "wasm EP (ORT's own CPU kernels)",
-    "webgpu": "WebGPU EP (here: SwiftShader, a CPU)",
 }
 
 
@@ -135,17 +130,7 @@ class EncoderSpec(ModelSpec):
             ort.stage_ort(self.root, bundle)
 
     def finish_case(self, case: Case, report: dict[str, Any]) -> None:
-        setup = report.get("setup") or {}
-        if "log" in setup:
-            report["placement"] = parse_placement(setup.pop("log"), case.facts["ep"])
-            report["ort_version"] = (setup.get("info") or {}).get("ort_version")
-        info = setup.get("info") or {}
-        counts: dict[str, int] = {}
-        for where, n in (info.get("placement_counts") or {}).items():  # "webgpu: dispatch 3 (...)" -> "webgpu"
-            counts[where.split(":")[0]] = counts.get(where.split(":")[0], 0) + n
-        if counts:
-            nodes = ", ".join(f"{where} {n}" for where, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-            report["placement"] = {"counts": counts, "summary": f"{info.get('nodes')} nodes: {nodes}"}
+        case_placement(case, report)
 
     # -- the cases ----------------------------------------------------------------------------------
     def _dims(self) -> dict[str, int]:
@@ -167,24 +152,9 @@ class EncoderSpec(ModelSpec):
         """onnxruntime-web on ``ep`` with the plain export or the ORT-optimized file."""
         from . import ort
 
-        onnx_dir = self.prepared.root / "onnx"
-        plain = onnx_dir / f"{self.name}.onnx"
-        shape = "".join(f"{k[0]}{v}" for k, v in self._dims().items())
-        path = plain.with_name(f"{plain.stem}.{self.ort_level}.{shape}.onnx") if optimized else plain
-        bundle = ort.BUNDLES[ep]
-        slow = ep == "webgpu"
-        graph = f"ORT-optimized ({self.ort_level}, offline, fixed shape)" if optimized else "plain torch export"
-        return Case(
-            label=f"ort-{ep}{'-opt' if optimized else ''}", runner=ort.RUNNER,
-            runtime=f"onnxruntime-web, {ORT_RUNTIMES[ep]}, {graph}",
-            params={"bundle": "/models/ort/" + bundle, "wasmPaths": "/models/ort/", "threads": self.ort_threads,
-                    "model": "/models/" + path.relative_to(self.prepared.root).as_posix(), "ep": ep,
-                    "deviceType": "cpu", "freeDimensions": self._dims(), "graphOptimizationLevel": "all",
-                    "logMarkers": list(LOG_MARKERS)},
-            runs=self.gpu_runs if slow else None, warmup=self.gpu_warmup if slow else None,
-            facts={"ep": ep, "bundle": bundle, "optimized": optimized, "graph": graph,
-                   "level": self.ort_level if optimized else None},
-        )
+        plain = self.prepared.root / "onnx" / f"{self.name}.onnx"
+        return ort.make_case(ep, optimized, plain, self.root, self._dims(), self.ort_level, self.ort_threads,
+                             self.gpu_runs, self.gpu_warmup)
 
 
 __all__ = ["BROWSER_BACKENDS", "DEVICES", "ORT_EPS", "EncoderSpec", "compile_options"]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..project import project_root
+from .compare import Case
 from .errors import BenchError
 from .inputs import token_ids
 from .models import PreparedModel
@@ -42,6 +43,11 @@ WASM_FILES = {
     "ort.webgpu.min.mjs": ("ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm"),
     "ort.all.min.mjs": ("ort-wasm-simd-threaded.jsep.mjs", "ort-wasm-simd-threaded.jsep.wasm"),
     "ort.wasm.min.mjs": ("ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"),
+}
+ORT_RUNTIMES = {
+    "webnn": "WebNN EP, deviceType cpu (TFLite CPU)",
+    "wasm": "wasm EP (ORT's own CPU kernels)",
+    "webgpu": "WebGPU EP (here: SwiftShader, a CPU)",
 }
 #: The in-page case module (``page.JsRunner`` loads it from the installed package).
 RUNNER = "js:webinfer.tools.bench/ort_case.mjs"
@@ -168,6 +174,30 @@ def optimize_onnx(plain: Path, level: str, dims: dict[str, int], log: Callable[[
     return out
 
 
+def make_case(ep: str, optimized: bool, plain: Path, root: Path, dims: dict[str, int], level: str,
+              threads: int | None, gpu_runs: int | None, gpu_warmup: int | None,
+              plain_text: str = "plain torch export") -> Case:
+    """The ``ort-<ep>[-opt]`` case: onnxruntime-web on ``ep`` with ``plain`` (an .onnx file under ``root``, the
+    directory served at ``/models/``) or its ORT-optimized twin (:func:`optimize_onnx`), shapes fixed to ``dims``."""
+    from .placement import LOG_MARKERS
+
+    shape = "".join(f"{k[0]}{v}" for k, v in dims.items())
+    path = plain.with_name(f"{plain.stem}.{level}.{shape}.onnx") if optimized else plain
+    bundle = BUNDLES[ep]
+    slow = ep == "webgpu"
+    graph = f"ORT-optimized ({level}, offline, fixed shape)" if optimized else plain_text
+    return Case(
+        label=f"ort-{ep}{'-opt' if optimized else ''}", runner=RUNNER,
+        runtime=f"onnxruntime-web, {ORT_RUNTIMES[ep]}, {graph}",
+        params={"bundle": "/models/ort/" + bundle, "wasmPaths": "/models/ort/", "threads": threads,
+                "model": "/models/" + path.relative_to(root).as_posix(), "ep": ep, "deviceType": "cpu",
+                "freeDimensions": dims, "graphOptimizationLevel": "all", "logMarkers": list(LOG_MARKERS)},
+        runs=gpu_runs if slow else None, warmup=gpu_warmup if slow else None,
+        facts={"ep": ep, "bundle": bundle, "optimized": optimized, "graph": graph,
+               "level": level if optimized else None},
+    )
+
+
 def onnx_ops(path: Path) -> dict[str, int]:
     """How many nodes of each op (``domain:op`` outside the default domain) the ONNX file's main graph has."""
     import onnx
@@ -180,6 +210,7 @@ def onnx_ops(path: Path) -> dict[str, int]:
 
 
 __all__ = [
-    "BUNDLES", "EPS", "EXPORT_VERSION", "LEVELS", "OPSET", "RUNNER", "WASM_FILES", "export_onnx", "onnx_ops",
+    "BUNDLES", "EPS", "EXPORT_VERSION", "LEVELS", "OPSET", "ORT_RUNTIMES", "RUNNER", "WASM_FILES", "export_onnx",
+    "make_case", "onnx_ops",
     "optimize_onnx", "ort_dist", "ort_version", "stage_ort",
 ]

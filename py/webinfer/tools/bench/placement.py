@@ -133,4 +133,20 @@ def placement_summary(p: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-__all__ = ["EP_NAMES", "LOG_MARKERS", "parse_placement", "placement_summary", "short_ep"]
+def case_placement(case: Any, report: dict[str, Any]) -> None:
+    """A ``--compare`` case's placement, into its report after set-up: ORT's (parsed from the log the set-up
+    returned) or webinfer's (``sess.info()``'s placement, counted per backend)."""
+    setup = report.get("setup") or {}
+    if "log" in setup:
+        report["placement"] = parse_placement(setup.pop("log"), case.facts["ep"])
+        report["ort_version"] = (setup.get("info") or {}).get("ort_version")
+    info = setup.get("info") or {}
+    counts: dict[str, int] = {}
+    for where, n in (info.get("placement_counts") or {}).items():  # "webgpu: dispatch 3 (...)" -> "webgpu"
+        counts[where.split(":")[0]] = counts.get(where.split(":")[0], 0) + n
+    if counts:
+        nodes = ", ".join(f"{where} {n}" for where, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        report["placement"] = {"counts": counts, "summary": f"{info.get('nodes')} nodes: {nodes}"}
+
+
+__all__ = ["EP_NAMES", "LOG_MARKERS", "case_placement", "parse_placement", "placement_summary", "short_ep"]

@@ -49,11 +49,12 @@ def format_result(r: Mapping[str, Any]) -> str:
     t = r["timings_ms"]
     acc = r["accuracy"]
     mem = r["memory"]
-    lines = [
-        (f"webinfer bench: {r['model']} ({r['model_layers']} layer(s), hidden {r['model_hidden']}) on {r['backend']} "
-         f"[{r['device']}], batch {r['batch']} × seq {r['seq']} ({r['tokens']} real tokens), "
-         f"{r['runs']} timed run(s) after {r['warmup']} warm-up"),
-    ]
+    if r.get("title"):
+        what = f"{r['title']} on {r['backend']} [{r['device']}]"
+    else:
+        what = (f"{r['model']} ({r['model_layers']} layer(s), hidden {r['model_hidden']}) on {r['backend']} "
+                f"[{r['device']}], batch {r['batch']} × seq {r['seq']} ({r['tokens']} real tokens)")
+    lines = [f"webinfer bench: {what}, {r['runs']} timed run(s) after {r['warmup']} warm-up"]
     if r.get("browser"):
         note = f" — {SWIFTSHADER_NOTE}" if r["browser"]["profile"] == "swiftshader" else ""
         lines.append(f"  browser          {r['browser']['version']}, profile {r['browser']['profile']}{note}")
@@ -66,7 +67,8 @@ def format_result(r: Mapping[str, Any]) -> str:
         ("page load", t.get("page_load"), "open → import webinfer"),
         ("weights fetch", t.get("weights_fetch"), fmt_bytes(mem.get("weights_bytes"))),
         ("weights load", t.get("weights_load"), "parse + validate the graph"),
-        ("tokenize", t.get("tokenize"), f"{r['batch']} text(s), pure-Python WordPiece (not in run times)"),
+        *([("tokenize", t.get("tokenize"), f"{r['batch']} text(s), pure-Python WordPiece (not in run times)")]
+          if r.get("tokens") else []),
         ("compile", t.get("compile"), ""),
         ("first run", t.get("first_run"), ""),
         ("warm median", t.get("warm_median"), f"of {r['runs']}"),
@@ -94,6 +96,9 @@ def format_result(r: Mapping[str, Any]) -> str:
                  f"live {fmt_bytes(mem.get('gpu_live_bytes'))}")
     lines.append(f"  accuracy         max |Δ| {acc['max_abs_diff']:.2e}, min cosine {acc['min_cosine']:.7f} "
                  f"vs the host reference (numpy float64)")
+    if acc.get("top5"):
+        lines.append(f"  top-5            same classes in the same order as the reference in "
+                     f"{acc['top5']['same_order']} of {acc['top5']['rows']} row(s)")
     return "\n".join(lines)
 
 
@@ -118,6 +123,18 @@ def _profile_note(result: Mapping[str, Any]) -> str:
     return f", {SWIFTSHADER_NOTE}" if b.get("profile") == "swiftshader" else ""
 
 
+def _fastest(x: Mapping[str, Any]) -> str:
+    """For a ``best:`` pair: which cases were the fastest, and in how many rounds."""
+    if not x.get("fastest"):
+        return ""
+    parts = []
+    for side in ("peer", "base"):
+        who = [w for w in x["fastest"][side] if w]
+        counts = {w: who.count(w) for w in dict.fromkeys(who)}
+        parts.append(", ".join(f"{w} ×{n}" for w, n in counts.items()))
+    return f" — fastest per round: {parts[0]} vs {parts[1]}"
+
+
 def format_compare(r: Mapping[str, Any]) -> str:
     """The text report of one ``--compare`` result."""
     m, meth, mach = r["model"], r["method"], r.get("machine") or {}
@@ -125,8 +142,7 @@ def format_compare(r: Mapping[str, Any]) -> str:
     load0 = (mach.get("loadavg_start") or ["?"])[0]
     load1 = (mach.get("loadavg_end") or ["?"])[0]
     lines = [
-        (f"webinfer bench --compare: {m['name']} ({m.get('layers')} layer(s), hidden {m.get('hidden')}), batch "
-         f"{m.get('batch')} × seq {m.get('seq')} ({m.get('tokens')} real tokens)"),
+        f"webinfer bench --compare: {model_title(m)}",
         (f"  method   {meth['rounds']} rounds, order alternating (forward, then reversed); per round and case "
          f"{meth['runs_per_round']} timed run(s) after {meth['warmup_per_round']} warm-up unless the case says "
          "otherwise; a round's value is the median of its runs"),
@@ -157,15 +173,23 @@ def format_compare(r: Mapping[str, Any]) -> str:
             name = f"{x['peer']} ÷ {x['base']}"
             if "median" in x:
                 lines.append(f"  {name:{pw}}  {x['median']:6.2f} [{x['min']:.2f}–{x['max']:.2f}] "
-                             f"({x['p25']:.2f}–{x['p75']:.2f}) n={x['n']}  {x['what']}")
+                             f"({x['p25']:.2f}–{x['p75']:.2f}) n={x['n']}  {x['what']}{_fastest(x)}")
             else:
                 lines.append(f"  {name:{pw}}  —  ({x['missing']})  {x['what']}")
     return "\n".join(lines)
 
 
+def model_title(m: Mapping[str, Any]) -> str:
+    """What was benched: the model's own title (image models), or a BERT encoder's size and input shape."""
+    if m.get("title"):
+        return str(m["title"])
+    return (f"{m['name']} ({m.get('layers')} layer(s), hidden {m.get('hidden')}), batch {m.get('batch')} × seq "
+            f"{m.get('seq')} ({m.get('tokens')} real tokens)")
+
+
 def _shape(r: Mapping[str, Any]) -> str:
     m = r["model"]
-    return f"{m.get('batch')} × {m.get('seq')}"
+    return f"{m.get('batch')} × {m.get('seq')}" if m.get("seq") else f"batch {m.get('batch')}"
 
 
 def markdown(results: Sequence[Mapping[str, Any]]) -> str:

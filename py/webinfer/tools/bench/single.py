@@ -39,9 +39,10 @@ from ... import backends
 from .compare import Array, Case, PageDriver
 from .encoder import DEVICES, compile_options
 from .errors import BenchError
+from .image import IMAGE_MODELS
 from .inputs import input_bytes, sample_texts, token_lengths
 from .machine import browser_info, loadavg, machine_info, wheel_info
-from .models import MODELS, OUTPUT, PreparedModel, prepare_model, reference_outputs
+from .models import MODELS, OUTPUT, prepare_model, reference_outputs
 from .stats import compare, summarize
 
 BACKENDS = tuple(backends.names())
@@ -67,14 +68,14 @@ class BenchSpec:
 
     def check(self) -> None:
         """Raise BenchError for values no backend can run."""
-        if self.model not in MODELS:
-            raise BenchError(f"bench: unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.model not in MODELS + IMAGE_MODELS:
+            raise BenchError(f"bench: unknown model {self.model!r}; choose one of {', '.join(MODELS + IMAGE_MODELS)}")
         if self.backend not in BACKENDS:
             raise BenchError(f"bench: unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         for name in ("batch", "seq", "runs"):
             if getattr(self, name) < 1:
                 raise BenchError(f"bench: --{name} must be at least 1, got {getattr(self, name)}")
-        if self.seq < 2:
+        if self.seq < 2 and not self.is_image:
             raise BenchError(f"bench: --seq must be at least 2 ([CLS] and [SEP]), got {self.seq}")
         if self.warmup < 0:
             raise BenchError(f"bench: --warmup must be 0 or more, got {self.warmup}")
@@ -93,9 +94,17 @@ class BenchSpec:
         if self.kernels and self.backend != "webgpu":
             raise BenchError("bench: --kernels times WebGPU dispatches; it is for --backend webgpu")
 
+    @property
+    def is_image(self) -> bool:
+        """An image classifier (EfficientNet-Lite0, the tiny conv net): no tokens, no seq."""
+        return self.model in IMAGE_MODELS
+
     def compile_options(self) -> dict[str, Any]:
         """The ``webinfer.compile`` options for this cell (plans and graphs built for its shape at compile)."""
-        return compile_options(self.backend, self.batch, self.seq, self.device, self.place)
+        opts = compile_options(self.backend, self.batch, self.seq, self.device, self.place)
+        if self.is_image:
+            opts["bindings"] = {"batch": self.batch}
+        return opts
 
     def device_label(self) -> str:
         """The device this cell asks for, as the table shows it."""
@@ -116,28 +125,63 @@ def open_browser(spec: BenchSpec, root: Path) -> Any:
     return Browser(browser_path=spec.browser, profile=spec.profile, roots=Roots.discover(models=root)).start()
 
 
-def _result_head(spec: BenchSpec, model: PreparedModel) -> dict[str, Any]:
+@dataclass
+class Cell:
+    """What one bench cell runs, whatever the model: the graph, its inputs, the output read, the reference."""
+
+    graph_path: Path  # model.json on the host
+    url: str  # its directory on the local server
+    inputs: dict[str, Array]
+    output: str
+    reference: Any
+    head: dict[str, Any]  # model facts for the result
+    tokenizer: tuple[str, list[str], int] | None = None  # (URL, texts, max length) to time the tokenizer
+
+
+def make_cell(spec: BenchSpec, log: Callable[[str], None] | None = None) -> tuple[Cell, Path]:
+    """The cell for ``spec`` and the bench root to serve at /models/ (the model converted there once)."""
+    if spec.is_image:
+        from .image import OUTPUT as IMAGE_OUTPUT
+        from .image import ImageSpec
+
+        ims = ImageSpec(spec.model, spec.batch, spec.cache, log=log)
+        desc = ims.describe()
+        head = {"title": desc["title"], "model_layers": None, "model_hidden": None, "seq": None, "tokens": None,
+                "image": desc["image"], "rows": desc["rows"]}
+        return Cell(ims.prepared.build / "model.json", ims.prepared.url, ims.inputs(), IMAGE_OUTPUT,
+                    ims.reference()[IMAGE_OUTPUT], head), ims.root
+    model = prepare_model(spec.model, spec.cache, log)
+    data = input_bytes(spec.batch, spec.seq, model.vocab_size)
+    inputs = {k: Array("int64", (spec.batch, spec.seq), v) for k, v in data.items()}
+    head = {"model_layers": model.layers, "model_hidden": model.hidden, "seq": spec.seq,
+            "tokens": sum(token_lengths(spec.batch, spec.seq))}
+    return Cell(model.build / "model.json", model.url, inputs, OUTPUT,
+                reference_outputs(model, data, spec.batch, spec.seq), head,
+                (model.url + "tokenizer.json", sample_texts(spec.batch, spec.seq), spec.seq)), model.root
+
+
+def _result_head(spec: BenchSpec, cell: Cell) -> dict[str, Any]:
     return {
         "tool": "webinfer bench",
         "format_version": 1,
         "model": spec.model,
-        "model_layers": model.layers,
-        "model_hidden": model.hidden,
+        "model_layers": cell.head["model_layers"],
+        "model_hidden": cell.head["model_hidden"],
         "backend": spec.backend,
         "device": spec.device_label(),
         "profile": spec.profile if spec.backend != "reference" else None,
         "batch": spec.batch,
-        "seq": spec.seq,
-        "tokens": sum(token_lengths(spec.batch, spec.seq)),
+        "seq": cell.head["seq"],
+        "tokens": cell.head["tokens"],
         "runs": spec.runs,
         "warmup": spec.warmup,
         "compile_options": spec.compile_options() if spec.backend != "reference" else {},
+        **{k: v for k, v in cell.head.items() if k in ("title", "image", "rows")},
     }
 
 
-def bench_in_browser(spec: BenchSpec, model: PreparedModel, inputs: Mapping[str, bytes], browser: Any,
-                     ) -> dict[str, Any]:
-    """Open one page in ``browser`` (serving ``model.root`` at /models/), run the cell, return the raw result."""
+def bench_in_browser(spec: BenchSpec, cell: Cell, browser: Any) -> dict[str, Any]:
+    """Open one page in ``browser`` (serving the bench root at /models/), run the cell, return the raw result."""
     from ..harness import PageError
 
     t0 = time.perf_counter()
@@ -145,18 +189,18 @@ def bench_in_browser(spec: BenchSpec, model: PreparedModel, inputs: Mapping[str,
     try:
         page_load_ms = (time.perf_counter() - t0) * 1e3
         driver = PageDriver(page, spec.timeout)
-        driver.set_inputs({k: Array("int64", (spec.batch, spec.seq), v) for k, v in inputs.items()})
-        raw: dict[str, Any] = {"timings_ms": {"page_load": page_load_ms}, "boot_s": dict(page.timings)}
-        try:
-            texts = sample_texts(spec.batch, spec.seq)
-            raw["timings_ms"]["tokenize"] = driver.call(
-                f"await _wb.time_tokenizer({model.url + 'tokenizer.json'!r}, {texts!r}, {spec.seq})")
-        except PageError as e:  # a side figure: say why it is missing, time the model anyway
-            raw["timings_ms"]["tokenize"] = None
-            raw["tokenize_error"] = e.traceback.strip().splitlines()[-1] if e.traceback else str(e)
+        driver.set_inputs(cell.inputs)
+        raw: dict[str, Any] = {"timings_ms": {"page_load": page_load_ms, "tokenize": None},
+                               "boot_s": dict(page.timings)}
+        if cell.tokenizer is not None:
+            url, texts, seq = cell.tokenizer
+            try:
+                raw["timings_ms"]["tokenize"] = driver.call(f"await _wb.time_tokenizer({url!r}, {texts!r}, {seq})")
+            except PageError as e:  # a side figure: say why it is missing, time the model anyway
+                raw["tokenize_error"] = e.traceback.strip().splitlines()[-1] if e.traceback else str(e)
         case = Case(label=spec.backend, runner="webinfer", runtime=f"webinfer on {spec.backend}",
-                    params={"graph": model.url + "model.json", "backend": spec.backend,
-                            "options": spec.compile_options(), "outputs": [OUTPUT]})
+                    params={"graph": cell.url + "model.json", "backend": spec.backend,
+                            "options": spec.compile_options(), "outputs": [cell.output]})
         setup = driver.setup(case)
         raw["timings_ms"].update({k: v for k, v in setup["timings_ms"].items() if k != "shared"})
         raw["first"] = setup["first"]
@@ -168,7 +212,7 @@ def bench_in_browser(spec: BenchSpec, model: PreparedModel, inputs: Mapping[str,
         raw["device"] = info.pop("device", None)
         raw["island_plans"] = info.pop("island_plans", None)
         raw["info"] = info
-        out = driver.outputs(case.label)[OUTPUT]
+        out = driver.outputs(case.label)[cell.output]
         raw["output"] = base64.b64encode(out.data).decode()
         raw["output_shape"] = list(out.shape)
         driver.close(case.label)
@@ -177,7 +221,7 @@ def bench_in_browser(spec: BenchSpec, model: PreparedModel, inputs: Mapping[str,
     return raw
 
 
-def bench_on_host(spec: BenchSpec, model: PreparedModel, inputs: Mapping[str, bytes]) -> dict[str, Any]:
+def bench_on_host(spec: BenchSpec, cell: Cell) -> dict[str, Any]:
     """Time the reference backend (numpy, float64) on the host the same way the page times a backend."""
     from ... import compile as compile_graph
     from ... import load
@@ -185,16 +229,18 @@ def bench_on_host(spec: BenchSpec, model: PreparedModel, inputs: Mapping[str, by
     from ...models.tokenizer import Tokenizer
     from ...tensor import Tensor
 
-    times: dict[str, Any] = {"page_load": None}
+    times: dict[str, Any] = {"page_load": None, "tokenize": None}
     t0 = time.perf_counter()
-    graph = load(str(model.build / "model.json"))
+    graph = load(str(cell.graph_path))
     times["weights_fetch"] = None
     times["weights_load"] = (time.perf_counter() - t0) * 1e3
-    tok = Tokenizer.from_file(model.build / "tokenizer.json")
-    t0 = time.perf_counter()
-    tok.encode_batch(sample_texts(spec.batch, spec.seq), max_length=spec.seq, truncation=True, padding="max_length")
-    times["tokenize"] = (time.perf_counter() - t0) * 1e3
-    feeds = {k: Tensor(v, dtype="int64", shape=[spec.batch, spec.seq]) for k, v in inputs.items()}
+    if cell.tokenizer is not None:
+        _, texts, seq = cell.tokenizer
+        tok = Tokenizer.from_file(cell.graph_path.with_name("tokenizer.json"))
+        t0 = time.perf_counter()
+        tok.encode_batch(texts, max_length=seq, truncation=True, padding="max_length")
+        times["tokenize"] = (time.perf_counter() - t0) * 1e3
+    feeds = {k: Tensor(a.data, dtype=a.dtype, shape=list(a.shape)) for k, a in cell.inputs.items()}
     t0 = time.perf_counter()
     sess = compile_graph(graph, "reference")
     times["compile"] = (time.perf_counter() - t0) * 1e3
@@ -213,7 +259,8 @@ def bench_on_host(spec: BenchSpec, model: PreparedModel, inputs: Mapping[str, by
         runs.append(rec)
     info = sess.info()
     # the same graph with numpy computing in float32: what plain numpy on this host does (the oracle is float64)
-    fixed = graph.specialize({"batch": spec.batch, "seq": spec.seq})
+    fixed = graph.specialize(spec.compile_options()["bindings"] if spec.is_image else
+                             {"batch": spec.batch, "seq": spec.seq})
     float32 = []
     for _ in range(spec.runs):
         t1 = time.perf_counter()
@@ -225,11 +272,11 @@ def bench_on_host(spec: BenchSpec, model: PreparedModel, inputs: Mapping[str, by
         "timings_ms": times,
         "first": first,
         "runs": runs,
-        "weights_bytes": (model.build / "model.safetensors").stat().st_size,
+        "weights_bytes": cell.graph_path.with_name("model.safetensors").stat().st_size,
         "device": info["device"],
         "info": {"backend": "reference", "nodes": info["nodes"]},
-        "output": base64.b64encode(out[OUTPUT].tobytes()).decode(),
-        "output_shape": list(out[OUTPUT].shape),
+        "output": base64.b64encode(out[cell.output].tobytes()).decode(),
+        "output_shape": list(out[cell.output].shape),
     }
 
 
@@ -283,6 +330,15 @@ def finish_result(spec: BenchSpec, raw: Mapping[str, Any], reference: Any, head:
         "reference": "webinfer reference backend (numpy, float64) on the host, same inputs",
         **compare(base64.b64decode(raw["output"]), reference, spec.batch),
     }
+    if spec.is_image:
+        import numpy as np
+
+        from .image import top_k
+
+        got = top_k(np.frombuffer(base64.b64decode(raw["output"]), "<f4").reshape(spec.batch, -1))
+        want = top_k(reference)
+        result["accuracy"]["top5"] = {"rows": len(want), "same_order": sum(a == b for a, b in zip(got, want)),
+                                      "got": got, "reference": want}
     result["device_info"] = raw.get("device")
     result["info"] = info
     for key in ("host_float32_ms", "tokenize_error", "boot_s"):
@@ -303,7 +359,8 @@ def kernel_summary(dispatches: Sequence[Mapping[str, Any]], top: int = 12) -> di
     total = sum(float(d["ms"]) for d in dispatches) or 1.0
     kinds: dict[str, dict[str, Any]] = {}
     for d in dispatches:
-        k = kinds.setdefault(kernel_kind(d["label"]), {"kind": kernel_kind(d["label"]), "ms": 0.0, "count": 0})
+        kind = str(d.get("kind") or kernel_kind(d["label"]))  # the planner's kind: kernel (variant) + fused ops
+        k = kinds.setdefault(kind, {"kind": kind, "ms": 0.0, "count": 0})
         k["ms"] += float(d["ms"])
         k["count"] += 1
     by_kind = sorted(kinds.values(), key=lambda k: -k["ms"])
@@ -330,28 +387,26 @@ def run_bench(spec: BenchSpec, browser: Any = None, log: Callable[[str], None] |
     """
     spec.check()
     load_start = loadavg()
-    model = prepare_model(spec.model, spec.cache, log)
-    inputs = input_bytes(spec.batch, spec.seq, model.vocab_size)
-    reference = reference_outputs(model, inputs, spec.batch, spec.seq)
-    head = _result_head(spec, model)
+    cell, root = make_cell(spec, log)
+    head = _result_head(spec, cell)
     if spec.backend == "reference":
-        raw = bench_on_host(spec, model, inputs)
+        raw = bench_on_host(spec, cell)
         head["browser"] = None
     else:
         own = browser is None
         if own:
-            browser = open_browser(spec, model.root)
+            browser = open_browser(spec, root)
         try:
             head["webinfer_wheel"] = wheel_info()
-            raw = bench_in_browser(spec, model, inputs, browser)
+            raw = bench_in_browser(spec, cell, browser)
             head["browser"] = browser_info(browser, spec.profile)
         finally:
             if own:
                 browser.close()
-    result = finish_result(spec, raw, reference, head)
+    result = finish_result(spec, raw, cell.reference, head)
     result["machine"] = machine_info(load_start)
     return result
 
 
-__all__ = ["BACKENDS", "BenchSpec", "bench_in_browser", "bench_on_host", "finish_result", "kernel_kind",
-           "kernel_summary", "open_browser", "run_bench"]
+__all__ = ["BACKENDS", "BenchSpec", "Cell", "bench_in_browser", "bench_on_host", "finish_result", "kernel_kind",
+           "kernel_summary", "make_cell", "open_browser", "run_bench"]

@@ -25,6 +25,7 @@ PROGRAMS: dict[str, ProgramFn] = {
     "softmax": reduce.softmax_program,
     "layer_norm": reduce.layer_norm_program,
     "conv2d": conv.conv2d_program,
+    "depthwise": conv.depthwise_program,
     "pool2d": conv.pool2d_program,
     "gather": movement.gather_program,
     "pad": movement.pad_program,

@@ -220,6 +220,38 @@ def render_store(prog: Program, out: View, shape: tuple[int, ...], tree: Expr | 
     prog.helper("store", f"fn store(oi: u32{param}) {{\n  {body}\n}}")
 
 
+def render_coord_store(prog: Program, out: View, shape: tuple[int, ...], tree: Expr | None, acc_type: str,
+                       f16: bool) -> bool:
+    """Add ``fn store(i0: u32, .., acc)`` taking the output element's coordinates over ``shape`` (which the
+    epilogue's loads and ``out`` are reshaped to): each offset is a sum of coordinate × stride, no division.
+
+    For kernels that know their coordinates (matrix products: batch, row, column; convolutions: n, channel, y, x):
+    the flat ``store(oi)`` of :func:`render_store` splits ``oi`` by division per element, which costs more than the
+    product itself when it sums few terms (a 1×1 conv over 16 channels). False (nothing added) when a view cannot
+    take ``shape``; the caller then uses :func:`render_store`.
+    """
+    tree = tree if tree is not None else Acc(out.value.dtype)
+    lds = [n for n in walk(tree) if isinstance(n, Load)]
+    views = [v.reshape(shape) if v.shape != tuple(shape) else v for v in [*(ld.view for ld in lds), out]]
+    if any(v is None for v in views):
+        return False
+    offs = []
+    lines = []
+    for k, v in enumerate(views):
+        assert v is not None
+        terms = [prog.u32(v.offset)] + [f"i{d} * {prog.u32(st)}" for d, st in enumerate(v.strides)
+                                        if st and shape[d] != 1]
+        lines.append(f"let eo{k} = {' + '.join(terms)};")
+        offs.append(f"eo{k}")
+    leaf = {id(ld): o for ld, o in zip(lds, offs)}
+    tree_lines, result = render_tree(prog, tree, leaf, "acc", f16, acc_type)
+    body = "\n  ".join(lines + tree_lines + [f"{prog.store_ref(out.value, offs[-1])} = {result};"])
+    params = ", ".join(f"i{d}: u32" for d in range(len(shape)))
+    param = f", acc: {acc_type}" if has_acc(tree) else ""
+    prog.helper("store", f"fn store({params}{param}) {{\n  {body}\n}}")
+    return True
+
+
 WG = 64
 
 

@@ -299,6 +299,43 @@ def _out_nchw(shape: tuple[int, ...], layout: str) -> tuple[int, int, int, int]:
     return (n, a, b, c) if layout == "nchw" else (n, c, a, b)
 
 
+def conv_variant(x_shape: tuple[int, ...], f_oihw: tuple[int, ...], attrs: Any, layout: str) -> str:
+    """Which kernel a conv2d takes: "pointwise" (1×1, stride 1, no padding, one group: a matrix product),
+    "depthwise" (one input and one output channel per group) or "direct" (the general kernel)."""
+    o, ci, kh, kw = f_oihw
+    cin = x_shape[1] if layout == "nchw" else x_shape[3]
+    if (kh, kw) == (1, 1) and tuple(attrs["strides"]) == (1, 1) and not any(attrs["padding"]) and attrs["groups"] == 1:
+        return "pointwise"
+    if attrs["groups"] == cin == o and ci == 1:
+        return "depthwise"
+    return "direct"
+
+
+def _pointwise(pl: Any, node: Node, x: View, f: View, fperm: tuple[int, ...], layout: str) -> Any:
+    """A 1×1 conv as a batched matrix product, or None when the input's spatial dims cannot be one view dim.
+
+    NCHW: out[n] (O × HW) = W (O × C) @ x[n] (C × HW); NHWC: out[n] (HW × O) = x[n] (HW × C) @ Wᵀ (C × O). The
+    product's [N, M, N'] index space is the output's own flat order, so the epilogue sees the conv's 4-D shape.
+    """
+    desc = pl.desc(node.outputs[0])
+    n, o = desc.shape[0], f.shape[fperm[0]]
+    w = View(f.value, (o, f.shape[fperm[1]]), (f.strides[fperm[0]], f.strides[fperm[1]]), f.offset)
+    if layout == "nchw":
+        c, h, wd = x.shape[1:]
+        xm = x.reshape((n, c, h * wd))
+        if xm is None:
+            return None
+        a, b, matrix = w, xm, (n, o, h * wd)
+    else:
+        h, wd, c = x.shape[1:]
+        xm = x.reshape((n, h * wd, c))
+        if xm is None:
+            return None
+        a, b, matrix = xm, w.transpose((1, 0)), (n, h * wd, o)
+    return pl.kernel(node, "matmul", [a, b], desc.shape, desc.dtype, {"matrix": matrix, "variant": "conv2d 1×1"},
+                     lazy=False)
+
+
 def _conv2d(pl: Any, node: Node) -> None:
     desc = pl.desc(node.outputs[0])
     at = node.attributes
@@ -309,12 +346,17 @@ def _conv2d(pl: Any, node: Node) -> None:
     fshape = tuple(f.shape[p] for p in fperm)
     o, ci, kh, kw = fshape
     out = _out_nchw(desc.shape, layout)
-    params = {"layout": layout, "out_nchw": out, "in_hw": xs[2:], "kernel": (kh, kw), "strides": at["strides"],
-              "dilations": at["dilations"], "pad_tl": (at["padding"][0], at["padding"][2]),
-              "x_strides": _nchw(x, layout), "f_strides": tuple(f.strides[p] for p in fperm),
-              "cin_per_group": ci, "cout_per_group": o // at["groups"]}
     dt = desc.dtype
-    step = pl.kernel(node, "conv2d", [x, f], desc.shape, dt, params, lazy=False)
+    variant = conv_variant(x.shape, fshape, at, layout)
+    step = _pointwise(pl, node, x, f, fperm, layout) if variant == "pointwise" else None
+    if step is None:
+        params = {"layout": layout, "out_nchw": out, "in_hw": xs[2:], "kernel": (kh, kw), "strides": at["strides"],
+                  "dilations": at["dilations"], "pad_tl": (at["padding"][0], at["padding"][2]),
+                  "x_strides": _nchw(x, layout), "f_strides": tuple(f.strides[p] for p in fperm),
+                  "cin_per_group": ci, "cout_per_group": o // at["groups"],
+                  "variant": "conv2d depthwise" if variant == "depthwise" else "conv2d"}
+        family = "depthwise" if variant == "depthwise" else "conv2d"
+        step = pl.kernel(node, family, [x, f], desc.shape, dt, params, lazy=False)
     tree: Expr = Acc(dt)
     if node.inputs[2] is not None:
         bshape = (1, o, 1, 1) if layout == "nchw" else (1, 1, 1, o)
@@ -336,7 +378,7 @@ def _pool(pl: Any, node: Node) -> None:
     pl.kernel(node, "pool2d", [x], desc.shape, desc.dtype, params)
 
 
-register(("conv2d",), "conv2d", _conv2d)
+register(("conv2d",), "conv2d", _conv2d)  # the family of the general kernel; 1×1 and depthwise convs pick theirs
 register(("average_pool2d", "max_pool2d"), "pool2d", _pool)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from ..program import FLAT_WG, Program, grid
 from ..step import Step
 from ..views import PACKED, View, coalesce
-from .elementwise import compute_type, render_store
+from .elementwise import compute_type, render_coord_store, render_store
 
 TILINGS = ("workgroup", "register")
 
@@ -65,17 +65,23 @@ def _vec_ok(view: View, inner: int, inner_len: int) -> bool:
 def matmul_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
     """The WGSL and grid for one (batched) matrix product with its epilogue."""
     a, b = step.inputs
-    shape = step.shape
+    # "matrix": the product's (batch..., M, N) when the step's shape is another view of the same flat order (a 1×1
+    # conv: the output [N, O, H, W] is the product [N, O, H·W]); the epilogue indexes the step's own shape
+    shape = tuple(step.params.get("matrix", step.shape))
+    assert math.prod(shape) == math.prod(step.shape), (shape, step.shape)
     batch, (m, n) = shape[:-2], shape[-2:]
     k = a.shape[-1]
     t = compute_type(step.dtype, f16)
-    render_store(prog, step.out, shape, step.tree, t, f16)  # type: ignore[arg-type]
+    nb = math.prod(batch)
+    # the epilogue at (batch, row, column): no division per element (else the flat index, split by division)
+    coords = render_coord_store(prog, step.out, (nb, m, n), step.tree, t, f16)  # type: ignore[arg-type]
+    if not coords:
+        render_store(prog, step.out, step.shape, step.tree, t, f16)  # type: ignore[arg-type]
     ab = a.broadcast_to(batch + (m, k))
     bb = b.broadcast_to(batch + (k, n))
-    nb = math.prod(batch)
     bshape, (sa, sb) = coalesce(batch or (1,), [ab.strides[:-2] or (0,), bb.strides[:-2] or (0,)])
     handle = prog.index_words(bshape, [(sa, ab.offset), (sb, bb.offset)])
-    u = _Uniforms(prog, m, n, k, nb, ab, bb)
+    u = _Uniforms(prog, m, n, k, nb, ab, bb, coords)
     if prog.tiling == "workgroup":
         tl = WORKGROUP
         body = _workgroup_body(prog, t, u, tl, ab, bb, handle)
@@ -89,10 +95,17 @@ def matmul_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int
 class _Uniforms:
     """Sizes and strides of one product, as uniforms."""
 
-    def __init__(self, prog: Program, m: int, n: int, k: int, nb: int, ab: View, bb: View) -> None:
+    def __init__(self, prog: Program, m: int, n: int, k: int, nb: int, ab: View, bb: View, coords: bool) -> None:
         self.M, self.N, self.K, self.NB = prog.u32(m), prog.u32(n), prog.u32(k), prog.u32(nb)
         self.sar, self.sak = prog.u32(ab.strides[-2]), prog.u32(ab.strides[-1])
         self.sbk, self.sbn = prog.u32(bb.strides[-2]), prog.u32(bb.strides[-1])
+        self.coords = coords
+
+    def store(self, row: str, col: str, value: str) -> str:
+        """The call that writes element (row, col) of this workgroup's product through the epilogue."""
+        if self.coords:
+            return f"store(bi, {row}, {col}, {value});"
+        return f"store(bi * {self.M} * {self.N} + ({row}) * {self.N} + {col}, {value});"
 
 
 def _prologue(prog: Program, u: _Uniforms, tl: Tiling, handle: tuple[int, int, int]) -> tuple[list[str], str, str]:
@@ -114,13 +127,11 @@ def _prologue(prog: Program, u: _Uniforms, tl: Tiling, handle: tuple[int, int, i
 
 def _stores(u: _Uniforms, tl: Tiling, r0: str, c0: str, value: Callable[[int, int], str]) -> list[str]:
     """Write the RM×RN block through the epilogue, skipping rows and columns past the output."""
-    lines = [f"let ob = bi * {u.M} * {u.N};"]
+    lines = []
     for i in range(tl.rm):
         lines.append(f"if ({r0} + {i}u < {u.M}) {{")
         for j in range(tl.rn):
-            lines.append(
-                f"  if ({c0} + {j}u < {u.N}) {{ store(ob + ({r0} + {i}u) * {u.N} + {c0} + {j}u, {value(i, j)}); }}"
-            )
+            lines.append(f"  if ({c0} + {j}u < {u.N}) {{ {u.store(f'{r0} + {i}u', f'{c0} + {j}u', value(i, j))} }}")
         lines.append("}")
     return lines
 
@@ -159,12 +170,12 @@ def _register_body(prog: Program, t: str, u: _Uniforms, tl: Tiling, ab: View, bb
     lines.append(f"for (var k = k4n * 4u; k < {u.K}; k = k + 1u) {{")
     lines += step("k", "  ")
     lines.append("}")
-    out = [f"let ob = bi * {u.M} * {u.N};"]
+    out = []
     for i in range(tl.rm):
         out.append(f"if (r0 + {i}u < {u.M}) {{")
         for j in range(tl.rn):
             c = f"c0 + {tl.tx * j}u"
-            out.append(f"  if ({c} < {u.N}) {{ store(ob + (r0 + {i}u) * {u.N} + {c}, acc{i}_{j}); }}")
+            out.append(f"  if ({c} < {u.N}) {{ {u.store(f'r0 + {i}u', c, f'acc{i}_{j}')} }}")
         out.append("}")
     return lines + out
 
