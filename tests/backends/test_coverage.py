@@ -22,15 +22,9 @@ NAMES = [b.name for b in BUILTIN]
 # entry listed here that exists fails the test, so the list cannot go stale; until then the backend refuses the
 # op with an UnsupportedError naming the node (hybrid places it on another part where one has it).
 PENDING = {
-    ("dequantize_linear", "webgpu"): "issue 14 (browser half): dequantize inside the matmul/gather kernels",
     ("dequantize_linear", "webnn"): "issue 14 (browser half): dequantizeLinear with int4/int8, or dequantize at load",
-    ("dequantize_linear", "hybrid"): "neither part has it yet (issue 14, browser half)",
-    ("scatter_nd", "webgpu"): "issue 14 (browser half): the KV-cache write",
     ("scatter_nd", "webnn"): "issue 14 (browser half): scatterND for the KV-cache write",
-    ("scatter_nd", "hybrid"): "neither part has it yet (issue 14, browser half)",
-    ("rms_normalization", "webgpu"): "issue 14 (browser half): a fused kernel or the planner running its decomposition",
     ("rms_normalization", "webnn"): "WebNN has no RMS normalization: the planner runs the registry's decomposition",
-    ("rms_normalization", "hybrid"): "neither part has an entry (webnn decomposes it)",
 }
 
 

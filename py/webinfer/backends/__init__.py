@@ -24,7 +24,7 @@ BUILTIN = (
     Backend("webgpu", "WebGPU", ("browser", "webgpu"), "webinfer.backends.webgpu:WebGPUSession",
             ops="webinfer.backends.webgpu.kernels:KERNELS",
             ops_file="py/webinfer/backends/webgpu/kernels/lowering.py (elementwise ops: kernels/elementwise.py)",
-            summary="WGSL compute shaders planned in Python, run by one JS call"),
+            summary="WGSL compute shaders planned in Python, run by one JS call", device_outputs=True),
     Backend("webnn", "WebNN", ("browser", "webnn"), "webinfer.backends.webnn:WebNNSession",
             ops="webinfer.backends.webnn.lowering:LOWERINGS", ops_file="py/webinfer/backends/webnn/lowering.py",
             summary="the browser's neural-network API (an MLGraph built once per shape set)"),

@@ -114,7 +114,8 @@ class Backend:
 
     ``needs`` are :data:`NEEDS` keys; ``session`` and ``ops`` are ``"module:attribute"`` (imported on first
     use); ``parts`` names the backends a composite (hybrid) places nodes on, instead of an ops table of
-    its own; ``ops_file`` is where a new op's entry goes (for docs/adding-an-op.md and the coverage test).
+    its own; ``ops_file`` is where a new op's entry goes (for docs/adding-an-op.md and the coverage test);
+    ``device_outputs``: its sessions' ``run(..., keep_on_device=True)`` leaves the outputs on the device.
     """
 
     name: str
@@ -125,6 +126,7 @@ class Backend:
     parts: tuple[str, ...] = ()
     ops_file: str = ""
     summary: str = ""
+    device_outputs: bool = False  # run(..., keep_on_device=True) leaves outputs on the device (Session.device_outputs)
 
     @property
     def browser_only(self) -> bool:

@@ -160,6 +160,23 @@ class Session:
         return f"<{type(self).__name__} backend={self.backend} {self.graph!r}{' closed' if self.closed else ''}>"
 
     # -- for subclasses ----------------------------------------------------------------------------
+    @property
+    def device_outputs(self) -> bool:
+        """Whether ``run(inputs, keep_on_device=True)`` leaves the outputs on the device (``Tensor.on_device``),
+        where later runs of this session or of its ``compile_sibling`` sessions take them without a copy (the
+        backend's description says so: ``Backend.device_outputs``)."""
+        from . import BACKENDS
+
+        desc = BACKENDS.get(self.backend)
+        return bool(desc is not None and desc.device_outputs)
+
+    def compile_sibling(self, graph: Graph, **options: Any) -> Session:
+        """``graph`` compiled for this session's backend and device with its options, so that device tensors pass
+        between the two (a backend whose sessions hold separate devices overrides this to share its own)."""
+        from . import compile as compile_graph
+
+        return compile_graph(graph, self.backend, **{**self.options, **options})
+
     def _check_open(self) -> None:
         if self.closed:
             raise BackendError(f"this {self.backend} session is closed; compile the graph again")

@@ -385,8 +385,9 @@ class CausalLM:
         return sess.run(feeds, **self._run_options(sess))
 
     def _run_options(self, sess: Session) -> dict[str, Any]:
-        """Per-backend run options; the place a device backend asks to keep the outputs (the cache) on the device."""
-        return {}
+        """Run options: where the backend can (``Session.device_outputs``), every output stays on the device — the
+        cache is fed back from there, and only the logits are read back."""
+        return {"keep_on_device": True} if sess.device_outputs else {}
 
     def _check_ids(self, ids: Sequence[int]) -> list[int]:
         if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
@@ -467,6 +468,7 @@ class CausalLM:
         t = Tensor(data, dtype="float32", shape=(rows, self.config.vocab_size) if all_positions
                    else (self.config.vocab_size,))
         t.backend, t.device = outs[-1].backend, outs[-1].device
+        _release(outs)
         return t
 
     def _grow(self, cache: _KVCache, capacity: int) -> Generator[Request, Any, None]:
@@ -474,13 +476,12 @@ class CausalLM:
         per pair of buckets), so the cache stays where the backend keeps it."""
         key = (cache.capacity, capacity)
         sess = self._grow_sessions.get(key)
-        if sess is None:
+        if sess is None:  # on the step session's device (its context), so the cache moves without a copy
             c = self.config
             g = GraphBuilder()
             x = g.input("x", "float32", [c.num_kv_heads, cache.capacity, c.head_dim])
             y = g.pad(x, beginning_padding=[0, 0, 0], ending_padding=[0, capacity - cache.capacity, 0])
-            sess = self._grow_sessions[key] = compile_graph(g.build({"y": y}), self.backend_name,
-                                                            **self.compile_options)
+            sess = self._grow_sessions[key] = self.session.compile_sibling(g.build({"y": y}))
         for past, _ in cache.names:
             out = yield ("run", sess, {"x": cache.tensors[past]})
             old, cache.tensors[past] = cache.tensors[past], out["y"]
@@ -514,7 +515,9 @@ class CausalLM:
         t_decode: float | None = None
         try:
             t0 = time.perf_counter()
-            logits = (yield from self._prefill(prompt_ids, cache, False))[-1]
+            chunks = yield from self._prefill(prompt_ids, cache, False)
+            logits = chunks.pop()
+            _release(chunks)  # earlier chunks' logits: never read
             timings["prefill_s"] = time.perf_counter() - t0
             timings["steps_ms"].append(timings["prefill_s"] * 1e3)
             self.stats["prefill_runs"] += 1
@@ -522,7 +525,8 @@ class CausalLM:
             t_decode = time.perf_counter()
             while True:
                 ts = time.perf_counter()
-                row = array.array("f", logits.tobytes())
+                row = array.array("f", logits.tobytes())  # the one readback of a step
+                logits.release()
                 token = sampler(row)
                 if result.logits is not None:
                     result.logits.append(row)
@@ -575,6 +579,12 @@ class CausalLM:
             timings["new_tokens"] = len(result.ids)
             timings["total_s"] = time.perf_counter() - t_start
             timings["capacity"] = cache.capacity
+
+
+def _release(tensors: Any) -> None:
+    """Free the device storage of ``tensors`` (a no-op for host tensors; also after a read, which keeps a copy)."""
+    for t in tensors:
+        t.release()
 
 
 def _token(t: Any, vocab: int) -> bool:

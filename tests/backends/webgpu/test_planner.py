@@ -34,7 +34,7 @@ def mlp(hidden: int = 16) -> wi.Graph:
 
 def test_every_kernel_family_has_a_generator() -> None:
     for op, k in KERNELS.items():
-        assert k.family in ("elementwise", "view", "concat") or k.family in PROGRAMS, op
+        assert k.family in ("elementwise", "view", "concat", "dequantize") or k.family in PROGRAMS, op
 
 
 def test_bias_and_activation_fuse_into_the_matmul_epilogue() -> None:

@@ -2,7 +2,8 @@
 
 For kernel tests and kernel work without a browser: the same WGSL, buffers, uniforms and dispatches, on whatever
 adapter wgpu finds — preferably SwiftShader's Vulkan from the unpacked Chromium (``libvk_swiftshader.so``, the
-library the browser's WebGPU runs on here). Float32 inputs and outputs only (what the conv tests need).
+library the browser's WebGPU runs on here). Inputs and outputs of any dtype the planner stores (int64 narrowed to
+int32 as the page does, 4-bit packed two to a byte).
 
     dev = device()                       # None when wgpu or an adapter is missing
     out = run_plan(dev, plan, graph, {"x": array})   # {name: float32 array}
@@ -20,6 +21,26 @@ from typing import Any
 import numpy as np
 
 STORAGE, UNIFORM, COPY_SRC, COPY_DST, MAP_READ = 0x80, 0x40, 0x04, 0x08, 0x01
+_NP = {"f32": np.float32, "i32": np.int32, "u32": np.uint32, "f16": np.float16, "p16": np.float16, "pi8": np.int8,
+       "pu8": np.uint8}
+
+
+def host_bytes(value: Any, dtype: str) -> bytes:
+    """The bytes the page would upload for ``value`` of graph dtype ``dtype`` (int64 → int32, 4-bit packed)."""
+    if dtype in ("int4", "uint4"):
+        flat = np.asarray(value).astype(np.uint8).reshape(-1) & 15
+        flat = np.concatenate([flat, np.zeros(len(flat) % 2, np.uint8)])
+        data = (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8).tobytes()
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        if dtype == "int64":
+            data = np.frombuffer(data, np.int64).astype(np.int32).tobytes()
+    else:
+        arr = np.ascontiguousarray(value)
+        if dtype == "int64":
+            arr = arr.astype(np.int32)
+        data = arr.tobytes()
+    return data + bytes(-len(data) % 4)
 
 
 def device(prefer: str = "SwiftShader") -> Any:
@@ -60,8 +81,8 @@ class HostExecutor:
         self.buffers = [dev.create_buffer(size=b["size"], usage=STORAGE | COPY_SRC | COPY_DST) for b in spec["buffers"]]
         self.uniform = dev.create_buffer_with_data(data=plan.uniforms, usage=UNIFORM | COPY_DST)
         for buf, name in plan.constants:
-            data = bytes(graph.constants[name].data())
-            dev.queue.write_buffer(self.buffers[buf], 0, data + bytes(-len(data) % 4))
+            data = host_bytes(graph.constants[name].data(), graph.constants[name].desc.dtype)
+            dev.queue.write_buffer(self.buffers[buf], 0, data)
         pipes = [dev.create_compute_pipeline(layout="auto", compute={
             "module": dev.create_shader_module(code=p["code"]), "entry_point": "main"}) for p in spec["pipelines"]]
         self.passes = []
@@ -77,8 +98,9 @@ class HostExecutor:
 
     def write(self, inputs: dict[str, np.ndarray]) -> None:
         for slot, spec in zip(self.plan.inputs, self.plan.spec["inputs"]):
-            data = np.ascontiguousarray(inputs[slot.name], dtype=np.float32).tobytes()
-            self.dev.queue.write_buffer(self.buffers[spec["buffer"]], 0, data)
+            data = host_bytes(inputs[slot.name], slot.dtype)
+            if data:
+                self.dev.queue.write_buffer(self.buffers[spec["buffer"]], 0, data)
 
     def submit(self, passes: list[Any]) -> None:
         enc = self.dev.create_command_encoder()
@@ -94,7 +116,8 @@ class HostExecutor:
         out = {}
         for slot, spec in zip(self.plan.outputs, self.plan.spec["outputs"]):
             raw = self.dev.queue.read_buffer(self.buffers[spec["buffer"]], 0, spec["bytes"])
-            out[slot.name] = np.frombuffer(bytes(raw), np.float32).reshape(slot.shape)
+            n = int(np.prod(slot.shape))
+            out[slot.name] = np.frombuffer(bytes(raw), _NP[slot.store])[:n].reshape(slot.shape)
         return out
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -4,8 +4,8 @@
 
 const STORAGE = 0x80, UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
 
-// Counters a test can read: GPU buffers alive, their bytes, submits, pipelines actually compiled.
-export const counters = { buffers: 0, bytes: 0, submits: 0, pipelinesCompiled: 0 };
+// Counters a test can read: GPU buffers alive, their bytes, submits, pipelines actually compiled, bind groups made.
+export const counters = { buffers: 0, bytes: 0, submits: 0, pipelinesCompiled: 0, bindGroups: 0 };
 
 const pipelineCache = new WeakMap(); // GPUDevice -> Map(WGSL source -> Promise<GPUComputePipeline>)
 
@@ -52,11 +52,20 @@ export function destroyBuffer(buffer) {
   buffer.destroy();
 }
 
-async function pipeline(device, spec) {
+/** Make a constant's buffer and fill it (once per session; every plan of the session binds the same one). */
+export function makeConstant(device, bytes, label) {
+  const buffer = makeBuffer(device, Math.max(16, Math.ceil(bytes.byteLength / 16) * 16), STORAGE | COPY_SRC | COPY_DST,
+    `webinfer const ${label}`);
+  device.queue.writeBuffer(buffer, 0, bytes);
+  return buffer;
+}
+
+async function pipeline(device, spec, made) {
   let cache = pipelineCache.get(device);
   if (!cache) pipelineCache.set(device, (cache = new Map()));
   let p = cache.get(spec.code);
   if (!p) {
+    made.count += 1;
     p = (async () => {
       const module = device.createShaderModule({ code: spec.code, label: spec.label });
       try {
@@ -89,11 +98,13 @@ async function scoped(device, what, fn) {
 }
 
 class Executor {
-  constructor(device, state, spec) {
+  constructor(device, state, spec, consts) {
     this.device = device;
     this.state = state;
     this.spec = spec;
+    this.consts = consts; // the session's constant buffers, by plan buffer index (not this executor's to free)
     this.buffers = [];
+    this.made = { count: 0 }; // pipelines this build compiled (the rest came from the page's cache)
     this.staging = []; // free readback buffers (more than one only while runs overlap)
     this.submits = 0;
     this.closed = false;
@@ -103,19 +114,56 @@ class Executor {
   async build(uniforms) {
     const d = this.device, spec = this.spec;
     await scoped(d, "creating GPU buffers", () => {
-      spec.buffers.forEach((b, i) => this.buffers.push(makeBuffer(d, b.size, STORAGE | COPY_SRC | COPY_DST, `webinfer ${b.kind} ${i}`)));
+      spec.buffers.forEach((b, i) => {
+        if (b.kind === "const") {
+          if (!this.consts[i]) throw new Error(`constant ${b.name} has no buffer`);
+          this.buffers.push(this.consts[i]);
+        } else if (b.kind === "inout") {
+          this.buffers.push(null); // made only when a run needs the plan's own copy (see run)
+        } else {
+          this.buffers.push(makeBuffer(d, b.size, STORAGE | COPY_SRC | COPY_DST, `webinfer ${b.kind} ${i}`));
+        }
+      });
       this.uniform = makeBuffer(d, uniforms.byteLength, UNIFORM | COPY_DST, "webinfer uniforms");
       d.queue.writeBuffer(this.uniform, 0, uniforms);
     });
-    const pipelines = await Promise.all(spec.pipelines.map((p) => pipeline(d, p)));
+    const pipelines = await Promise.all(spec.pipelines.map((p) => pipeline(d, p, this.made)));
     this.passes = [];
     for (const x of spec.dispatches) {
       const p = pipelines[x.pipeline];
-      const entries = [{ binding: 0, resource: { buffer: this.uniform, offset: x.uniform[0], size: x.uniform[1] } }];
-      x.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: this.buffers[b] } }));
-      const group = await scoped(d, `node ${x.label}: binding its buffers`,
-        () => d.createBindGroup({ label: x.label, layout: p.getBindGroupLayout(0), entries }));
-      this.passes.push({ pipeline: p, group, grid: x.grid });
+      const inout = x.bindings.some((b) => spec.buffers[b].kind === "inout");
+      const pass = { pipeline: p, group: null, grid: x.grid, spec: x, inout, key: null };
+      if (!inout) pass.group = await scoped(d, `node ${x.label}: binding its buffers`, () => this.bindGroup(pass, this.buffers));
+      this.passes.push(pass);
+    }
+  }
+
+  bindGroup(pass, bufs) {
+    const x = pass.spec;
+    const entries = [{ binding: 0, resource: { buffer: this.uniform, offset: x.uniform[0], size: x.uniform[1] } }];
+    x.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: bufs[b] } }));
+    counters.bindGroups += 1;
+    this.bindGroups = (this.bindGroups || 0) + 1;
+    return this.device.createBindGroup({ label: x.label, layout: pass.pipeline.getBindGroupLayout(0), entries });
+  }
+
+  /** The plan's own buffer for an in-place input (made on first use). */
+  own(i) {
+    if (!this.buffers[i]) {
+      this.buffers[i] = makeBuffer(this.device, this.spec.buffers[i].size, STORAGE | COPY_SRC | COPY_DST, `webinfer inout ${i}`);
+    }
+    return this.buffers[i];
+  }
+
+  /** Bind groups of the passes that touch in-place buffers, for this run's buffers (kept while they stay the same:
+   *  steady decode feeds the same donated cache buffers every step, so it makes none). */
+  bindInout(bufs) {
+    for (const pass of this.passes) {
+      if (!pass.inout) continue;
+      const key = pass.spec.bindings.map((b) => bufs[b]);
+      if (pass.key && pass.key.every((b, i) => b === key[i])) continue;
+      pass.group = this.bindGroup(pass, bufs);
+      pass.key = key;
     }
   }
 
@@ -130,18 +178,30 @@ class Executor {
   }
 
   /** One run: inputs are Uint8Arrays (written now, synchronously) or GPUBuffers (copied on the GPU).
-   *  Resolves to one Uint8Array of every output (at the plan's offsets), or with `keep` to new GPUBuffers. */
-  run(inputs, keep) {
+   *  Resolves to one Uint8Array of every output (at the plan's offsets), or with `keep` to new GPUBuffers.
+   *  An input the plan updates in place (a KV cache) is, with `keep`, written into a fresh buffer that becomes
+   *  the output (one copy, no copy back); where `donate[i]`, the GPUBuffer given for it is that output itself,
+   *  updated in place (no copy at all: the caller gives it up). */
+  run(inputs, keep, donate) {
     this.check();
     const t0 = performance.now();
     const d = this.device, q = d.queue, spec = this.spec;
     d.pushErrorScope("validation");
     const enc = d.createCommandEncoder({ label: "webinfer run" });
+    const bufs = this.buffers.slice();
+    const fresh = []; // buffers made for this run's in-place outputs (freed if the run fails)
     spec.inputs.forEach((slot, i) => {
       const x = inputs[i];
-      if (x instanceof GPUBuffer) enc.copyBufferToBuffer(x, 0, this.buffers[slot.buffer], 0, slot.bytes);
-      else q.writeBuffer(this.buffers[slot.buffer], 0, x);
+      let dst;
+      if (slot.output === undefined) dst = bufs[slot.buffer];
+      else if (!keep) dst = this.own(slot.buffer);
+      else if (donate && donate[i] && x instanceof GPUBuffer) { bufs[slot.buffer] = x; return; }
+      else fresh.push((dst = makeBuffer(d, spec.buffers[slot.buffer].size, STORAGE | COPY_SRC | COPY_DST, "webinfer kept output")));
+      bufs[slot.buffer] = dst;
+      if (x instanceof GPUBuffer) enc.copyBufferToBuffer(x, 0, dst, 0, slot.bytes);
+      else q.writeBuffer(dst, 0, x);
     });
+    this.bindInout(bufs);
     const pass = enc.beginComputePass({ label: "webinfer" });
     for (const x of this.passes) {
       pass.setPipeline(x.pipeline);
@@ -152,13 +212,15 @@ class Executor {
     let staging = null, kept = null;
     if (keep) {
       kept = spec.outputs.map((o) => {
+        if (o.input !== undefined) return bufs[o.buffer]; // updated in place: already the output's own buffer
         const b = makeBuffer(d, Math.max(o.bytes, 4), STORAGE | COPY_SRC | COPY_DST, "webinfer kept output");
-        enc.copyBufferToBuffer(this.buffers[o.buffer], 0, b, 0, o.bytes);
+        fresh.push(b);
+        enc.copyBufferToBuffer(bufs[o.buffer], 0, b, 0, o.bytes);
         return b;
       });
     } else {
       staging = this.staging.pop() || makeBuffer(d, spec.staging, MAP_READ | COPY_DST, "webinfer readback");
-      for (const o of spec.outputs) enc.copyBufferToBuffer(this.buffers[o.buffer], 0, staging, o.offset, o.bytes);
+      for (const o of spec.outputs) enc.copyBufferToBuffer(bufs[o.buffer], 0, staging, o.offset, o.bytes);
     }
     q.submit([enc.finish()]);
     this.submits += 1;
@@ -169,7 +231,7 @@ class Executor {
       const err = await errors;
       if (err) {
         if (staging) this.staging.push(staging);
-        if (kept) kept.forEach(destroyBuffer);
+        fresh.forEach(destroyBuffer);
         throw new Error(`validation error while running the plan: ${err.message}`);
       }
       let out = kept;
@@ -177,7 +239,7 @@ class Executor {
         try {
           await q.onSubmittedWorkDone();
         } catch (e) {
-          kept.forEach(destroyBuffer);
+          fresh.forEach(destroyBuffer);
           this.check();
           throw e;
         }
@@ -244,13 +306,15 @@ class Executor {
   }
 
   stats() {
-    return JSON.stringify({ submits: this.submits, buffers: this.buffers.length + 1 + this.staging.length });
+    const own = this.buffers.filter((b, i) => b && this.spec.buffers[i].kind !== "const");
+    return JSON.stringify({ submits: this.submits, buffers: own.length + 1 + this.staging.length,
+                            pipelines_created: this.made.count, bind_groups: this.bindGroups || 0 });
   }
 
   destroy() {
     if (this.closed) return;
     this.closed = true;
-    for (const b of this.buffers) destroyBuffer(b);
+    this.buffers.forEach((b, i) => { if (b && this.spec.buffers[i].kind !== "const") destroyBuffer(b); });
     for (const b of this.staging) destroyBuffer(b);
     if (this.uniform) destroyBuffer(this.uniform);
     this.buffers = [];
@@ -259,8 +323,8 @@ class Executor {
 }
 
 /** Build an executor for a plan: buffers, uniforms, pipelines (async, cached by source), bind groups. */
-export async function createExecutor(device, state, specJson, uniforms) {
-  const ex = new Executor(device, state, JSON.parse(specJson));
+export async function createExecutor(device, state, specJson, uniforms, consts) {
+  const ex = new Executor(device, state, JSON.parse(specJson), consts);
   if (state.lost) throw new Error(`webinfer: the GPU device was lost (${state.lost})`);
   try {
     await ex.build(uniforms);

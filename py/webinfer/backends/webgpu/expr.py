@@ -71,11 +71,12 @@ def loads(e: Expr | None) -> list[Load]:
 
 
 def values(e: Expr | None) -> list[Value]:
-    """The distinct values the tree reads."""
+    """The distinct buffers' values the tree reads (a virtual value's parts in its place)."""
     out: list[Value] = []
     for ld in loads(e):
-        if not any(v is ld.view.value for v in out):
-            out.append(ld.view.value)
+        for part in ld.view.value.parts():
+            if not any(v is part for v in out):
+                out.append(part)
     return out
 
 

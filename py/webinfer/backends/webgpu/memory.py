@@ -3,7 +3,8 @@
 A value is live from the first step that writes it (graph inputs: before the first step) to the
 last step that reads it (graph outputs: to the end, for readback). Values whose lifetimes do not
 overlap share a buffer: greedy best fit in order of first write, growing a free buffer when none is
-big enough. Constants keep their own buffers.
+big enough. Constants keep their own buffers, and so do inputs updated in place ("inout": a KV cache, whose
+buffer is the output's too and may be the caller's, donated). Virtual values (dequantized weights) have none.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class Buffer:
 
     index: int
     size: int
-    kind: str  # "pool" | "const"
+    kind: str  # "pool" | "const" | "inout"
     values: list[Value] = field(default_factory=list)
 
 
@@ -42,11 +43,12 @@ def plan_memory(values: list[Value], n_steps: int) -> list[Buffer]:
     """Assign ``value.buffer`` for every value; returns the buffers (constants first)."""
     buffers: list[Buffer] = []
     for v in values:
-        if v.kind == "const":
-            b = Buffer(len(buffers), _round(v.nbytes), "const", [v])
+        if v.kind in ("const", "inout"):
+            b = Buffer(len(buffers), _round(v.nbytes), v.kind, [v])
             v.buffer = b.index
             buffers.append(b)
-    live = sorted((v for v in values if v.kind != "const"), key=lambda v: (lifetime(v, n_steps)[0], v.id))
+    live = sorted((v for v in values if v.kind not in ("const", "inout", "virtual")),
+                  key=lambda v: (lifetime(v, n_steps)[0], v.id))
     free: list[Buffer] = []
     busy: list[tuple[int, Buffer]] = []  # (end step, buffer)
     for v in live:

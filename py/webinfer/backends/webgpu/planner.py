@@ -29,6 +29,7 @@ from .step import Step
 from .views import PACKED, Value, View
 
 UNIFORM_ALIGN = 256
+_EXACT_WIDENING = {("float16", "float32"), ("float32", "float32"), ("float16", "float16")}
 
 DEFAULT_LIMITS = {
     "maxStorageBufferBindingSize": 134217728,
@@ -107,7 +108,7 @@ def io_store(dtype: str, f16: bool) -> str:
     """How a graph input, constant or output of ``dtype`` sits in its GPU buffer."""
     try:
         return {"float32": "f32", "float16": "f16" if f16 else "p16", "int32": "i32", "uint32": "u32",
-                "int64": "i32", "int8": "pi8", "uint8": "pu8"}[dtype]
+                "int64": "i32", "int8": "pi8", "uint8": "pu8", "int4": "pi4", "uint4": "pu4"}[dtype]
     except KeyError:
         raise UnsupportedError(
             f"webgpu: dtype {dtype} has no WGSL representation", reason=f"{dtype} not supported"
@@ -117,7 +118,7 @@ def io_store(dtype: str, f16: bool) -> str:
 def compute_store(dtype: str, f16: bool) -> str:
     """How an intermediate of ``dtype`` is stored (unpacked: one WGSL scalar per element)."""
     s = io_store(dtype, f16)
-    return {"p16": "f32", "pi8": "i32", "pu8": "u32"}.get(s, s)
+    return {"p16": "f32", "pi8": "i32", "pu8": "u32", "pi4": "i32", "pu4": "u32"}.get(s, s)
 
 
 def check_graph(graph: Graph, limits: dict[str, int] | None = None) -> None:
@@ -201,6 +202,17 @@ class Planner:
             return view
         return self.materialize(operand)
 
+    def source_view(self, operand: str) -> View:
+        """``view``, but an exact widening cast of a stored value (float16 -> float32, a constant's usual
+        wrapping) is read from the stored value itself: the loader widens, nothing is materialized."""
+        ref = self.env[operand]
+        if isinstance(ref, Lazy) and ref.step is None and isinstance(ref.tree, Op) and len(ref.tree.args) == 1:
+            op, arg = ref.tree, ref.tree.args[0]
+            exact = op.op == "identity" or (op.op == "cast" and (arg.dtype, op.dtype) in _EXACT_WIDENING)
+            if exact and isinstance(arg, Load) and arg.dtype == arg.view.value.dtype:
+                return arg.view
+        return self.view(operand)
+
     def dense(self, operand: str) -> View:
         """The operand as a dense (row-major, offset 0) view, copying if it is strided."""
         v = self.view(operand)
@@ -282,6 +294,9 @@ class Planner:
 
     def _scalar(self, name: str) -> float:
         desc = self.desc(name)
+        if desc.dtype in ("int4", "uint4"):
+            nib = bytes(self.constant_bytes(name))[0] & 15
+            return nib - 16 if desc.dtype == "int4" and nib >= 8 else nib
         code = {"float32": "f", "float16": "e", "int32": "i", "uint32": "I", "int64": "q", "int8": "b",
                 "uint8": "B", "uint64": "Q"}[desc.dtype]
         return struct.unpack("<" + code, bytes(self.constant_bytes(name)))[0]
@@ -308,6 +323,35 @@ class Planner:
                 self.emit(Step("elementwise", node.name, [], part, desc.dtype, tree=Load(src, desc.dtype),
                                out=window, fused=[node.name]))
         self.set_view(node.outputs[0], out)
+
+    def scatter(self, node: Node) -> None:
+        """scatter_nd: the output is the input with the updates written over it (see ``update_in_place``)."""
+        x, idx, upd = node.inputs
+        assert x is not None and idx is not None and upd is not None
+        desc, shape = self.desc(node.outputs[0]), self.shape(node.outputs[0])
+        xv = self.view(x)
+        if self.update_in_place(x, node.outputs[0]):
+            out = xv
+            out.value.kind = "inout"
+        else:
+            out = View.dense(self.new_value(desc.dtype, desc.size, "temp", node.outputs[0]), shape)
+            self.emit(Step("elementwise", node.name, [], shape, desc.dtype, tree=Load(xv, desc.dtype), out=out,
+                           fused=[node.name]))
+        iv, uv = self.view(idx), self.view(upd)
+        self.emit(Step("scatter", node.name, [iv, uv], uv.shape, desc.dtype, {"depth": iv.shape[-1]}, out=out,
+                       fused=[node.name]))
+        self.set_view(node.outputs[0], out)
+
+    def update_in_place(self, operand: str, result: str) -> bool:
+        """Whether a kernel may write its result into ``operand``'s buffer: a graph input read by that kernel
+        alone, held unpacked and densely, whose result is a graph output (and not the input itself). The plan's
+        buffer is refilled from the caller's data every run, so the caller's tensor is never changed unless it
+        donates its buffer (``run(..., donate=True)``): then the output is that buffer, updated in place."""
+        ref = self.env.get(operand)
+        if not isinstance(ref, Mat) or ref.view.value.kind != "input" or not ref.view.is_dense:
+            return False
+        return (self.uses.get(operand, 0) == 1 and operand not in self.graph_outputs and result in self.graph_outputs
+                and ref.view.value.store not in PACKED and list(self.graph.outputs.values()).count(result) == 1)
 
     # -- materialization -----------------------------------------------------------------------------
     def materialize(self, operand: str, dest: View | None = None, fused: str = "") -> View:
@@ -397,6 +441,8 @@ class Planner:
                 view = self.view(operand)
             if view.is_dense and view.value.kind == "temp" and view.shape == shape:
                 view.value.kind = "output"
+            elif view.is_dense and view.value.kind == "inout" and view.shape == shape:
+                pass  # updated in place: the output is the input's buffer
             else:
                 out = View.dense(self.new_value(desc.dtype, desc.size, "output", operand), shape)
                 self.emit(Step("elementwise", "", [], shape, desc.dtype, tree=Load(view, desc.dtype), out=out,
@@ -460,7 +506,7 @@ class Planner:
         for node in self.graph.nodes:
             fam = KERNELS[node.op].family
             if node.name not in placement:
-                placement[node.name] = "webgpu: view (no copy)" if fam == "view" else "webgpu: fused"
+                placement[node.name] = _UNDISPATCHED.get(fam, "webgpu: fused")
         if not uniforms:
             uniforms = bytearray(16)
         offset = 0
@@ -468,12 +514,19 @@ class Planner:
             slot.offset = offset
             offset += -(-slot.nbytes // 8) * 8
         const_slots = [(v.buffer, name) for name, v in self.const_values.items()]
+        const_name = {v.buffer: name for name, v in self.const_values.items()}
+        in_slot = {s.value.buffer: i for i, s in enumerate(inputs)}
+        out_slot = {s.value.buffer: i for i, s in enumerate(outputs)}
         spec = {
-            "buffers": [{"size": b.size, "kind": b.kind} for b in buffers],
+            "buffers": [{"size": b.size, "kind": b.kind, **({"name": const_name[b.index]} if b.kind == "const" else {})}
+                        for b in buffers],
             "pipelines": pipeline_specs,
             "dispatches": dispatches,
-            "inputs": [{"buffer": s.value.buffer, "bytes": s.nbytes} for s in inputs],
-            "outputs": [{"buffer": s.value.buffer, "bytes": s.nbytes, "offset": s.offset} for s in outputs],
+            # an input updated in place names the output that shares its buffer (and the reverse)
+            "inputs": [{"buffer": s.value.buffer, "bytes": s.nbytes,
+                        **({"output": out_slot[s.value.buffer]} if s.value.kind == "inout" else {})} for s in inputs],
+            "outputs": [{"buffer": s.value.buffer, "bytes": s.nbytes, "offset": s.offset,
+                         **({"input": in_slot[s.value.buffer]} if s.value.kind == "inout" else {})} for s in outputs],
             "staging": max(offset, 8),
         }
         pool = [b for b in buffers if b.kind == "pool"]
@@ -490,9 +543,15 @@ class Planner:
             "constant_bytes": sum(b.size for b in buffers if b.kind == "const"),
             "peak_bytes": sum(b.size for b in buffers) + max(offset, 8) + len(uniforms),
             "uniform_bytes": len(uniforms),
-            "unpooled_bytes": sum(-(-v.nbytes // 16) * 16 for v in self.values if v.kind != "const"),
+            "unpooled_bytes": sum(-(-v.nbytes // 16) * 16 for v in self.values if v.kind not in ("const", "virtual")),
+            "inout_bytes": sum(b.size for b in buffers if b.kind == "inout"),
+            "in_place": [s.name for s in inputs if s.value.kind == "inout"],
         }
         return Plan(spec, bytes(uniforms), inputs, outputs, const_slots, stats, placement)
+
+
+_UNDISPATCHED = {"view": "webgpu: view (no copy)",
+                 "dequantize": "webgpu: dequantized where read (the quantized blocks stay packed on the device)"}
 
 
 def _fused_names(step: Step, extra: str) -> list[str]:

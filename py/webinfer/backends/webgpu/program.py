@@ -16,8 +16,18 @@ from collections.abc import Sequence
 
 from .views import PACKED, Value, View
 
-WGSL_SCALAR = {"f32": "f32", "i32": "i32", "u32": "u32", "f16": "f16", "p16": "u32", "pi8": "u32", "pu8": "u32"}
-COMPUTE_TYPE = {"f32": "f32", "i32": "i32", "u32": "u32", "f16": "f16", "p16": "f32", "pi8": "i32", "pu8": "u32"}
+WGSL_SCALAR = {"f32": "f32", "i32": "i32", "u32": "u32", "f16": "f16", "p16": "u32", "pi8": "u32", "pu8": "u32",
+               "pi4": "u32", "pu4": "u32"}
+COMPUTE_TYPE = {"f32": "f32", "i32": "i32", "u32": "u32", "f16": "f16", "p16": "f32", "pi8": "i32", "pu8": "u32",
+                "pi4": "i32", "pu4": "u32", "dq": "f32", "dqh": "f16"}
+#: WGSL decoding element ``e`` of a packed binding ``b``
+UNPACK = {
+    "p16": "unpack2x16float({b}[e >> 1u])[e & 1u]",
+    "pi8": "extractBits(bitcast<i32>({b}[e >> 2u]), (e & 3u) * 8u, 8u)",
+    "pu8": "extractBits({b}[e >> 2u], (e & 3u) * 8u, 8u)",
+    "pi4": "extractBits(bitcast<i32>({b}[e >> 3u]), (e & 7u) * 4u, 4u)",
+    "pu4": "extractBits({b}[e >> 3u], (e & 7u) * 4u, 4u)",
+}
 MAX_GRID = 65535
 
 
@@ -33,6 +43,7 @@ class Program:
         self.helpers: dict[str, str] = {}
         self.decls: list[str] = []
         self.uses_f16 = False
+        self.quant_loaders: dict[int, str] = {}  # virtual value id -> its loader's name
 
     # -- uniforms ----------------------------------------------------------------------------------
     def u32(self, value: int) -> str:
@@ -65,6 +76,8 @@ class Program:
     # -- bindings ----------------------------------------------------------------------------------
     def bind(self, value: Value, writable: bool = False) -> int:
         """The binding number of ``value`` (one binding per value, however many views read it)."""
+        if value.is_virtual:
+            raise ValueError(f"{self.label}: {value} has no buffer; read it through its loader")
         for i, (v, w) in enumerate(self.bindings):
             if v is value:
                 if writable and not w:
@@ -95,7 +108,10 @@ class Program:
         """Name of ``fn ldN(e: u32) -> T`` reading element ``e`` of ``value`` (decoding packed storage).
 
         Its body is written at :meth:`render`, when the binding's element type (scalar or vec4) is final.
+        A virtual (dequantized) value gets ``fn ldqK(e: u32)``, which decodes its parts (:meth:`quant_loader`).
         """
+        if value.quant is not None:
+            return self.quant_loader(value)
         b = self.bind(value)
         name = f"ld{b}"
         self.helpers.setdefault(name, "")  # keeps helper order; filled in by render
@@ -114,13 +130,56 @@ class Program:
         t = COMPUTE_TYPE[value.store]
         if b in self.vec4:
             body = f"return b{b}[e >> 2u][e & 3u];"
+        elif value.store in UNPACK:
+            body = "return " + UNPACK[value.store].format(b=f"b{b}") + ";"
         else:
-            body = {
-                "p16": f"return unpack2x16float(b{b}[e >> 1u])[e & 1u];",
-                "pi8": f"return extractBits(bitcast<i32>(b{b}[e >> 2u]), (e & 3u) * 8u, 8u);",
-                "pu8": f"return extractBits(b{b}[e >> 2u], (e & 3u) * 8u, 8u);",
-            }.get(value.store, f"return b{b}[e];")
+            body = f"return b{b}[e];"
         return f"fn ld{b}(e: u32) -> {t} {{ {body} }}"
+
+    def quant_loader(self, value: Value) -> str:
+        """``fn ldqK(e: u32) -> f32`` (f16 for store dqh): element ``e`` (row-major) of a dequantized value.
+
+        It splits ``e`` over the logical shape, reads q at its view's offset and the scale (zero point, bias)
+        of the element's block, and returns ``(q - zero_point) · scale + bias``. Shapes, strides and block
+        sizes are uniforms, so the source depends only on the rank and which parts exist.
+        """
+        name = self.quant_loaders.get(value.id)
+        if name is not None:
+            return name
+        quant = value.quant
+        assert quant is not None
+        name = f"ldq{len(self.quant_loaders)}"
+        self.quant_loaders[value.id] = name
+        q = quant.q
+        rank = len(q.shape)
+        lines = ["var r = e;"]
+        shape = [self.u32(n) for n in q.shape]
+        blocks = [self.u32(max(b, 1)) for b in quant.blocks]
+        parts = [("q", q, tuple(q.strides), False)] + [
+            (tag, v, quant.scale_strides(v), True)
+            for tag, v in (("s", quant.scale), ("z", quant.zero_point), ("b", quant.bias)) if v is not None]
+        offs = {}
+        for tag, v, strides, _ in parts:
+            offs[tag] = (self.u32(v.offset), [self.u32(st) for st in strides])
+        for tag, _, _, _ in parts:
+            lines.append(f"var {tag}o = {offs[tag][0]};")
+        for d in range(rank - 1, -1, -1):
+            lines.append(f"let c{d} = r % {shape[d]}; r = r / {shape[d]};" if d else f"let c{d} = r;")
+            for tag, _, _, blocked in parts:
+                c = f"(c{d} / {blocks[d]})" if blocked else f"c{d}"
+                lines.append(f"{tag}o = {tag}o + {c} * {offs[tag][1][d]};")
+        lds = {tag: self.loader(v.value) for tag, v, _, _ in parts}
+        y = f"f32({lds['q']}(qo))"
+        if "z" in lds:
+            y = f"({y} - f32({lds['z']}(zo)))"
+        y = f"{y} * f32({lds['s']}(so))"
+        if "b" in lds:
+            y = f"{y} + f32({lds['b']}(bo))"
+        t = COMPUTE_TYPE[value.store]
+        ret = f"{t}({y})" if t != "f32" else y
+        body = "\n  ".join(lines + [f"return {ret};"])
+        self.helpers[name] = f"fn {name}(e: u32) -> {t} {{\n  {body}\n}}"
+        return name
 
     def store_ref(self, value: Value, index: str) -> str:
         """The WGSL lvalue of element ``index`` of a value this kernel writes (bound writable, scalar)."""
@@ -195,7 +254,7 @@ class Program:
             access = "read_write" if w else "read"
             out.append(f"@group(0) @binding({i + 1}) var<storage, {access}> b{i + 1}: array<{t}>;")
         for name, src in self.helpers.items():
-            out.append(src or self._loader_source(int(name[2:])))
+            out.append(src or self._loader_source(int(name[2:])))  # an empty source: a plain loader ldN
         out.extend(self.decls)
         x, y, z = workgroup
         out.append(

@@ -138,9 +138,13 @@ class GPUStorage:
         self.nbytes = nbytes
         self.store = store
         self._decode = decode
+        self._given = False
         self._finalizer = weakref.finalize(self, _destroy, buffer)
 
     def read(self) -> bytes:
+        if self._given:
+            raise BackendError("webgpu: this tensor's GPU buffer was donated to a run (donate=True) and is that "
+                               "run's output now; read the output instead")
         if not self._finalizer.alive:
             raise BackendError("webgpu: this tensor's GPU buffer was released")
         if self.device_ref.lost is not None:
@@ -153,6 +157,16 @@ class GPUStorage:
 
     def release(self) -> None:
         self._finalizer()
+
+    def donated(self) -> None:
+        """The buffer now belongs to a run's output: this storage no longer frees it (nor reads it)."""
+        self._given = True
+        self._finalizer.detach()
+
+
+def destroy_buffer(buffer: Any) -> None:
+    """Free a GPU buffer the executor module made (a session's constants)."""
+    _destroy(buffer)
 
 
 def _destroy(buffer: Any) -> None:

@@ -64,6 +64,12 @@ class WebGPUSession(Session):
     ``tiling`` (matmul kernels: "auto" picks "register" on a CPU adapter such as SwiftShader and
     "workgroup" on a GPU; see ``kernels/matmul.py``). ``run(inputs, keep_on_device=True)`` leaves the
     outputs in GPU buffers (no readback); ``run_async`` awaits the GPU instead of blocking (no JSPI).
+    ``run(..., keep_on_device=True, donate=True)`` also lets the run take over the buffers of device-resident
+    inputs that the plan updates in place (a KV cache: ``scatter_nd`` into a graph input whose result is an
+    output): the output *is* that buffer, updated where it is, and the input tensor is left empty.
+
+    Constants are uploaded once per session, as stored (4-bit blocks stay 4-bit), and shared by every plan;
+    ``info()["weights"]`` gives their bytes, ``info()["stats"]`` the plans built and pipelines compiled.
     """
 
     backend = "webgpu"
@@ -90,8 +96,9 @@ class WebGPUSession(Session):
         self.tiling = cpu_tiling(self.device.facts) if tiling == "auto" else tiling
         self._plans: OrderedDict[tuple[tuple[str, int], ...], Compiled] = OrderedDict()
         self._last: Compiled | None = None
+        self._consts: dict[str, tuple[Any, int]] = {}  # constant name -> (GPUBuffer, bytes): shared by every plan
         self.device.sessions.add(self)
-        self.stats.update(last_run=None)
+        self.stats.update(last_run=None, plans_built=0, pipelines_created=0, plan_ms=0.0)
         if graph.is_static:
             self._compiled({})
         elif options.get("bindings"):
@@ -106,11 +113,18 @@ class WebGPUSession(Session):
             self._plans.move_to_end(key)
             self._last = got
             return got
+        t0 = time.perf_counter()
         graph = self.graph if self.graph.is_static else self.graph.specialize(bindings)
         facts = DeviceFacts(dict(self.device.facts["limits"]), self.f16, self.tiling)
         plan = Planner(graph, facts, lambda name: graph.constants[name].data()).plan()
         executor = self._build(plan, graph)
         got = Compiled(plan, executor, graph)
+        self.stats["plans_built"] += 1
+        self.stats["plan_ms"] += (time.perf_counter() - t0) * 1e3
+        try:
+            self.stats["pipelines_created"] += int(json.loads(str(executor.stats()))["pipelines_created"])
+        except Exception:
+            pass
         self._plans[key] = got
         while len(self._plans) > self.max_plans:
             _, old = self._plans.popitem(last=False)
@@ -120,42 +134,63 @@ class WebGPUSession(Session):
 
     def _build(self, plan: Plan, graph: Graph) -> Any:
         mod = runtime.executor_module()
+        consts: list[Any] = [None] * len(plan.spec["buffers"])
+        for buffer, name in plan.constants:
+            consts[buffer] = self._constant(mod, graph, name)
         views = runtime.ByteViews()
         try:
             uniforms = views.view(plan.uniforms)
             try:
-                executor = ffi.run_sync(
-                    mod.createExecutor(self.device.js, self.device.state, json.dumps(plan.spec), uniforms)
-                )
+                return ffi.run_sync(mod.createExecutor(self.device.js, self.device.state, json.dumps(plan.spec),
+                                                       uniforms, ffi.to_js(consts)))
             except ffi.FFIError:
                 raise
             except Exception as e:
                 raise runtime.js_error(e, "building the plan", self.device) from None
         finally:
             views.release()
-        for buffer, name in plan.constants:
-            const = graph.constants[name]
-            data: Any = const.data()
-            if const.desc.dtype == "int64":
-                data = runtime.narrow_int64(bytes(data), f"constant {name!r}")
-            if len(data) % 4:
-                data = bytes(data) + bytes(-len(data) % 4)
-            views = runtime.ByteViews()
-            try:
-                executor.writeConstant(buffer, views.view(data))
-            finally:
-                views.release()
-        return executor
+
+    def _constant(self, mod: Any, graph: Graph, name: str) -> Any:
+        """The GPU buffer of constant ``name``: uploaded once per session, as stored (packed dtypes stay packed)."""
+        got = self._consts.get(name)
+        if got is not None:
+            return got[0]
+        const = graph.constants[name]
+        data: Any = const.data()
+        if const.desc.dtype == "int64":
+            data = runtime.narrow_int64(bytes(data), f"constant {name!r}")
+        if len(data) % 4:
+            data = bytes(data) + bytes(-len(data) % 4)
+        views = runtime.ByteViews()
+        try:
+            buf = mod.makeConstant(self.device.js, views.view(data), name)
+        except Exception as e:
+            raise runtime.js_error(e, f"uploading constant {name!r}", self.device) from None
+        finally:
+            views.release()
+        self._consts[name] = (buf, len(data))
+        return buf
 
     # -- runs (``run(inputs, keep_on_device=True)`` leaves the outputs in GPU buffers: no readback) ---------
-    def _stage(self, compiled: Compiled, inputs: dict[str, Tensor], views: runtime.ByteViews) -> Any:
+    def _stage(self, compiled: Compiled, inputs: dict[str, Tensor], views: runtime.ByteViews,
+               donate: bool = False) -> tuple[Any, Any, list[Tensor]]:
+        """The inputs for the executor (GPU buffers as they are, host data as zero-copy views), which of them the run
+        may take over (``donate``: device-resident, updated in place), and those tensors."""
         items: list[Any] = []
-        for slot in compiled.plan.inputs:
+        given: list[bool] = []
+        taken: list[Tensor] = []
+        seen: set[int] = set()
+        for slot, spec in zip(compiled.plan.inputs, compiled.plan.spec["inputs"]):
             t = inputs[slot.name]
             storage = t.storage if t.on_device else None
             if (isinstance(storage, runtime.GPUStorage) and storage.device_ref is self.device
                     and storage.store == slot.store):
                 items.append(storage.buffer)
+                give = donate and "output" in spec and id(storage) not in seen
+                given.append(give)
+                if give:
+                    seen.add(id(storage))
+                    taken.append(t)
                 continue
             data: Any = t.tobytes()
             if slot.dtype == "int64":
@@ -163,24 +198,28 @@ class WebGPUSession(Session):
             if len(data) % 4 or not data:
                 data = bytes(data) + bytes(-len(data) % 4 or 4)
             items.append(views.view(data))
-        return ffi.to_js(items)
+            given.append(False)
+        return ffi.to_js(items), ffi.to_js(given), taken
 
-    def _start(self, bindings: dict[str, int], inputs: dict[str, Tensor], keep: bool) -> tuple[Compiled, Any]:
+    def _start(self, bindings: dict[str, int], inputs: dict[str, Tensor], keep: bool,
+               donate: bool = False) -> tuple[Compiled, Any, list[Tensor]]:
         compiled = self._compiled(bindings)
         if self.device.lost is not None:
             raise runtime.js_error(RuntimeError("lost"), "run", self.device)
         views = runtime.ByteViews()
         try:
-            js_inputs = self._stage(compiled, inputs, views)
+            js_inputs, js_given, taken = self._stage(compiled, inputs, views, donate and keep)
             try:
-                promise = compiled.executor.run(js_inputs, keep)
+                promise = compiled.executor.run(js_inputs, keep, js_given)
             except Exception as e:
                 raise runtime.js_error(e, "run", self.device) from None
         finally:
             views.release()
-        return compiled, promise
+        return compiled, promise, taken
 
-    def _finish(self, compiled: Compiled, result: Any, keep: bool) -> dict[str, Tensor]:
+    def _finish(self, compiled: Compiled, result: Any, keep: bool, taken: list[Tensor]) -> dict[str, Tensor]:
+        for t in taken:  # donated: their buffers are outputs now (after a run that failed, they stay the inputs')
+            t.storage.donated()  # type: ignore[union-attr]
         out: dict[str, Tensor] = {}
         if keep:
             buffers = list(result)
@@ -202,24 +241,24 @@ class WebGPUSession(Session):
         return out
 
     def _run(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
-        keep = self._keep(kwargs)
-        compiled, promise = self._start(bindings, inputs, keep)
+        keep, donate = self._keep(kwargs)
+        compiled, promise, taken = self._start(bindings, inputs, keep, donate)
         try:
             result = ffi.run_sync(promise)
         except ffi.FFIError:
             raise
         except Exception as e:
             raise runtime.js_error(e, "run", self.device) from None
-        return self._finish(compiled, result, keep)
+        return self._finish(compiled, result, keep, taken)
 
     async def _run_async(self, inputs: dict[str, Tensor], bindings: dict[str, int], **kwargs: Any) -> dict[str, Tensor]:
-        keep = self._keep(kwargs)
-        compiled, promise = self._start(bindings, inputs, keep)
+        keep, donate = self._keep(kwargs)
+        compiled, promise, taken = self._start(bindings, inputs, keep, donate)
         try:
             result = await promise
         except Exception as e:
             raise runtime.js_error(e, "run", self.device) from None
-        return self._finish(compiled, result, keep)
+        return self._finish(compiled, result, keep, taken)
 
     def profile(self, inputs: Any, repeats: int = 5) -> list[dict[str, Any]]:
         """Debug: each dispatch of the plan for ``inputs`` timed alone (median ms of ``repeats``), slowest first.
@@ -231,7 +270,7 @@ class WebGPUSession(Session):
         compiled = self._compiled(bindings)
         views = runtime.ByteViews()
         try:
-            js_inputs = self._stage(compiled, tensors, views)
+            js_inputs, _, _ = self._stage(compiled, tensors, views)
             try:
                 got = ffi.run_sync(compiled.executor.profile(js_inputs, int(repeats)))
             except Exception as e:
@@ -241,11 +280,15 @@ class WebGPUSession(Session):
         return sorted(json.loads(str(got)), key=lambda d: -d["ms"])
 
     @staticmethod
-    def _keep(kwargs: dict[str, Any]) -> bool:
-        unknown = [k for k in kwargs if k != "keep_on_device"]
+    def _keep(kwargs: dict[str, Any]) -> tuple[bool, bool]:
+        unknown = [k for k in kwargs if k not in ("keep_on_device", "donate")]
         if unknown:
-            raise InputError(f"run: webgpu takes no option {unknown[0]!r}; options: keep_on_device")
-        return bool(kwargs.get("keep_on_device", False))
+            raise InputError(f"run: webgpu takes no option {unknown[0]!r}; options: keep_on_device, donate")
+        keep, donate = bool(kwargs.get("keep_on_device", False)), bool(kwargs.get("donate", False))
+        if donate and not keep:
+            raise InputError("run: donate=True needs keep_on_device=True (a donated buffer becomes an output that "
+                             "stays on the device)")
+        return keep, donate
 
     # -- info and cleanup ----------------------------------------------------------------------------
     def device_info(self) -> dict[str, Any]:
@@ -272,9 +315,13 @@ class WebGPUSession(Session):
                 ex = json.loads(c.executor.stats())
             except Exception:
                 ex = {}
-            plans.append({"bindings": dict(key), **c.plan.stats, "submits": ex.get("submits")})
+            plans.append({"bindings": dict(key), **c.plan.stats, "submits": ex.get("submits"),
+                          "bind_groups": ex.get("bind_groups")})
+        weights = {"bytes": sum(n for _, n in self._consts.values()), "buffers": len(self._consts),
+                   "note": "constants as stored (block-quantized ones packed), uploaded once, shared by every plan",
+                   "constants": {name: n for name, (_, n) in self._consts.items()}}
         info.update(precision={"requested": self.precision, "float16": f16}, tiling=self.tiling, plans=plans,
-                    plan=plans[-1] if plans else None, int64_narrowed=self._int64_narrowed())
+                    plan=plans[-1] if plans else None, int64_narrowed=self._int64_narrowed(), weights=weights)
         try:
             info["gpu"] = runtime.counters()
         except Exception:
@@ -296,3 +343,6 @@ class WebGPUSession(Session):
             c.destroy()
         self._plans.clear()
         self._last = None
+        for buf, _ in self._consts.values():
+            runtime.destroy_buffer(buf)
+        self._consts.clear()

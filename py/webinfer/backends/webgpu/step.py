@@ -32,7 +32,7 @@ class Step:
         from .expr import values
 
         out: list[Value] = []
-        for v in [iv.value for iv in self.inputs] + values(self.tree):
+        for v in [p for iv in self.inputs for p in iv.value.parts()] + values(self.tree):
             if not any(v is o for o in out):
                 out.append(v)
         return out

@@ -16,8 +16,15 @@ from dataclasses import dataclass, field
 #   f32 i32 u32 f16 -- one WGSL scalar per element
 #   p16             -- float16 packed two to a u32 (decoded with unpack2x16float)
 #   pi8 pu8         -- int8 / uint8 packed four to a u32 (decoded with extractBits)
-WORDS_PER_ELEMENT = {"f32": 1.0, "i32": 1.0, "u32": 1.0, "f16": 0.5, "p16": 0.5, "pi8": 0.25, "pu8": 0.25}
-PACKED = ("p16", "pi8", "pu8")
+#   pi4 pu4         -- int4 / uint4 packed eight to a u32 (element e in bits 4·(e mod 8): the graph's byte order)
+#   dq dqh          -- no buffer: a dequantized block-quantized tensor (``Quant``), decoded where it is read
+#                      (computed in f32, or f16 with shader-f16)
+WORDS_PER_ELEMENT = {"f32": 1.0, "i32": 1.0, "u32": 1.0, "f16": 0.5, "p16": 0.5, "pi8": 0.25, "pu8": 0.25,
+                     "pi4": 0.125, "pu4": 0.125, "dq": 0.0, "dqh": 0.0}
+PACKED = ("p16", "pi8", "pu8", "pi4", "pu4")
+VIRTUAL = ("dq", "dqh")
+#: elements per u32 word of the packed integer stores
+PER_WORD = {"pi8": 4, "pu8": 4, "pi4": 8, "pu4": 8, "i32": 1, "u32": 1}
 
 
 @dataclass(eq=False)
@@ -33,6 +40,15 @@ class Value:
     writers: list[int] = field(default_factory=list)  # step indices that write it
     readers: list[int] = field(default_factory=list)  # step indices that read it
     buffer: int = -1  # physical buffer assigned by the memory plan
+    quant: Quant | None = None  # a virtual value's parts (store dq/dqh): it has no buffer of its own
+
+    @property
+    def is_virtual(self) -> bool:
+        return self.store in VIRTUAL
+
+    def parts(self) -> list[Value]:
+        """The values that hold this value's data: itself, or a virtual value's quantized parts."""
+        return [self] if self.quant is None else self.quant.values()
 
     @property
     def nbytes(self) -> int:
@@ -41,6 +57,35 @@ class Value:
 
     def __repr__(self) -> str:
         return f"Value#{self.id}({self.name}, {self.dtype}/{self.store}, {self.size})"
+
+
+@dataclass(eq=False)
+class Quant:
+    """A dequantized tensor, never materialized: ``(q - zero_point) · scale + bias`` at each element.
+
+    ``q`` is a view of the quantized integers with the logical shape; ``scale``, ``zero_point`` and ``bias``
+    are views over the scale's shape, aligned to the trailing dims; ``blocks[d]`` elements of axis d share one
+    scale entry (``webinfer.ir.ops.quantization.block_shape``). Kernels read it through the value's loader
+    (``Program.loader``) or, for the matrix products that dominate an LLM, through their own block loops.
+    """
+
+    q: View
+    scale: View
+    zero_point: View | None
+    bias: View | None
+    blocks: tuple[int, ...]
+
+    def values(self) -> list[Value]:
+        out: list[Value] = []
+        for v in (self.q, self.scale, self.zero_point, self.bias):
+            if v is not None and not any(v.value is o for o in out):
+                out.append(v.value)
+        return out
+
+    def scale_strides(self, view: View) -> tuple[int, ...]:
+        """``view`` (scale-shaped) aligned to q's rank: strides per q axis, 0 where the scale dim is 1."""
+        pad = len(self.q.shape) - len(view.shape)
+        return (0,) * pad + tuple(0 if n == 1 else s for n, s in zip(view.shape, view.strides))
 
 
 def dense_strides(shape: Sequence[int]) -> tuple[int, ...]:

@@ -28,6 +28,7 @@ PROGRAMS: dict[str, ProgramFn] = {
     "depthwise": conv.depthwise_program,
     "pool2d": conv.pool2d_program,
     "gather": movement.gather_program,
+    "scatter": movement.scatter_program,
     "pad": movement.pad_program,
     "pack": movement.pack_program,
 }

@@ -23,13 +23,14 @@ from .elementwise import EW_OPS
 
 Lowering = Callable[[Any, Node], None]
 
-#: graph dtypes WGSL can hold (int64 as int32, range-checked at upload)
-WGSL_DTYPES = ("float32", "float16", "int32", "uint32", "int64", "int8", "uint8")
+#: graph dtypes WGSL can hold (int64 as int32, range-checked at upload; int4/uint4 packed eight to a u32, read only
+#: by dequantize_linear: no other op takes them)
+WGSL_DTYPES = ("float32", "float16", "int32", "uint32", "int64", "int8", "uint8", "int4", "uint4")
 
 
 @dataclass(frozen=True)
 class Kernel(OpEntry):
-    """How one op runs on WebGPU: its family ("elementwise", "view", "concat" or a ``PROGRAMS`` key), its
+    """How one op runs on WebGPU: its family ("elementwise", "view", "concat", "dequantize" or a ``PROGRAMS`` key), its
     lowering into planner work, and (from ``OpEntry``) the check that says why WebGPU cannot run a node."""
 
     family: str = "elementwise"
@@ -188,16 +189,28 @@ register(("concat",), "concat", _concat)
 
 
 # -- kernels ---------------------------------------------------------------------------------------
+def _operand(pl: Any, name: str | None) -> View:
+    """A product's operand; a float16 weight cast to float32 is read where it is stored (its loader widens it),
+    rather than copied to float32 every run."""
+    from ..program import COMPUTE_TYPE
+    from .elementwise import compute_type
+
+    v = pl.source_view(name)
+    if v.value.store not in ("dq", "dqh") and COMPUTE_TYPE[v.value.store] != compute_type(pl.desc(name).dtype, pl.f16):
+        return pl.view(name)
+    return v  # type: ignore[no-any-return]
+
+
 def _matmul(pl: Any, node: Node) -> None:
     desc = pl.desc(node.outputs[0])
-    a, b = (pl.view(i) for i in node.inputs)
+    a, b = (_operand(pl, i) for i in node.inputs)
     pl.kernel(node, "matmul", [a, b], desc.shape, desc.dtype, {})
 
 
 def _gemm(pl: Any, node: Node) -> None:
     desc = pl.desc(node.outputs[0])
     at = node.attributes
-    a, b = pl.view(node.inputs[0]), pl.view(node.inputs[1])
+    a, b = _operand(pl, node.inputs[0]), _operand(pl, node.inputs[1])
     if at["a_transpose"]:
         a = a.transpose((1, 0))
     if at["b_transpose"]:
@@ -268,7 +281,9 @@ def _layer_norm(pl: Any, node: Node) -> None:
     x = pl.view(node.inputs[0])
     rank = len(x.shape)
     axes_attr = node.attributes["axes"]
-    axes = [a % rank for a in (axes_attr if axes_attr is not None else range(1, rank))]
+    rms = node.op == "rms_normalization"
+    default = [rank - 1] if rms else range(1, rank)
+    axes = [a % rank for a in (axes_attr if axes_attr is not None else default)]
     red = sorted(axes)
     extra, views = [], [x]
     for name in node.inputs[1:]:
@@ -278,13 +293,13 @@ def _layer_norm(pl: Any, node: Node) -> None:
         extra.append((tuple(v.strides[axes.index(d)] for d in red), v.offset))
         views.append(v)
     params = _split_spaces(x, desc.shape, red, extra)
-    params.update(has_scale=node.inputs[1] is not None, has_bias=node.inputs[2] is not None,
-                  epsilon=node.attributes["epsilon"])
+    params.update(has_scale=node.inputs[1] is not None, has_bias=not rms and node.inputs[2] is not None,
+                  epsilon=node.attributes["epsilon"], rms=rms)
     pl.kernel(node, "layer_norm", views, desc.shape, desc.dtype, params)
 
 
 register(("softmax",), "softmax", _softmax)
-register(("layer_normalization",), "layer_norm", _layer_norm)
+register(("layer_normalization", "rms_normalization"), "layer_norm", _layer_norm)
 
 _FILTER_OIHW = {"oihw": (0, 1, 2, 3), "hwio": (3, 2, 0, 1), "ohwi": (0, 3, 1, 2), "ihwo": (3, 0, 1, 2)}
 
@@ -410,3 +425,36 @@ def _pad(pl: Any, node: Node) -> None:
 
 register(("gather",), "gather", _gather)
 register(("pad",), "pad", _pad, _int64_fill)
+
+
+# -- low-bit weights and cache writes ------------------------------------------------------------------------
+def _dequantize(pl: Any, node: Node) -> None:
+    """No kernel: the output is a virtual value that every reader decodes where it reads (kernels/qmatmul.py
+    for matrix products, the value's loader elsewhere), so packed weights stay packed on the device."""
+    from ..views import Quant
+
+    desc = pl.desc(node.outputs[0])
+    x, scale, zero_point, bias = node.inputs
+    q = pl.view(x)
+    s = pl.source_view(scale)
+    z = pl.source_view(zero_point) if zero_point is not None else None
+    b = pl.source_view(bias) if bias is not None else None
+    dims = (1,) * (len(q.shape) - len(s.shape)) + s.shape
+    blocks = tuple(n if d == 1 else n // d if d else 1 for n, d in zip(q.shape, dims))
+    store = "dqh" if pl.f16 and desc.dtype == "float16" else "dq"
+    value = pl.new_value(desc.dtype, desc.size, "virtual", node.outputs[0], store)
+    value.quant = Quant(q, s, z, b, blocks)
+    pl.set_view(node.outputs[0], View.dense(value, desc.shape))
+
+
+register(("dequantize_linear",), "dequantize", _dequantize)
+
+
+def _scatter_nd(pl: Any, node: Node) -> None:
+    """Copy the input, then write the updates over it; a graph input the scatter alone reads, whose result is a
+    graph output (a KV cache: past in, present out), is updated in place instead — only the updates are written,
+    and the output shares the input's buffer (see ``Planner.update_in_place``)."""
+    pl.scatter(node)
+
+
+register(("scatter_nd",), "scatter", _scatter_nd)

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 
 from ..program import FLAT_WG, Program, grid
 from ..step import Step
-from ..views import PACKED, View, coalesce
+from ..views import PACKED, VIRTUAL, View, coalesce
+from . import qmatmul
 from .elementwise import compute_type, render_coord_store, render_store
+from .qmatmul import quant_b
 
 TILINGS = ("workgroup", "register")
 
@@ -57,7 +59,7 @@ TK = 16  # K-step of the workgroup tiling
 
 def _vec_ok(view: View, inner: int, inner_len: int) -> bool:
     """Whether a view's loads along dim ``inner`` may be vec4 (contiguous, 4-aligned, plain storage)."""
-    if view.value.store in PACKED or view.strides[inner] != 1 or inner_len % 4 or inner_len == 0:
+    if view.value.store in PACKED + VIRTUAL or view.strides[inner] != 1 or inner_len % 4 or inner_len == 0:
         return False
     return view.offset % 4 == 0 and all(s % 4 == 0 for d, s in enumerate(view.strides) if d != inner)
 
@@ -72,24 +74,58 @@ def matmul_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int
     batch, (m, n) = shape[:-2], shape[-2:]
     k = a.shape[-1]
     t = compute_type(step.dtype, f16)
+    ab, bb, batch, m = fold_rows(a.broadcast_to(batch + (m, k)), b.broadcast_to(batch + (k, n)), batch, m)
     nb = math.prod(batch)
     # the epilogue at (batch, row, column): no division per element (else the flat index, split by division)
     coords = render_coord_store(prog, step.out, (nb, m, n), step.tree, t, f16)  # type: ignore[arg-type]
     if not coords:
         render_store(prog, step.out, step.shape, step.tree, t, f16)  # type: ignore[arg-type]
-    ab = a.broadcast_to(batch + (m, k))
-    bb = b.broadcast_to(batch + (k, n))
     bshape, (sa, sb) = coalesce(batch or (1,), [ab.strides[:-2] or (0,), bb.strides[:-2] or (0,)])
     handle = prog.index_words(bshape, [(sa, ab.offset), (sb, bb.offset)])
     u = _Uniforms(prog, m, n, k, nb, ab, bb, coords)
+    qb = quant_b(bb, k, n) if t == "f32" else None
+    if qb is not None and prog.tiling == "workgroup" and m <= qmatmul.FEW_ROWS:
+        body, wgrid = qmatmul.workgroup_program(prog, qb, u, m, handle, prog.loader(ab.value), k)
+        return prog.render("  " + "\n  ".join(body), (qmatmul.GPU_LANES * qmatmul.GPU_COLS, 1, 1)), wgrid
     if prog.tiling == "workgroup":
         tl = WORKGROUP
         body = _workgroup_body(prog, t, u, tl, ab, bb, handle)
     else:
-        tl = REGISTER
-        body = _register_body(prog, t, u, tl, ab, bb, handle)
+        tl = register_tiling(m)
+        if qb is not None:
+            body, ao, _ = _prologue(prog, u, tl, handle)
+            body += qmatmul.register_body(prog, qb, u, tl, ao, prog.loader(ab.value), k)
+        else:
+            body = _register_body(prog, t, u, tl, ab, bb, handle)
     tiles = -(-m // tl.bm) * -(-n // tl.bn) * nb
     return prog.render("  " + "\n  ".join(body), (tl.tx * tl.ty, 1, 1)), grid(tiles, prog.label)
+
+
+def register_tiling(m: int) -> Tiling:
+    """REGISTER for 8 rows or more; fewer rows (decode: one token) get exactly ``m`` rows per invocation and one
+    row of invocations per group, so no invocation computes rows past M."""
+    return REGISTER if m >= REGISTER.rm else Tiling(tx=REGISTER.tx, ty=1, rm=max(m, 1), rn=REGISTER.rn)
+
+
+def fold_rows(ab: View, bb: View, batch: tuple[int, ...], m: int) -> tuple[View, View, tuple[int, ...], int]:
+    """Fold trailing batch dims that B broadcasts over into A's rows, when one stride covers them.
+
+    Grouped-query attention multiplies the g query heads of a KV head by the same K: as ``[g, M, K] @ [K, N]``
+    that is g products of M rows; as ``[g·M, K] @ [K, N]`` one product of g·M rows (at decode M = 1, so the
+    kernel gets g rows instead of one). The output's flat index is the same either way.
+    """
+    while batch and bb.strides[len(batch) - 1] == 0:
+        d = len(batch) - 1
+        g = batch[d]
+        row = ab.strides[-2]
+        if m != 1 and ab.strides[d] != m * row:
+            break
+        new_row = ab.strides[d] if m == 1 else row
+        ab = View(ab.value, ab.shape[:d] + (g * m, ab.shape[-1]), ab.strides[:d] + (new_row, ab.strides[-1]),
+                  ab.offset)
+        bb = View(bb.value, bb.shape[:d] + bb.shape[-2:], bb.strides[:d] + bb.strides[-2:], bb.offset)
+        batch, m = batch[:d], g * m
+    return ab, bb, batch, m
 
 
 class _Uniforms:
@@ -97,6 +133,7 @@ class _Uniforms:
 
     def __init__(self, prog: Program, m: int, n: int, k: int, nb: int, ab: View, bb: View, coords: bool) -> None:
         self.M, self.N, self.K, self.NB = prog.u32(m), prog.u32(n), prog.u32(k), prog.u32(nb)
+        self.n_value, self.nb_value = n, nb
         self.sar, self.sak = prog.u32(ab.strides[-2]), prog.u32(ab.strides[-1])
         self.sbk, self.sbn = prog.u32(bb.strides[-2]), prog.u32(bb.strides[-1])
         self.coords = coords

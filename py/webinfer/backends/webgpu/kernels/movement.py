@@ -1,4 +1,5 @@
-"""Data movement kernels: gather (indices clamped in WGSL), pad (constant, edge, reflection) and pack.
+"""Data movement kernels: gather (indices clamped in WGSL), scatter (the writes of scatter_nd), pad (constant, edge,
+reflection) and pack.
 
 ``pack`` writes a graph output whose dtype WGSL cannot store (float16 without shader-f16, int8,
 uint8) as packed u32 words, one invocation per word (so no two invocations write one word).
@@ -8,8 +9,9 @@ from __future__ import annotations
 
 import math
 
-from ..program import Program, flat_thread, grid
+from ..program import WGSL_SCALAR, Program, flat_thread, grid
 from ..step import Step
+from ..views import coalesce
 from .elementwise import compute_type, render_store
 from .wgslmath import use
 
@@ -47,6 +49,47 @@ def gather_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int
     return prog.render("  " + "\n  ".join(lines), (WG, 1, 1)), grid(-(-total // WG), prog.label)
 
 
+def scatter_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
+    """out[idx[u, 0], ..., idx[u, k-1], inner] = updates[u, inner]: one invocation per update element.
+
+    Only the updates are written (the planner has put the input's values in ``out`` already, or ``out`` is the
+    input itself, updated in place). Negative indices count from the end and out-of-range ones clamp, as
+    gather's: never a write out of bounds.
+    """
+    idx, upd = step.inputs
+    out = step.out
+    assert out is not None
+    k = step.params["depth"]
+    total = math.prod(upd.shape)
+    lead = idx.shape[:-1]
+    inner_shape = out.shape[k:]
+    inner = math.prod(inner_shape)
+    ldi, ldu = prog.loader(idx.value), prog.loader(upd.value)
+    ushape, (ustr,) = coalesce(upd.shape, [upd.strides])
+    upd_h = prog.index_words(ushape, [(ustr, upd.offset)])
+    lshape, (lstr,) = coalesce(lead or (1,), [idx.strides[:-1] or (0,)])
+    idx_h = prog.index_words(lshape, [(lstr, idx.offset)])
+    ishape, (istr,) = coalesce(inner_shape or (1,), [out.strides[k:] or (0,)])
+    inner_h = prog.index_words(ishape, [(istr, out.offset)])
+    uc, (uo,) = prog.index_code("gi", upd_h, "a")
+    ic, (io,) = prog.index_code("u", idx_h, "b")
+    nc, (no,) = prog.index_code("e", inner_h, "c")
+    last = prog.u32(idx.strides[-1])
+    lines = [flat_thread(WG), f"if (gi >= {prog.u32(total)}) {{ return; }}", f"let inner = {prog.u32(max(inner, 1))};",
+             "let u = gi / inner;", "let e = gi % inner;", *uc, *ic, *nc, f"var off = {no};"]
+    unsigned = idx.value.store in ("u32", "pu8")
+    for d in range(k):
+        n, st = prog.i32(out.shape[d]), prog.u32(out.strides[d])
+        read = f"{ldi}({io} + {d}u * {last})"
+        lines.append(f"{{ var c = i32({read});" if not unsigned else f"{{ var c = i32(min({read}, 2147483647u));")
+        if not unsigned:
+            lines.append(f"  if (c < 0) {{ c = c + {n}; }}")
+        lines += [f"  c = clamp(c, 0, max({n} - 1, 0));", f"  off = off + u32(c) * {st}; }}"]
+    t = WGSL_SCALAR[out.value.store]
+    lines.append(f"{prog.store_ref(out.value, 'off')} = {t}({ldu}({uo}));")
+    return prog.render("  " + "\n  ".join(lines), (WG, 1, 1)), grid(-(-total // WG), prog.label)
+
+
 def pad_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
     (x,) = step.inputs
     p = step.params
@@ -80,7 +123,8 @@ def pack_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, 
     out = step.out
     assert out is not None
     store = out.value.store
-    per = 2 if store == "p16" else 4
+    per = {"p16": 2, "pi4": 8, "pu4": 8}.get(store, 4)
+    bits = 32 // per
     n = x.size
     words = -(-n // per)
     ld = prog.loader(x.value)
@@ -92,6 +136,7 @@ def pack_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, 
             conv = f"{use(prog, 'f16_bits')}(f32({ld}(e + {j}u)))"
             lines.append(f"if (e + {j}u < {nn}) {{ w = w | ({conv} << {16 * j}u); }}")
         else:
-            lines.append(f"if (e + {j}u < {nn}) {{ w = w | ((bitcast<u32>({ld}(e + {j}u)) & 255u) << {8 * j}u); }}")
+            bits_of = f"(bitcast<u32>({ld}(e + {j}u)) & {(1 << bits) - 1}u)"
+            lines.append(f"if (e + {j}u < {nn}) {{ w = w | ({bits_of} << {bits * j}u); }}")
     lines.append(f"{dst} = w;")
     return prog.render("  " + "\n  ".join(lines), (WG, 1, 1)), grid(-(-words // WG), prog.label)

@@ -203,7 +203,10 @@ def softmax_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[in
 
 
 def layer_norm_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
-    """layer_normalization: mean, then variance of (x - mean), then (x - mean) / sqrt(var + eps) · scale + bias."""
+    """layer_normalization: mean, then variance of (x - mean), then (x - mean) / sqrt(var + eps) · scale + bias;
+    rms_normalization: mean of x², then x / sqrt(that + eps) · scale (one pass fewer)."""
+    if step.params.get("rms"):
+        return _rms_norm(prog, step, f16)
     scale, bias = step.params["has_scale"], step.params["has_bias"]
     rows = _float_rows(prog, step, f16)
     lds = prog.loader(step.inputs[1].value) if scale else None
@@ -221,6 +224,21 @@ def layer_norm_program(prog: Program, step: Step, f16: bool) -> tuple[str, tuple
              "let mean = sum1 / f32(n);",
              "var s = 0.0;",
              *rows.loop([f"let d = {val} - mean;", "s = s + d * d;"], "q"),
+             *rows.total("a + b", "s", "sum2"),
+             f"let inv = 1.0 / sqrt(sum2 / f32(n) + {eps});",
+             *rows.loop([f"let v = {val};", f"store({rows.rl} + ro1, {y});"], "p")]
+    return rows.render(lines)
+
+
+def _rms_norm(prog: Program, step: Step, f16: bool) -> tuple[str, tuple[int, int, int]]:
+    scale = step.params["has_scale"]
+    rows = _float_rows(prog, step, f16)
+    lds = prog.loader(step.inputs[1].value) if scale else None
+    eps = prog.f32(step.params["epsilon"])
+    val = rows.val
+    y = "v * inv" + (f" * f32({lds}(ro2))" if scale else "")
+    lines = ["var s = 0.0;",
+             *rows.loop([f"let d = {val};", "s = s + d * d;"], "q"),
              *rows.total("a + b", "s", "sum2"),
              f"let inv = 1.0 / sqrt(sum2 / f32(n) + {eps});",
              *rows.loop([f"let v = {val};", f"store({rows.rl} + ro1, {y});"], "p")]
