@@ -8,6 +8,7 @@ by the Stop button) ends the generation after the current token.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -89,6 +90,7 @@ class Chat:
                 tokens = len(lm.last.ids) if lm.last is not None else 0
                 on_piece(json.dumps({"piece": piece, "tokens": tokens, "seconds": round(now - t0, 4),
                                      "tokens_per_s": _rate(tokens - 1, now - first)}))
+                await asyncio.sleep(0)  # a turn of the browser's event loop: paints the piece, runs a Stop click
                 if control is not None and getattr(control, "stop", False):
                     stopped = True
                     break
