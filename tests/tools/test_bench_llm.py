@@ -45,7 +45,8 @@ class FakeWllama:
     async def outputs(self) -> dict[str, Any]:
         import base64
 
-        return {"text": {"dtype": "utf8", "shape": [1], "data": base64.b64encode(self.params["text"].encode()).decode()}}
+        data = base64.b64encode(self.params["text"].encode()).decode()
+        return {"text": {"dtype": "utf8", "shape": [1], "data": data}}
 
     async def close(self) -> None:
         pass
