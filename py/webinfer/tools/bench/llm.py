@@ -297,6 +297,7 @@ class LLMSpec(ModelSpec):
             info = setup.get("info") or {}
             entry["wasm_heap_bytes"] = info.get("wasm_heap_bytes")
             entry["gpu"] = info.get("gpu")
+            entry["weights_bytes_on_device"] = info.get("weights_bytes")
             if rep.get("facts", {}).get("peer") == "wllama":
                 entry["threads"] = info.get("threads")
                 entry["cross_origin_isolated"] = info.get("cross_origin_isolated")

@@ -83,7 +83,8 @@ class CausalLMRunner:
                 "device": {k: v for k, v in dev.items() if k not in ("limits", "features")} if isinstance(dev, dict)
                 else dev,
                 "compiles": info.get("compiles"), "plan": sess.get("plan"), "gpu": sess.get("gpu"),
-                "webnn": sess.get("webnn"), "wasm_heap_bytes": wasm_heap_bytes()}
+                "weights_bytes": (sess.get("weights") or {}).get("bytes"), "webnn": sess.get("webnn"),
+                "wasm_heap_bytes": wasm_heap_bytes()}
 
     async def close(self) -> None:
         if self.lm is not None:
