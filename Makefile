@@ -64,14 +64,17 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 # `make demo` builds the demo data once (models + stdlib corpus, cached in .cache/demo) and serves the
-# search demo at /, the classify page at /classify.html and the REPL at /repl.html.
+# search demo at /, the classify page at /classify.html, the chat page at /chat.html and the REPL at /repl.html.
 # `make demo QUERY="remove a directory tree" [BACKEND=webnn]` runs that one query headless instead and prints
-# the hits, the backend, the device and timings; `make demo CLASSIFY=photo.jpg [BACKEND=webgpu]` one photo.
+# the hits, the backend, the device and timings; `make demo CLASSIFY=photo.jpg [BACKEND=webgpu]` one photo;
+# `make demo GENERATE="The capital of France is" [BACKEND=webgpu]` one generation with SmolLM2.
 demo: setup
 ifdef QUERY
 	$(VENV)/bin/webinfer demo --query '$(subst ','\'',$(QUERY))' $(if $(BACKEND),--backend $(BACKEND))
 else ifdef CLASSIFY
 	$(VENV)/bin/webinfer demo --classify '$(subst ','\'',$(CLASSIFY))' $(if $(BACKEND),--backend $(BACKEND))
+else ifdef GENERATE
+	$(VENV)/bin/webinfer demo --generate '$(subst ','\'',$(GENERATE))' $(if $(BACKEND),--backend $(BACKEND))
 else
 	$(VENV)/bin/webinfer demo --host $(HOST) --port $(PORT)
 endif

@@ -19,12 +19,29 @@ CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\
           "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
 
 
-def write_tiny_gguf(path: str | Path, seed: int = 0, *, scale: float = 0.1, **overrides: int) -> Path:
-    """A random Llama GGUF at ``path`` (dims from TINY, overridable); returns the path."""
+#: A byte-level vocabulary for the tiny model: SmolLM2's first three special tokens (bos 1, eos 2), one token per
+#: byte (GPT-2's byte characters) and one merge (" t"), so text prompts work (every text encodes).
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+BYTE_MERGES = ["\u0120 t"]
+
+
+def byte_level_tokens() -> list[str]:
+    """The tokens of :data:`SPECIAL_TOKENS`, the 256 byte characters and the merges' results."""
+    from webinfer.models.bpe import BYTE_CHARS
+
+    return SPECIAL_TOKENS + list(BYTE_CHARS) + [m.replace(" ", "") for m in BYTE_MERGES]
+
+
+def write_tiny_gguf(path: str | Path, seed: int = 0, *, scale: float = 0.1, byte_level: bool = False,
+                    **overrides: int) -> Path:
+    """A random Llama GGUF at ``path`` (dims from TINY, overridable); returns the path. ``byte_level``: the vocabulary
+    is :func:`byte_level_tokens` (259 tokens) instead of 96 placeholder tokens."""
     import gguf
     from gguf.quants import quantize
 
     cfg = {**TINY, **overrides}
+    if byte_level:
+        cfg["vocab"] = len(byte_level_tokens())
     T = gguf.GGMLQuantizationType
     rng = np.random.default_rng(seed)
     w = gguf.GGUFWriter(str(path), "llama")
@@ -40,9 +57,15 @@ def write_tiny_gguf(path: str | Path, seed: int = 0, *, scale: float = 0.1, **ov
     w.add_vocab_size(vocab)
     w.add_rope_dimension_count(hidden // heads)
     w.add_tokenizer_model("gpt2")
-    w.add_token_list([f"<t{i}>" for i in range(vocab)])
-    w.add_token_types([1] * vocab)
-    w.add_token_merges([])
+    if byte_level:
+        w.add_tokenizer_pre("smollm")
+        w.add_token_list(byte_level_tokens())
+        w.add_token_types([3] * len(SPECIAL_TOKENS) + [1] * (vocab - len(SPECIAL_TOKENS)))  # 3: control
+        w.add_token_merges(BYTE_MERGES)
+    else:
+        w.add_token_list([f"<t{i}>" for i in range(vocab)])
+        w.add_token_types([1] * vocab)
+        w.add_token_merges([])
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
     w.add_chat_template(CHATML)

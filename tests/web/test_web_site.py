@@ -53,9 +53,12 @@ def test_site_is_self_contained_with_relative_urls(site: Path, site_roots: Roots
         assert not config[key].startswith(("/", "http")) and (site / config[key]).is_file()
     for name in ("index.html", "repl.html", "boot.mjs", "demo.mjs", "demo.py", "repl.py", "repl-worker.mjs",
                  "demo.css", ".nojekyll", "classify.html", "classify.mjs", "classify.py", "files.mjs", "describe.py",
-                 "images/chelsea.jpg", "images/coffee.jpg", "images/README.md"):
+                 "chat.html", "chat.mjs", "chat.py", "images/chelsea.jpg", "images/coffee.jpg", "images/README.md"):
         assert (site / name).is_file(), name
     assert 'href="classify.html"' in (site / "index.html").read_text()  # linked from the search demo
+    assert 'href="chat.html"' in (site / "index.html").read_text()
+    if demo_llm := json.loads((site / "models" / DEMO_MANIFEST).read_text()).get("llm"):
+        assert (site / "models" / demo_llm / "llm.json").is_file()  # the chat page's model, when it was built
     assert not (site / "harness.html").exists()
     for name in ("pyodide.mjs", "pyodide.asm.wasm", "python_stdlib.zip"):
         assert (site / "pyodide" / version / name).is_file()

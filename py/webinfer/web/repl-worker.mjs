@@ -50,7 +50,9 @@ async function boot({ interrupt, input }) {
   await pyodide.runPythonAsync(source, { globals: helpers, filename: "repl.py" });
   helpers.get("install_input")();
   // BACKEND: webinfer's `auto` choice for this browser (repl.py asks webinfer.backends.choose)
-  const preload = pyodide.toPy({ MODEL_URL: new URL("minilm/", config.modelsURL).href });
+  const preload = pyodide.toPy({
+    MODEL_URL: new URL("minilm/", config.modelsURL).href, LLM_URL: new URL("smollm2/", config.modelsURL).href,
+  });
   const namespace = helpers.get("new_namespace")(preload);
   preload.destroy();
   helpers.set("_namespace", namespace);

@@ -15,6 +15,14 @@ a, b = (await enc.encode_async(["A man is playing a guitar.", "Someone is playin
 print(f"cosine: {sum(x * y for x, y in zip(a, b)):.4f}")`,
   },
   {
+    title: "Stream a completion from SmolLM2",
+    code: `lm = await CausalLM.load_async(LLM_URL, backend=BACKEND)
+async for piece in lm.stream_async("The capital of France is", max_new_tokens=24):
+    print(piece, end="", flush=True)
+t = lm.last.timings
+print(f"\\n{t['new_tokens']} tokens, {t['tokens_per_s'] or 0:.1f} tokens/s on {lm.last.backend}")`,
+  },
+  {
     title: "Build a tiny graph, run it on WebGPU",
     code: `g = wi.GraphBuilder()
 x = g.input("x", "float32", ["batch", 3])

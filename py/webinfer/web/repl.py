@@ -144,10 +144,10 @@ def new_namespace(preload: dict[str, Any]) -> dict[str, Any]:
     ``BACKEND`` set to webinfer's ``auto`` choice for this browser (unless ``preload`` gives one)."""
     import webinfer as wi
     from webinfer.backends import choose
-    from webinfer.models import SentenceEncoder
+    from webinfer.models import CausalLM, SentenceEncoder
 
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
-    namespace.update(wi=wi, webinfer=wi, SentenceEncoder=SentenceEncoder)
+    namespace.update(wi=wi, webinfer=wi, SentenceEncoder=SentenceEncoder, CausalLM=CausalLM)
     namespace.update(preload)
     if "BACKEND" not in namespace:
         try:
@@ -162,6 +162,7 @@ def banner(namespace: dict[str, Any]) -> str:
     import webinfer as wi
 
     version = sys.version.split()[0]
-    return (f"Python {version} (Pyodide) · webinfer {wi.__version__} · imported: wi (webinfer), SentenceEncoder\n"
-            f"BACKEND = {namespace.get('BACKEND')!r}   MODEL_URL = {namespace.get('MODEL_URL')!r}\n"
+    return (f"Python {version} (Pyodide) · webinfer {wi.__version__} · imported: wi (webinfer), SentenceEncoder, "
+            f"CausalLM\nBACKEND = {namespace.get('BACKEND')!r}   MODEL_URL = {namespace.get('MODEL_URL')!r}   "
+            f"LLM_URL = {namespace.get('LLM_URL')!r}\n"
             "Top-level await works. Enter runs complete input, Shift+Enter adds a line, ↑/↓ walk the history.\n")

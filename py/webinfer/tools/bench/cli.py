@@ -15,6 +15,7 @@ from ..cmdline import EXIT_FAILED, EXIT_USAGE, Subparsers, add_browser_options, 
 from .compare import CompareOptions, ModelSpec, Pair
 from .encoder import DEVICES
 from .image import IMAGE_MODELS
+from .llm import LLM_MODELS
 from .models import MODELS
 from .ort import LEVELS
 from .report import format_compare, format_result, markdown
@@ -72,9 +73,20 @@ def _image(args: argparse.Namespace) -> ModelSpec:
                      gpu_runs=args.gpu_runs, gpu_warmup=args.gpu_warmup, place=dict(args.place or []), log=_log)
 
 
+def _llm(args: argparse.Namespace) -> ModelSpec:
+    from .llm import LLMSpec
+
+    return LLMSpec(args.model, prompt_tokens=args.prompt_tokens, new_tokens=args.new_tokens, cache=args.cache,
+                   gguf=args.gguf, threads=args.wllama_threads, log=_log)
+
+
 #: ``--compare`` models: name -> the ModelSpec for the parsed arguments. A new model is one entry here.
 COMPARE_MODELS: dict[str, Callable[[argparse.Namespace], ModelSpec]] = {
-    **{name: _encoder for name in MODELS}, **{name: _image for name in IMAGE_MODELS}}
+    **{name: _encoder for name in MODELS}, **{name: _image for name in IMAGE_MODELS},
+    **{name: _llm for name in LLM_MODELS}}
+#: Rounds of ``--compare`` when ``--rounds`` is not given: a generation of 128 tokens is long, so fewer for LLMs.
+DEFAULT_ROUNDS = 10
+LLM_ROUNDS = 5
 
 
 def _compare(args: argparse.Namespace) -> dict[str, Any]:
@@ -84,8 +96,12 @@ def _compare(args: argparse.Namespace) -> dict[str, Any]:
     if given:
         raise WebinferError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for one backend; "
                             "with --compare pick cases with --cases (e.g. webinfer-webnn,ort-webnn)")
+    llm = args.model in LLM_MODELS
+    if not llm and (args.gguf or args.wllama_threads is not None):
+        raise WebinferError(f"bench: --gguf and --wllama-threads are for --model {'/'.join(LLM_MODELS)}")
     spec = COMPARE_MODELS[args.model](args)
-    options = CompareOptions(rounds=args.rounds, runs=5 if args.runs is None else args.runs,
+    rounds = args.rounds if args.rounds is not None else LLM_ROUNDS if llm else DEFAULT_ROUNDS
+    options = CompareOptions(rounds=rounds, runs=5 if args.runs is None else args.runs,
                              warmup=1 if args.warmup is None else args.warmup, cases=comma_list(args.cases),
                              pairs=list(args.pair or []), timeout=args.timeout, browser=args.browser,
                              profile=args.profile)
@@ -120,7 +136,8 @@ def _handler(args: argparse.Namespace) -> int:
 
     def bench() -> int:
         try:
-            result = _compare(args) if args.compare else _single(args)
+            compared = args.compare or args.model in LLM_MODELS  # an LLM is always benched against wllama
+            result = _compare(args) if compared else _single(args)
         except HarnessError:
             raise  # a timeout is an OSError too: harness_errors maps it
         except PageError as e:
@@ -132,7 +149,11 @@ def _handler(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(result, indent=2))
         else:
-            print(format_compare(result) if args.compare else format_result(result))
+            print(format_compare(result) if compared else format_result(result))
+            if result.get("rates"):
+                from .llm import format_rates
+
+                print(format_rates(result))
         return 0
 
     return harness_errors("webinfer bench", bench)
@@ -153,7 +174,8 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument("--model", choices=list(dict.fromkeys([*MODELS, *COMPARE_MODELS])), default="minilm",
                         help="minilm (all-MiniLM-L6-v2), block (its first layer only), "
                         "tiny (2-layer hidden-32 random BERT), efficientnet-lite0 (ImageNet, 224×224 photos), "
-                        "convnet-tiny (a 32×32 random conv net for tests)")
+                        "convnet-tiny (a 32×32 random conv net for tests), smollm2 (SmolLM2-135M Q4_1 GGUF: "
+                        "prefill and decode tokens/s per backend against wllama on the same file)")
     parser.add_argument("--backend", choices=BACKENDS, help="one backend (default webgpu); reference runs on the host")
     parser.add_argument("--batch", type=int, default=1, metavar="N")
     parser.add_argument("--seq", type=int, default=128, metavar="S",
@@ -173,7 +195,8 @@ def register(subparsers: Subparsers) -> None:
                      help="webinfer vs onnxruntime-web in one page, interleaved rounds, per-round ratios")
     cmp.add_argument("--cases", metavar="A,B",
                      help="case labels (default: all): webinfer-{webnn,webgpu,hybrid}, ort-{webnn,wasm,webgpu}[-opt]")
-    cmp.add_argument("--rounds", type=int, default=10, metavar="K", help="interleaved rounds (default 10)")
+    cmp.add_argument("--rounds", type=int, metavar="K",
+                     help=f"interleaved rounds (default {DEFAULT_ROUNDS}; {LLM_ROUNDS} for {', '.join(LLM_MODELS)})")
     cmp.add_argument("--pair", type=parse_pair, action="append", metavar="PEER/BASE",
                      help="also report this ratio (repeatable)")
     cmp.add_argument("--ort-level", choices=LEVELS, default="extended",
@@ -182,6 +205,15 @@ def register(subparsers: Subparsers) -> None:
     cmp.add_argument("--gpu-runs", type=int, default=1, metavar="R",
                      help="timed runs per round for WebGPU cases (SwiftShader is slow; default 1)")
     cmp.add_argument("--gpu-warmup", type=int, default=0, metavar="W", help="warm-up per round for WebGPU cases")
+    llm = parser.add_argument_group(f"language models (--model {'/'.join(LLM_MODELS)}: always against wllama)")
+    llm.add_argument("--prompt-tokens", type=int, default=128, metavar="N",
+                     help="prompt length in tokens (default 128)")
+    llm.add_argument("--new-tokens", type=int, default=128, metavar="N",
+                     help="greedy tokens to generate per run (default 128; fewer when the model ends its text)")
+    llm.add_argument("--gguf", type=Path, metavar="FILE",
+                     help="another Llama GGUF file (default: the packaged SmolLM2)")
+    llm.add_argument("--wllama-threads", type=int, metavar="N",
+                     help="wllama's threads (default: navigator.hardwareConcurrency, as ORT's wasm cases)")
     cmp.add_argument("--out", type=Path, metavar="FILE", help="write the comparison JSON here too")
     cmp.add_argument("--report", nargs="+", metavar="FILE", help="print saved comparisons; runs nothing")
     cmp.add_argument("--markdown", action="store_true", help="with --report: Markdown tables for the README")

@@ -144,6 +144,9 @@ class ModelSpec:
     def finish_case(self, case: Case, report: dict[str, Any]) -> None:
         """Add model-specific facts to a case's report after setup (e.g. parsed placement logs)."""
 
+    def summarize(self, result: dict[str, Any]) -> None:
+        """Add model-specific summaries to the finished comparison (e.g. an LLM's tokens/s from the run records)."""
+
 
 @dataclass
 class CompareOptions:
@@ -261,7 +264,9 @@ def run_compare(spec: ModelSpec, options: CompareOptions, browser: Any = None, l
     finally:
         if own:
             browser.close()
-    return build_result(spec, options, cases, order, reports, inputs, page_load_ms, head_browser, load_start)
+    result = build_result(spec, options, cases, order, reports, inputs, page_load_ms, head_browser, load_start)
+    spec.summarize(result)
+    return result
 
 
 def _rounds(driver: PageDriver, live: dict[str, Case], order: list[list[str]], options: CompareOptions,
