@@ -118,3 +118,20 @@ def test_greedy_schedule_keeps_islands_few() -> None:
     graph = g.build({"a": a2, "b": b2})
     p = partition(graph, SUPPORT, place={"sin": "webgpu", "cos": "webgpu"})
     assert [i.label for i in p.islands] == ["webnn#0", "webgpu#1"]
+
+
+def test_an_island_whose_inputs_do_not_carry_a_dim_is_refused_by_name() -> None:
+    # a slice of a table by a size named only in the attributes (as the LLM's slot table by "C"): the island that
+    # holds the slice but none of the inputs carrying "C" cannot be a graph of its own
+    g = wi.GraphBuilder()
+    x = g.input("x", "float32", ["C"])
+    table = g.constant(np.arange(16, dtype=np.float32))
+    graph = g.build({"y": g.add(x, g.slice(table, starts=[0], sizes=["C"], name="cut"), name="plus")})
+    p = partition(graph, SUPPORT, {"cut": "webgpu"})
+    island = next(i for i in p.islands if any(n.name == "cut" for n in i.nodes))
+    with pytest.raises(UnsupportedError, match=r"island webgpu#\d+ .*slice \(node 'cut'\).*symbolic dim 'C'") as e:
+        island.subgraph(graph)
+    assert e.value.node == "cut"
+    for other in p.islands:
+        if other is not island:
+            other.subgraph(graph)

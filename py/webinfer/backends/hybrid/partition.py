@@ -40,6 +40,16 @@ class Island:
         used = {i for n in self.nodes for i in n.inputs if i is not None}
         constants = {k: c for k, c in graph.constants.items() if k in used}
         inputs = {name: graph.operands[name] for name in self.inputs}
+        carried = {s for name in self.inputs for s in graph.operands[name].symbols}
+        for node in self.nodes:  # a size named only in attributes (e.g. a slice of a table by ["C"])
+            for out in node.outputs:
+                lost = [s for s in graph.operands[out].symbols if s not in carried]
+                if lost:
+                    raise UnsupportedError(
+                        f"hybrid: island {self.label} cannot be planned on its own: {node.label} gives {out!r} the "
+                        f"symbolic dim {lost[0]!r}, which none of the island's inputs carries; run this graph on "
+                        "webnn or webgpu, or place the node with the nodes that read that dim",
+                        node=node.name, reason=f"symbolic dim {lost[0]!r} not carried by the island's inputs")
         return Graph(inputs, constants, self.nodes, {name: name for name in self.outputs})
 
 
