@@ -524,24 +524,21 @@ class CausalLM:
             chunks = yield from self._prefill(prompt_ids, cache, False)
             logits = chunks.pop()
             _release(chunks)  # earlier chunks' logits: never read
+            result.backend, result.device = logits.backend, logits.device
+            row: array.array[float] | None = _read_row(logits, timings)  # an async backend's prefill ends here
             timings["prefill_s"] = time.perf_counter() - t0
             timings["steps_ms"].append(timings["prefill_s"] * 1e3)
             self.stats["prefill_runs"] += 1
-            result.backend, result.device = logits.backend, logits.device
             t_decode = time.perf_counter()
             while True:
+                if row is None:
+                    row = _read_row(logits, timings)
                 ts = time.perf_counter()
-                # the one readback of a step: where the backend keeps its outputs on the device and runs
-                # asynchronously, this is also where the step's compute is waited for (readback_s)
-                row = array.array("f", logits.tobytes())
-                logits.release()
-                tr = time.perf_counter()
-                timings["readback_s"] += tr - ts
-                ts = tr
                 token = sampler(row)
                 if result.logits is not None:
                     result.logits.append(row)
                 timings["sample_s"] += time.perf_counter() - ts
+                row = None
                 if not result.ids:
                     timings["first_token_s"] = time.perf_counter() - t_start
                 result.ids.append(token)
@@ -590,6 +587,16 @@ class CausalLM:
             timings["new_tokens"] = len(result.ids)
             timings["total_s"] = time.perf_counter() - t_start
             timings["capacity"] = cache.capacity
+
+
+def _read_row(logits: Tensor, timings: dict[str, Any]) -> array.array[float]:
+    """The one readback of a step. Where the backend keeps its outputs on the device and runs asynchronously, this
+    is also where the step's compute is waited for (``readback_s``), so it belongs to that step's time."""
+    ts = time.perf_counter()
+    row = array.array("f", logits.tobytes())
+    logits.release()
+    timings["readback_s"] += time.perf_counter() - ts
+    return row
 
 
 def _release(tensors: Any) -> None:
